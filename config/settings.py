@@ -1,0 +1,83 @@
+"""Settings: the environment read once into one frozen, typed object."""
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+import msgspec
+
+Positive = Annotated[int, msgspec.Meta(gt=0)]
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Every knob Folio has, with the seed's numbers as defaults."""
+
+    environment: Literal["development", "test", "production"] = "development"
+    # Connections. Empty means: the dev runner and the test suite start embedded servers.
+    database_url: str = ""
+    valkey_url: str = ""
+    smtp_url: str = ""
+    # Cache (the seed's configuration 1).
+    redis_cache_ttl: Positive = 300
+    redis_max_connections: Positive = 20
+    cache_timeout_ms: Positive = 50
+    cache_breaker_failures: Positive = 5
+    cache_breaker_reset_s: PositiveFloat = 5.0
+    # Database pool (the seed's configuration 2).
+    database_pool_size: Positive = 20
+    max_overflow: NonNegative = 30
+    pool_recycle: Positive = 3600
+    pool_timeout_s: PositiveFloat = 1.0
+    pool_max_waiting: NonNegative = 200
+    database_connect_timeout_s: Positive = 3
+    statement_timeout_ms: Positive = 5000
+    # Background work (the seed's configuration 3).
+    worker_threads: Positive = 4
+    worker_processes: Positive = 1
+    # Compression and CDN (the seed's configuration 4).
+    gzip_minimum_size: NonNegative = 1000
+    cdn_cache_ttl: NonNegative = 3600
+    # Health and scaling (the seed's configuration 5).
+    auto_scale_target_cpu: Percent = 70
+    auto_scale_low_cpu: Percent = 30
+    auto_scale_target_memory: Percent = 80
+    health_sample_interval_s: PositiveFloat = 1.0
+    retry_after_s: Positive = 1
+    # HTTP.
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
+    web_concurrency: Positive = 2
+    slow_request_ms: Positive = 500
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = True
+    base_currency: Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")] = "USD"
+    # Where the embedded servers, generated keys and report files live in development.
+    data_dir: str = ".data"
+
+
+class SettingsError(ValueError):
+    """A configuration value is invalid; the message names the variable."""
+
+
+def _env_name(field: str) -> str:
+    return field.upper()
+
+
+def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
+    """Read every field of Settings from its upper-case environment variable."""
+    raw = {f: environ[_env_name(f)] for f in Settings.__struct_fields__ if _env_name(f) in environ}
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as e:
+        raise SettingsError(_name_variable(str(e))) from None
+
+
+def _name_variable(message: str) -> str:
+    # msgspec says "... - at `$.redis_cache_ttl`"; users know the variable, not the path.
+    if "`$." in message:
+        head, _, path = message.rpartition("`$.")
+        field = path.rstrip("`").split(".")[0].split("[")[0]
+        return f"invalid environment variable {_env_name(field)}: {head.rstrip(' -')}"
+    return f"invalid settings: {message}"

@@ -1,0 +1,26 @@
+"""Valkey: the client pool shared by the cache, the rate limiter and readiness checks."""
+
+import valkey.asyncio as avalkey
+
+
+def open_valkey(url: str, *, max_connections: int, timeout_s: float) -> avalkey.Valkey:
+    """A client whose pool makes callers wait (up to `timeout_s`) for a connection instead of failing."""
+    pool = avalkey.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=timeout_s,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+    )
+    return avalkey.Valkey(connection_pool=pool)
+
+
+class ValkeyProbe:
+    """Readiness: a PING with the client's own short timeouts."""
+
+    def __init__(self, name: str, client: avalkey.Valkey) -> None:
+        self.name = name
+        self._client = client
+
+    async def check(self) -> None:
+        await self._client.ping()

@@ -1,0 +1,45 @@
+"""The domain's errors: a small tree of categories the gateway maps to HTTP in one place."""
+
+
+class DomainError(Exception):
+    """Root of every error Folio raises on purpose."""
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+
+class NotFoundError(DomainError):
+    """The thing asked for does not exist."""
+
+
+class InvalidRequestError(DomainError):
+    """The request is well-formed but breaks a business rule; `field` names the culprit."""
+
+
+class ConflictError(DomainError):
+    """The request clashes with the current state."""
+
+
+class ForbiddenError(DomainError):
+    """The caller may not touch this object."""
+
+
+class UnavailableError(DomainError):
+    """A dependency (database, cache, broker) cannot serve now; retrying later may work."""
+
+
+class UserNotFoundError(NotFoundError):
+    def __init__(self, user_id: int) -> None:
+        super().__init__(f"user {user_id} does not exist")
+
+
+class InstrumentNotFoundError(NotFoundError):
+    def __init__(self, symbol: str) -> None:
+        super().__init__(f"no instrument with symbol {symbol!r}", field="symbol")
+
+
+class DatabaseUnavailableError(UnavailableError):
+    def __init__(self, detail: str = "the database is not answering") -> None:
+        super().__init__(detail)

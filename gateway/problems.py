@@ -1,0 +1,123 @@
+"""Every error leaves as RFC 9457 problem details, mapped here and nowhere else."""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+from domain.errors import (
+    ConflictError,
+    DomainError,
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundError,
+    UnavailableError,
+)
+
+log = logging.getLogger("folio.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+_STATUS_BY_CATEGORY: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFoundError, 404),
+    (InvalidRequestError, 422),
+    (ConflictError, 409),
+    (ForbiddenError, 403),
+    (UnavailableError, 503),
+)
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    field: str
+    message: str
+    source: str | None = None
+
+
+class Problem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """RFC 9457 problem details, with Folio's request id and the fields at fault."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def request_id_of(request: Request[Any, Any, Any]) -> str | None:
+    rid = request.scope.get("state", {}).get("request_id")
+    return rid if isinstance(rid, str) else None
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str | None,
+    *,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    retry_after_s: int = 1,
+) -> Response[bytes]:
+    problem = Problem(
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        request_id=request_id_of(request),
+        errors=errors,
+    )
+    headers = dict(headers or {})
+    if status in (429, 503):
+        headers.setdefault("Retry-After", str(retry_after_s))
+    return Response(_encoder.encode(problem), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
+    status = next((code for cls, code in _STATUS_BY_CATEGORY if isinstance(exc, cls)), 400)
+    if status == 503:
+        log.warning("dependency unavailable: %s", exc.detail, extra={"request_id": request_id_of(request)})
+    errors = [FieldError(field=exc.field, message=exc.detail)] if exc.field else None
+    retry = request.app.state.get("retry_after_s", 1)
+    return problem_response(request, status, exc.detail, errors=errors, retry_after_s=retry)
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    errors = _field_errors(exc) if isinstance(exc, ValidationException) else None
+    detail = exc.detail if exc.status_code < 500 else None
+    if isinstance(exc, ValidationException):
+        detail = "the request is not valid" + (f": {errors[0].field} is wrong" if errors else "")
+    return problem_response(request, exc.status_code, detail, errors=errors, headers=exc.headers or None)
+
+
+def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    # The client learns nothing internal; the log keeps the detail under the request id.
+    log.exception("unhandled error", exc_info=exc, extra={"request_id": request_id_of(request)})
+    return problem_response(request, 500, "an unexpected error occurred; quote the request id when reporting it")
+
+
+def _field_errors(exc: ValidationException) -> list[FieldError]:
+    items = exc.extra if isinstance(exc.extra, list) else []
+    return [
+        FieldError(
+            field=str(item.get("key") or "body"),
+            message=str(item.get("message", "invalid value")),
+            source=str(item["source"]) if item.get("source") else None,
+        )
+        for item in items
+        if isinstance(item, dict)
+    ]
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    DomainError: domain_error_handler,
+    HTTPException: http_error_handler,
+    Exception: unexpected_error_handler,
+}

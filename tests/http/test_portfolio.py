@@ -1,0 +1,71 @@
+import json
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+pytestmark = [pytest.mark.http, pytest.mark.integration]
+
+
+def expected_from_database(database_url: str, user_id: int) -> dict[str, Decimal]:
+    """An independent valuation straight from SQL: quantity x price, converted by the cash quotes."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            """
+            SELECT i.symbol, h.quantity * q.price,
+                   h.quantity * q.price * coalesce(fx.price, 1)
+            FROM holdings h
+            JOIN instruments i ON i.id = h.instrument_id
+            JOIN quotes q ON q.instrument_id = h.instrument_id
+            LEFT JOIN instruments ci ON ci.symbol = 'CASH-' || i.currency
+            LEFT JOIN quotes fx ON fx.instrument_id = ci.id
+            WHERE h.user_id = %s AND h.quantity > 0
+            """,
+            (user_id,),
+        ).fetchall()
+    return {symbol: (value, base) for symbol, value, base in rows}
+
+
+async def test_portfolio_is_valued_at_the_latest_quotes(client, servers):
+    r = await client.get("/api/user/42/portfolio")
+    assert r.status_code == 200
+    body = json.loads(r.content, parse_float=Decimal)
+    expected = expected_from_database(servers.database_url, 42)
+    assert body["user_id"] == 42
+    assert 5 <= len(body["holdings"]) <= 30
+    assert {h["symbol"] for h in body["holdings"]} == set(expected)
+    for h in body["holdings"]:
+        value, base = expected[h["symbol"]]
+        assert h["market_value"] == value.quantize(Decimal("0.01"))
+        assert h["market_value_base"] == base.quantize(Decimal("0.01"))
+        assert h["unrealized_pnl"] == h["market_value"] - h["cost_basis"]
+    total = sum(h["market_value_base"] for h in body["holdings"])
+    assert abs(body["total_market_value"] - total) <= Decimal("0.01") * len(body["holdings"])
+    assert body["total_unrealized_pnl"] == body["total_market_value"] - body["total_cost_basis"]
+    assert abs(sum(h["weight"] for h in body["holdings"]) - 100) < 1
+    assert body["base_currency"] == "USD"
+    assert body["quotes_version"] >= 1
+
+
+async def test_holdings_are_listed_by_value_and_carry_the_contract_fields(client):
+    body = (await client.get("/api/user/7/portfolio")).json()
+    values = [h["market_value_base"] for h in body["holdings"]]
+    assert values == sorted(values, reverse=True)
+    assert set(body["holdings"][0]) >= {
+        "symbol", "name", "asset_class", "quantity", "average_cost", "price", "market_value",
+        "cost_basis", "unrealized_pnl", "unrealized_pnl_pct", "weight",
+    }
+
+
+async def test_unknown_user_is_a_404_problem(client):
+    r = await client.get("/api/user/99999999/portfolio")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["detail"] == "user 99999999 does not exist"
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "abc", "1e3", "99999999999999999999999"])
+async def test_a_bad_user_id_is_a_4xx_problem_never_a_500(client, bad):
+    r = await client.get(f"/api/user/{bad}/portfolio")
+    assert 400 <= r.status_code < 500
+    assert r.headers["content-type"].startswith("application/problem+json")
