@@ -79,5 +79,6 @@ def _name_variable(message: str) -> str:
     if "`$." in message:
         head, _, path = message.rpartition("`$.")
         field = path.rstrip("`").split(".")[0].split("[")[0]
-        return f"invalid environment variable {_env_name(field)}: {head.rstrip(' -')}"
+        reason = head.removesuffix(" - at ").strip()
+        return f"invalid environment variable {_env_name(field)}: {reason}"
     return f"invalid settings: {message}"

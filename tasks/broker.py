@@ -1,6 +1,9 @@
 """The worker's broker: built from settings by `dramatiq tasks.broker:setup tasks.actors`."""
 
 import contextlib
+import logging
+import signal
+from types import FrameType
 from typing import Any
 
 import dramatiq
@@ -33,10 +36,32 @@ class ServicesMiddleware(Middleware):
             self._context = None
 
 
+def drain_on_first_sigterm() -> None:
+    """Let only the first SIGTERM reach Dramatiq's handler; later ones would kill a task mid-way.
+
+    Platforms and Procfile runners signal the whole process group, and Dramatiq's main process
+    forwards the signal again: a worker sees two SIGTERMs, and its handler exits on the second.
+    """
+    original = signal.getsignal(signal.SIGTERM)
+    seen = False
+
+    def once(signum: int, frame: FrameType | None) -> None:
+        nonlocal seen
+        if seen:
+            logging.getLogger("folio.worker").warning("SIGTERM again: still draining")
+            return
+        seen = True
+        if callable(original):
+            original(signum, frame)
+
+    signal.signal(signal.SIGTERM, once)
+
+
 def setup() -> None:
     """Build the broker from the environment and make it Dramatiq's global broker."""
     settings = load_settings()
     configure_logging(settings.log_level)
+    drain_on_first_sigterm()
     broker = build_broker(settings)
     broker.add_middleware(AsyncIO())
     broker.add_middleware(ServicesMiddleware(settings))

@@ -52,8 +52,17 @@ async def test_holdings_are_listed_by_value_and_carry_the_contract_fields(client
     values = [h["market_value_base"] for h in body["holdings"]]
     assert values == sorted(values, reverse=True)
     assert set(body["holdings"][0]) >= {
-        "symbol", "name", "asset_class", "quantity", "average_cost", "price", "market_value",
-        "cost_basis", "unrealized_pnl", "unrealized_pnl_pct", "weight",
+        "symbol",
+        "name",
+        "asset_class",
+        "quantity",
+        "average_cost",
+        "price",
+        "market_value",
+        "cost_basis",
+        "unrealized_pnl",
+        "unrealized_pnl_pct",
+        "weight",
     }
 
 

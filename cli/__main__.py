@@ -1,0 +1,77 @@
+"""`python -m cli <command>`: dev (make run), migrate, seed.
+
+Subcommands import their modules lazily, so `migrate` works where the dev-only packages
+(embedded servers, honcho) are not installed.
+"""
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from config.settings import Settings, SettingsError, load_settings
+
+
+def _database_url(settings: Settings) -> str:
+    if not settings.database_url:
+        raise SettingsError("DATABASE_URL is not set (make run sets it to an embedded PostgreSQL)")
+    return settings.database_url
+
+
+def _dev(settings: Settings, args: argparse.Namespace) -> int:
+    from cli.devrun import main
+
+    return main(settings, Path(args.procfile))
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from domain.adapters.postgres.migrate import apply_migrations
+
+    applied = apply_migrations(_database_url(settings))
+    print(f"migrate: {applied} migration(s) applied" if applied else "migrate: schema is up to date")
+    return 0
+
+
+def _seed(settings: Settings, args: argparse.Namespace) -> int:
+    from domain.adapters.postgres.demo_data import load_demo_data
+
+    result = load_demo_data(_database_url(settings))
+    if result.loaded:
+        print(
+            f"seed: loaded {result.users} users, {result.instruments} instruments, {result.holdings} holdings,"
+            f" {result.daily_prices} daily prices in {result.elapsed_s:.1f}s"
+        )
+    else:
+        print(f"seed: skipped ({result.reason})")
+    return 0
+
+
+_COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] = {
+    "dev": ("run embedded servers (for unset URLs), release, seed, then the Procfile's processes", _dev),
+    "migrate": ("apply the outstanding database migrations to DATABASE_URL", _migrate),
+    "seed": ("load the demo data into DATABASE_URL (a no-op when it is there)", _seed),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cli", description="Folio command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, _) in _COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if name == "dev":
+            command.add_argument("--procfile", default="Procfile", help="Procfile to run (default: %(default)s)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        return _COMMANDS[args.command][1](settings, args)
+    except SettingsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""`make run`: embedded servers for unset URLs, the Procfile's release step, demo data, then honcho.
+
+Shutdown order on Ctrl-C or SIGTERM: honcho and its processes first (they drain while the
+servers are still up), then the embedded servers. A second signal kills the processes outright.
+This process is a child subreaper, so nothing honcho started can outlive it as an orphan.
+"""
+
+import contextlib
+import ctypes
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+import psutil
+
+from cli.embedded import EmbeddedServerError, EmbeddedServers, start_embedded
+from config.settings import Settings
+
+_PR_SET_CHILD_SUBREAPER = 36
+_PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
+# honcho SIGKILLs 5 s after SIGTERM; give Granian and Dramatiq their 25 s drain, as the platform does.
+_HONCHO = (
+    "import sys, honcho.manager as m; m.KILL_WAIT = 30; sys.argv[0] = 'honcho'; from honcho.command import main; main()"
+)
+
+
+class _InterruptedError(Exception):
+    """A stop signal arrived before the app processes started."""
+
+
+class _StepFailedError(Exception):
+    def __init__(self, name: str, code: int) -> None:
+        super().__init__(f"{name} failed with exit code {code}")
+        self.code = code
+
+
+def read_procfile(path: Path) -> dict[str, str]:
+    """Process types in file order: {"release": "...", "web": "...", ...}."""
+    procs: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if (match := _PROCFILE_LINE.match(line.strip())) is not None:
+            procs[match.group(1)] = match.group(2)
+    return procs
+
+
+class DevRunner:
+    def __init__(self, settings: Settings, procfile: Path) -> None:
+        self.settings = settings
+        self.procfile = procfile
+        self.env = dict(os.environ)
+        self.honcho: subprocess.Popen[bytes] | None = None
+        self.servers: EmbeddedServers | None = None
+        self.signals = 0
+        self.first_signal = 0
+        self.stopping = False
+
+    def run(self) -> int:
+        _become_subreaper()
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        try:
+            return self._run()
+        except EmbeddedServerError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        except _StepFailedError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return e.code or 1
+        except _InterruptedError:
+            return 128 + (self.first_signal or signal.SIGINT)
+        finally:
+            self.stopping = True
+            self._shutdown()
+
+    def _run(self) -> int:
+        procs = read_procfile(self.procfile)
+        bin_dir = str(Path(sys.executable).parent)
+        self.env["PATH"] = os.pathsep.join([bin_dir, self.env.get("PATH", "")])
+        self.env.setdefault("PYTHONUNBUFFERED", "1")
+        self.env["PORT"] = self.env.get("PORT") or str(self.settings.port)
+        port = int(self.env["PORT"])
+        _require_free_port(port)
+        data_dir = Path(self.settings.data_dir) / "run"
+        print(f"Starting embedded servers for unset URLs under {data_dir}/ ...", flush=True)
+        self.servers = start_embedded(self.env, data_dir)
+        self.env.update(self.servers.env())
+        if "release" in procs:
+            self._step("release", ["sh", "-c", procs["release"]])
+        self._step("seed", [sys.executable, "-m", "cli", "seed"])
+        names = [name for name in procs if name != "release"]
+        cmd = [sys.executable, "-c", _HONCHO, "-f", str(self.procfile), "start", *names]
+        self.honcho = subprocess.Popen(cmd, env=self.env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        threading.Thread(target=_announce_when_up, args=(port, self.servers, self.honcho), daemon=True).start()
+        code = self.honcho.wait()
+        return 128 + self.first_signal if self.first_signal else code
+
+    def _step(self, name: str, cmd: list[str]) -> None:
+        print(f"--> {name}: {cmd[-1] if cmd[0] == 'sh' else 'python ' + ' '.join(cmd[1:])}", flush=True)
+        code = subprocess.run(cmd, env=self.env, check=False).returncode
+        if self.signals:
+            raise _InterruptedError
+        if code != 0:
+            raise _StepFailedError(name, code)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.signals += 1
+        self.first_signal = self.first_signal or signum
+        if self.stopping:
+            print("stopping the embedded servers, please wait ...", file=sys.stderr, flush=True)
+            return
+        if self.honcho is None:
+            raise _InterruptedError
+        if self.signals == 1:
+            with contextlib.suppress(ProcessLookupError):
+                self.honcho.send_signal(signal.SIGTERM)
+        else:
+            print("second signal: killing the app processes", file=sys.stderr, flush=True)
+            _kill_descendants(exclude=self._server_pids(), timeout=0)
+
+    def _server_pids(self) -> set[int]:
+        return self.servers.pids() if self.servers is not None else set()
+
+    def _shutdown(self) -> None:
+        if self.honcho is not None and self.honcho.poll() is None:
+            self.honcho.send_signal(signal.SIGTERM)
+            try:
+                self.honcho.wait(40)
+            except subprocess.TimeoutExpired:
+                self.honcho.kill()
+                self.honcho.wait()
+        _kill_descendants(exclude=self._server_pids(), timeout=10)
+        if self.servers is not None:
+            print("Stopping embedded servers ...", flush=True)
+            self.servers.close()
+        _kill_descendants(exclude=set(), timeout=5)
+
+
+def _become_subreaper() -> None:
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def _die_with_parent() -> None:
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _kill_descendants(exclude: set[int], timeout: float) -> None:
+    """SIGTERM every descendant outside the `exclude` subtrees, SIGKILL after `timeout`, reap."""
+    procs: list[psutil.Process] = []
+    for child in psutil.Process().children():
+        if child.pid not in exclude:
+            with contextlib.suppress(psutil.Error):
+                procs += [child, *child.children(recursive=True)]
+    sig = signal.SIGTERM if timeout > 0 else signal.SIGKILL
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(sig)
+    _, alive = psutil.wait_procs(procs, timeout=timeout or 1)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=2)
+    for child in psutil.Process().children():  # orphans re-parented to us while we waited
+        if child.pid not in exclude and child.status() == psutil.STATUS_ZOMBIE:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(child.pid, os.WNOHANG)
+
+
+def _require_free_port(port: int) -> None:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise EmbeddedServerError(f"port {port} is in use; set PORT to another port") from None
+
+
+def _announce_when_up(port: int, servers: EmbeddedServers, honcho: "subprocess.Popen[bytes]") -> None:
+    deadline = time.monotonic() + 120
+    while honcho.poll() is None and time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            time.sleep(0.3)
+            continue
+        print(_banner(port, servers), flush=True)
+        return
+
+
+def _banner(port: int, servers: EmbeddedServers) -> str:
+    api = f"http://127.0.0.1:{port}"
+    mail = f"  (messages in {servers.smtp.mail_dir})" if servers.smtp is not None else ""
+    return "\n".join(
+        [
+            "",
+            "=" * 72,
+            f"  Folio API   {api}",
+            f"  API docs    {api}/docs",
+            f"  Try         curl -s {api}/health",
+            f"              curl -s {api}/api/user/1/portfolio",
+            f"  PostgreSQL  {servers.database_url}",
+            f"  Valkey      {servers.valkey_url}",
+            f"  SMTP        {servers.smtp_url}{mail}",
+            "  Ctrl-C stops everything.",
+            "=" * 72,
+            "",
+        ]
+    )
+
+
+def main(settings: Settings, procfile: Path = Path("Procfile")) -> int:
+    if not procfile.exists():
+        print(f"error: {procfile} not found (run from the repository root)", file=sys.stderr)
+        return 2
+    return DevRunner(settings, procfile).run()
