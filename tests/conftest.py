@@ -14,6 +14,7 @@ from config.settings import Settings, load_settings
 from domain.adapters.postgres.demo_data import load_demo_data
 from domain.adapters.postgres.migrate import apply_migrations
 from gateway.app import create_app
+from tests.processes import WebProcess, web_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,3 +47,16 @@ def app(settings: Settings) -> Litestar:
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(app=app) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def process_env(servers: EmbeddedServers) -> dict[str, str]:
+    """The environment a Folio process started by a test gets: the session's servers, quiet logs."""
+    return {**servers.env(), "ENVIRONMENT": "test", "ACCESS_LOG": "false", "LOG_LEVEL": "WARNING"}
+
+
+@pytest.fixture(scope="session")
+def two_web_processes(process_env: dict[str, str], servers: EmbeddedServers) -> Iterator[list[WebProcess]]:
+    """Two independent web processes on the session's servers, shared by the cross-process tests."""
+    with web_processes(process_env, 2, servers.data_dir / "web-logs") as procs:
+        yield procs

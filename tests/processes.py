@@ -1,0 +1,71 @@
+"""Real Folio processes for tests that cross process boundaries (granian web, dramatiq worker)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from cli.embedded import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+class WebProcess:
+    """One `granian` serving the app factory on a free port, as the Procfile's web line does."""
+
+    def __init__(self, env: Mapping[str, str], *, workers: int = 1, log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        args = [
+            str(BIN / "granian"), "--interface", "asgi", "--factory", "--host", "127.0.0.1",
+            "--port", str(self.port), "--workers", str(workers), "--workers-kill-timeout", "5",
+            "gateway.app:create_app",
+        ]  # fmt: skip
+        with log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                args, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, process_group=0
+            )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"web process exited; log:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"web process not ready in {timeout}s; log:\n{self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+
+@contextmanager
+def web_processes(env: Mapping[str, str], count: int, log_dir: Path) -> Iterator[list[WebProcess]]:
+    """Start `count` independent web processes (each its own pools and in-process state)."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    procs = [WebProcess(env, log_path=log_dir / f"web-{i}.log") for i in range(count)]
+    try:
+        for proc in procs:
+            proc.wait_ready()
+        yield procs
+    finally:
+        for proc in procs:
+            proc.stop()
