@@ -1,4 +1,4 @@
-"""`python -m cli <command>`: dev (make run), migrate, seed.
+"""`python -m cli <command>`: dev (make run), migrate, seed, simulate.
 
 Subcommands import their modules lazily, so `migrate` works where the dev-only packages
 (embedded servers, honcho) are not installed.
@@ -46,10 +46,23 @@ def _seed(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from cli.simulator import main
+
+    return main(
+        settings,
+        interval_s=args.interval,
+        fraction=args.fraction,
+        seed=args.seed,
+        allow_production=args.allow_production,
+    )
+
+
 _COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] = {
     "dev": ("run embedded servers (for unset URLs), release, seed, then the Procfile's processes", _dev),
     "migrate": ("apply the outstanding database migrations to DATABASE_URL", _migrate),
     "seed": ("load the demo data into DATABASE_URL (a no-op when it is there)", _seed),
+    "simulate": ("development only: move random prices every second and publish them as new versions", _simulate),
 }
 
 
@@ -60,7 +73,18 @@ def _parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text, description=help_text)
         if name == "dev":
             command.add_argument("--procfile", default="Procfile", help="Procfile to run (default: %(default)s)")
+        if name == "simulate":
+            _simulate_arguments(command)
     return parser
+
+
+def _simulate_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--interval", type=float, default=1.0, help="seconds between batches (default: %(default)s)")
+    command.add_argument(
+        "--fraction", type=float, default=0.1, help="share of instruments moved per batch (default: %(default)s)"
+    )
+    command.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable feed")
+    command.add_argument("--allow-production", action="store_true", help="run even when ENVIRONMENT=production")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

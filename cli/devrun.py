@@ -206,6 +206,7 @@ def _banner(port: int, servers: EmbeddedServers) -> str:
             f"  API docs    {api}/docs",
             f"  Try         curl -s {api}/health",
             f"              curl -s {api}/api/user/1/portfolio",
+            f"              curl -s --compressed {api}/api/market-data | head -c 600   (the simulator moves prices)",
             f"  PostgreSQL  {servers.database_url}",
             f"  Valkey      {servers.valkey_url}",
             f"  SMTP        {servers.smtp_url}{mail}",

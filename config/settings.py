@@ -23,23 +23,32 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # Cache (the seed's configuration 1).
     redis_cache_ttl: Positive = 300
     redis_max_connections: Positive = 20
-    cache_timeout_ms: Positive = 50
+    cache_timeout_ms: Positive = 100
+    redis_pool_wait_ms: Positive = 1000
     cache_breaker_failures: Positive = 5
     cache_breaker_reset_s: PositiveFloat = 5.0
+    portfolio_cache: bool = True
+    local_cache_max_entries: Positive = 100_000
+    cache_fill_wait_ms: Positive = 1000
+    invalidation_ack_timeout_ms: Positive = 250
+    invalidation_heartbeat_ms: Positive = 100
     # Database pool (the seed's configuration 2).
     database_pool_size: Positive = 20
     max_overflow: NonNegative = 30
     pool_recycle: Positive = 3600
-    pool_timeout_s: PositiveFloat = 1.0
+    pool_timeout_s: PositiveFloat = 0.5
     pool_max_waiting: NonNegative = 200
     database_connect_timeout_s: Positive = 3
     statement_timeout_ms: Positive = 5000
+    database_deadline_ms: Positive = 3000
     # Background work (the seed's configuration 3).
     worker_threads: Positive = 4
     worker_processes: Positive = 1
     # Compression and CDN (the seed's configuration 4).
     gzip_minimum_size: NonNegative = 1000
     cdn_cache_ttl: NonNegative = 3600
+    # Market data: the largest quote batch one ingest accepts.
+    quote_batch_max: Positive = 5000
     # Health and scaling (the seed's configuration 5).
     auto_scale_target_cpu: Percent = 70
     auto_scale_low_cpu: Percent = 30

@@ -9,16 +9,22 @@ from dataclasses import dataclass
 from dramatiq import Broker
 
 from config.settings import Settings
+from domain.adapters.breaker import CircuitBreaker
 from domain.adapters.host_metrics import PsutilHostMetrics
 from domain.adapters.postgres.holdings import PostgresHoldingsRepository
-from domain.adapters.postgres.pool import PoolConfig, PostgresProbe, open_pool
+from domain.adapters.postgres.pool import Pool, PoolConfig, PostgresProbe, open_pool
 from domain.adapters.postgres.quotes import PostgresQuoteRepository
+from domain.adapters.postgres.trades import PostgresTradeStore
 from domain.adapters.reports_queue import build_broker as _build_broker
-from domain.adapters.valkey import ValkeyProbe, open_valkey
+from domain.adapters.valkey import ValkeyClient, ValkeyProbe, open_valkey
+from domain.adapters.valkey_bus import ValkeyInvalidationBus
+from domain.adapters.valkey_cache import ValkeyHoldingsCache
+from domain.adapters.valkey_quote_bus import ValkeyQuoteVersionBus
 from domain.errors import UnavailableError
 from domain.services.health import HealthService
-from domain.services.market_data import QuoteBook
+from domain.services.market_data import MarketDataService, QuoteBook, QuoteFollower
 from domain.services.portfolios import PortfolioService
+from domain.services.trades import TradeService
 
 log = logging.getLogger("folio.wiring")
 
@@ -32,8 +38,10 @@ class Services:
 
     settings: Settings
     portfolios: PortfolioService
+    trades: TradeService
     quotes: QuoteBook
     health: HealthService
+    market_data: MarketDataService
 
 
 def pool_config(settings: Settings, name: str) -> PoolConfig:
@@ -47,6 +55,7 @@ def pool_config(settings: Settings, name: str) -> PoolConfig:
         max_waiting=settings.pool_max_waiting,
         connect_timeout=settings.database_connect_timeout_s,
         statement_timeout_ms=settings.statement_timeout_ms,
+        deadline_s=settings.database_deadline_ms / 1000,
         name=name,
     )
 
@@ -63,18 +72,28 @@ async def open_services(settings: Settings, *, role: str = "web") -> AsyncIterat
             settings.valkey_url,
             max_connections=settings.redis_max_connections,
             timeout_s=settings.cache_timeout_ms / 1000,
+            wait_s=settings.redis_pool_wait_ms / 1000,
         )
         stack.push_async_callback(valkey.aclose)
         metrics = PsutilHostMetrics(settings.health_sample_interval_s)
         metrics.start()
         stack.callback(metrics.stop)
         book = QuoteBook(PostgresQuoteRepository(pool), settings.base_currency)
+        quote_bus = ValkeyQuoteVersionBus(valkey, settings.valkey_url)
         if role == "web":
             await _first_snapshot(book)
-            stack.push_async_callback(_cancel, asyncio.create_task(_follow_quotes(book), name="quote-follower"))
+            # Pub/sub refreshes at once after an ingest; the poll is the fallback when Valkey is down.
+            follower = QuoteFollower(book, QUOTE_POLL_S)
+            stack.push_async_callback(_cancel, asyncio.create_task(follower.run(), name="quote-follower"))
+            listener = asyncio.create_task(quote_bus.listen(follower.nudge), name="quote-listener")
+            stack.push_async_callback(_cancel, listener)
+        portfolios = _portfolios(settings, pool, valkey, book)
+        if role == "web" and settings.portfolio_cache:
+            stack.push_async_callback(_cancel, asyncio.create_task(portfolios.listen(), name="invalidations"))
         yield Services(
             settings=settings,
-            portfolios=PortfolioService(PostgresHoldingsRepository(pool), book.current),
+            portfolios=portfolios,
+            trades=TradeService(PostgresTradeStore(pool), portfolios.invalidate),
             quotes=book,
             health=HealthService(
                 metrics,
@@ -83,7 +102,39 @@ async def open_services(settings: Settings, *, role: str = "web") -> AsyncIterat
                 cpu_target=settings.auto_scale_target_cpu,
                 cpu_low=settings.auto_scale_low_cpu,
             ),
+            market_data=MarketDataService(
+                book, PostgresQuoteRepository(pool), quote_bus, max_batch=settings.quote_batch_max
+            ),
         )
+
+
+def _bus(settings: Settings, valkey: ValkeyClient) -> ValkeyInvalidationBus:
+    return ValkeyInvalidationBus(
+        settings.valkey_url,
+        valkey,
+        heartbeat_s=settings.invalidation_heartbeat_ms / 1000,
+        ack_timeout_s=settings.invalidation_ack_timeout_ms / 1000,
+        connect_timeout_s=settings.cache_timeout_ms / 1000,
+    )
+
+
+def _portfolios(settings: Settings, pool: Pool, valkey: ValkeyClient, book: QuoteBook) -> PortfolioService:
+    """Holdings behind two cache levels (in process, then Valkey), unless PORTFOLIO_CACHE is off."""
+    repository = PostgresHoldingsRepository(pool)
+    if not settings.portfolio_cache:
+        return PortfolioService(repository, book.current)
+    breaker = CircuitBreaker("cache", failures=settings.cache_breaker_failures, reset_s=settings.cache_breaker_reset_s)
+    cache = ValkeyHoldingsCache(
+        valkey, breaker, ttl_s=settings.redis_cache_ttl, fill_wait_s=settings.cache_fill_wait_ms / 1000
+    )
+    return PortfolioService(
+        repository,
+        book.current,
+        cache=cache,
+        bus=_bus(settings, valkey),
+        local_ttl_s=settings.redis_cache_ttl,
+        local_max_entries=settings.local_cache_max_entries,
+    )
 
 
 async def _first_snapshot(book: QuoteBook) -> None:
@@ -92,15 +143,6 @@ async def _first_snapshot(book: QuoteBook) -> None:
         await book.refresh()
     except UnavailableError:
         log.warning("quotes not loaded at start: the database is not answering")
-
-
-async def _follow_quotes(book: QuoteBook) -> None:
-    while True:
-        await asyncio.sleep(QUOTE_POLL_S)
-        try:
-            await book.refresh()
-        except UnavailableError:
-            log.warning("quote refresh failed: the database is not answering")
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -40,6 +40,21 @@ class InstrumentNotFoundError(NotFoundError):
         super().__init__(f"no instrument with symbol {symbol!r}", field="symbol")
 
 
+class UnknownSymbolError(InvalidRequestError):
+    def __init__(self, symbol: str, *, field: str = "symbol") -> None:
+        super().__init__(f"unknown symbol {symbol!r}", field=field)
+
+
 class DatabaseUnavailableError(UnavailableError):
     def __init__(self, detail: str = "the database is not answering") -> None:
         super().__init__(detail)
+
+
+class InsufficientHoldingsError(InvalidRequestError):
+    def __init__(self, symbol: str, *, held: object) -> None:
+        super().__init__(f"cannot sell more {symbol} than the {held} held", field="quantity")
+
+
+class IdempotencyKeyReusedError(InvalidRequestError):
+    def __init__(self) -> None:
+        super().__init__("this Idempotency-Key was used for a different request", field="Idempotency-Key")

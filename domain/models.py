@@ -1,10 +1,12 @@
 """Folio's domain values: plain, typed, frozen msgspec Structs."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
 import msgspec
+
+from domain.errors import InsufficientHoldingsError
 
 AssetClass = Literal["equity", "etf", "bond", "crypto", "cash"]
 ASSET_CLASSES: tuple[AssetClass, ...] = ("equity", "etf", "bond", "crypto", "cash")
@@ -46,6 +48,14 @@ class Holdings(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
 
     user_id: int
     items: tuple[Holding, ...]
+
+
+class FillTicket(msgspec.Struct, frozen=True, kw_only=True):
+    """Issued by a cache miss; a fill with it is refused if the user was invalidated in between."""
+
+    user_id: int
+    version: bytes | None = None
+    usable: bool = True
 
 
 class ValuedHolding(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,3 +122,74 @@ def build_snapshot(
     return QuoteSnapshot(
         version=version, as_of=as_of, instruments=instruments, quotes=quotes, base_currency=base_currency, fx_to_base=fx
     )
+
+
+class QuoteUpdate(msgspec.Struct, frozen=True, kw_only=True):
+    """One instrument's new price in an ingest batch; bid, ask and volume are optional."""
+
+    symbol: str
+    price: Decimal
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    volume: int | None = None
+
+
+class DailyClose(msgspec.Struct, frozen=True, kw_only=True):
+    day: date
+    close: Decimal
+
+
+Side = Literal["buy", "sell"]
+QUANTUM = Decimal("0.00000001")  # the schema keeps 8 decimal places
+
+
+class Order(msgspec.Struct, frozen=True, kw_only=True):
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+
+
+class Position(msgspec.Struct, frozen=True, kw_only=True):
+    """One holding's running state: quantity, average cost, and profit realised by sells."""
+
+    quantity: Decimal = Decimal(0)
+    average_cost: Decimal = Decimal(0)
+    realized_pnl: Decimal = Decimal(0)
+
+    def apply(self, order: Order) -> tuple["Position", Decimal]:
+        """The position after `order`, and the profit the order realised; raises if selling more than held."""
+        if order.side == "buy":
+            quantity = self.quantity + order.quantity
+            cost = (self.quantity * self.average_cost + order.quantity * order.price) / quantity
+            return Position(quantity=quantity, average_cost=cost.quantize(QUANTUM), realized_pnl=self.realized_pnl), (
+                Decimal(0)
+            )
+        if order.quantity > self.quantity:
+            raise InsufficientHoldingsError(order.symbol, held=self.quantity)
+        realized = ((order.price - self.average_cost) * order.quantity).quantize(QUANTUM)
+        quantity = self.quantity - order.quantity
+        average = self.average_cost if quantity else Decimal(0)
+        return Position(quantity=quantity, average_cost=average, realized_pnl=self.realized_pnl + realized), realized
+
+
+class Trade(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    user_id: int
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    realized_pnl: Decimal
+    executed_at: datetime
+
+
+class TradeResult(msgspec.Struct, frozen=True, kw_only=True):
+    trade: Trade
+    position: Position
+    replayed: bool = False
+
+
+class TradePage(msgspec.Struct, frozen=True, kw_only=True):
+    items: tuple[Trade, ...]
+    next_before: int | None

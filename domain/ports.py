@@ -1,9 +1,19 @@
 """The hexagon's ports: what the use cases need from the outside world, as Protocols."""
 
 from abc import abstractmethod
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from domain.models import Holdings, QuoteSnapshot
+from domain.models import (
+    DailyClose,
+    FillTicket,
+    Holdings,
+    Order,
+    QuoteSnapshot,
+    QuoteUpdate,
+    TradePage,
+    TradeResult,
+)
 
 
 class HoldingsRepository(Protocol):
@@ -29,6 +39,22 @@ class QuoteRepository(Protocol):
     async def load_snapshot(self, base_currency: str) -> QuoteSnapshot:
         """Every instrument with its latest quote, at the newest version."""
 
+    @abstractmethod
+    async def apply_quotes(self, updates: Sequence[QuoteUpdate]) -> int:
+        """Store a batch of quotes and publish it as a new version, atomically; return that version.
+
+        Ingests are serialised, so versions become visible in order. Day high/low widen to the new
+        price, the previous close is kept, a missing bid/ask keeps the quote's relative spread.
+
+        Raises:
+            UnknownSymbolError: a symbol names no instrument (nothing is written).
+            UnavailableError: the store cannot answer now.
+        """
+
+    @abstractmethod
+    async def daily_closes(self, instrument_id: int, days: int) -> tuple[DailyClose, ...]:
+        """The instrument's last `days` daily closes, oldest first."""
+
 
 class HostMetrics(Protocol):
     """The host's load, read without blocking."""
@@ -50,3 +76,79 @@ class DependencyProbe(Protocol):
     @abstractmethod
     async def check(self) -> None:
         """Return when the dependency answers; raise any exception when it does not."""
+
+
+class HoldingsCache(Protocol):
+    """A shared cache of holdings in front of the repository. Failures read as misses, never raise."""
+
+    @abstractmethod
+    async def read(self, user_id: int) -> tuple[Holdings | None, FillTicket]:
+        """The cached holdings (None on a miss or when the cache is down) and a ticket to fill a miss."""
+
+    @abstractmethod
+    async def fill(self, ticket: FillTicket, holdings: Holdings) -> bool:
+        """Store `holdings` unless the user was invalidated since the ticket was issued; True if stored."""
+
+    @abstractmethod
+    async def invalidate(self, user_id: int) -> None:
+        """Drop the user's entry, so that no fill that began earlier can store it again."""
+
+    @abstractmethod
+    async def lead_fill(self, user_id: int) -> bool:
+        """True when this caller should load the user from the repository (a short lease across processes)."""
+
+    @abstractmethod
+    async def end_fill(self, user_id: int) -> None:
+        """Give the lease back."""
+
+    @abstractmethod
+    async def await_fill(self, user_id: int) -> Holdings | None:
+        """Wait (bounded) for another process's fill; None when it did not come."""
+
+
+class InvalidationBus(Protocol):
+    """Carries "this user's holdings changed" to every process's in-process cache."""
+
+    @abstractmethod
+    def trusted(self) -> bool:
+        """True while this process is known to receive every invalidation (its local cache may be used)."""
+
+    @abstractmethod
+    async def broadcast(self, user_id: int) -> None:
+        """Return once every live process has applied the invalidation, or once a process that missed
+        it can no longer trust its local cache (bounded either way)."""
+
+    @abstractmethod
+    async def listen(self, on_invalidate: Callable[[int], None], on_lost: Callable[[], None]) -> None:
+        """Run until cancelled: apply invalidations from others; call `on_lost` whenever delivery may have gaps."""
+
+
+class QuoteVersionBus(Protocol):
+    """Tells every process at once that a new quote version is published (the database poll is the fallback)."""
+
+    @abstractmethod
+    async def announce(self, version: int) -> None:
+        """Publish `version` to every listener; best effort: never raises."""
+
+    @abstractmethod
+    async def listen(self, on_version: Callable[[int], None]) -> None:
+        """Run until cancelled, calling `on_version` for each announcement (and once after each
+        (re)connection, with 0, since announcements may have been missed); reconnects by itself."""
+
+
+class TradeStore(Protocol):
+    """The record of trades and the holdings they move, changed together or not at all."""
+
+    @abstractmethod
+    async def place(self, user_id: int, order: Order, idempotency_key: str | None) -> TradeResult:
+        """In one transaction: record the trade and apply it to the holding (`Position.apply`).
+
+        A repeated `idempotency_key` returns the first result with `replayed=True`.
+
+        Raises:
+            UserNotFoundError, UnknownSymbolError, InsufficientHoldingsError, IdempotencyKeyReusedError.
+        """
+
+    @abstractmethod
+    async def history(self, user_id: int, *, limit: int, before: int | None) -> TradePage:
+        """The user's trades, newest first, with ids below `before`. Raises UserNotFoundError."""

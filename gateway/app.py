@@ -12,11 +12,16 @@ from openapi_ui_bundles import swagger_ui
 from config.logs import configure_logging
 from config.settings import Settings, load_settings
 from config.wiring import Services, open_services
+from gateway.compression import CompressionMiddleware
 from gateway.health import HealthController
+from gateway.hot_path import PortfolioFastLane
 from gateway.middleware import RequestContextMiddleware
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.responses import FolioResponse
+from gateway.routes.market_data import MarketDataController, market_data_document
 from gateway.routes.portfolios import PortfolioController
+from gateway.routes.static_data import StaticDataController, instruments_document
+from gateway.routes.trades import TradeController
 
 DOCS_ASSETS = "/docs/assets"
 
@@ -58,6 +63,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         route_handlers=[
             HealthController,
             PortfolioController,
+            TradeController,
+            MarketDataController,
+            StaticDataController,
             create_static_files_router(DOCS_ASSETS, [swagger_ui.static_path], include_in_schema=False),
         ],
         lifespan=[lifespan],
@@ -68,8 +76,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         debug=False,
     )
     app.state.retry_after_s = settings.retry_after_s
+    app.state.market_data_document = market_data_document()
+    app.state.instruments_document = instruments_document()
     # Outermost, so 404s and errors raised before routing get a request id and a timing too.
-    app.asgi_handler = RequestContextMiddleware(  # type: ignore[assignment]
-        app.asgi_handler, log_requests=settings.access_log
+    compressed = CompressionMiddleware(app.asgi_handler, minimum_size=settings.gzip_minimum_size)
+    fast_lane = PortfolioFastLane(
+        compressed, app, min_size=settings.gzip_minimum_size, max_entries=settings.local_cache_max_entries
     )
+    app.asgi_handler = RequestContextMiddleware(fast_lane, log_requests=settings.access_log)  # type: ignore[assignment]
     return app

@@ -103,11 +103,19 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
     return problem_response(request, 500, "an unexpected error occurred; quote the request id when reporting it")
 
 
+def _field_of(item: dict[str, Any]) -> str:
+    # A body error names the parameter ("data"); msgspec's message has the path: "... - at `$.quotes[0].price`".
+    message = str(item.get("message", ""))
+    if "- at `$." in message:
+        return message.rpartition("- at `$.")[2].rstrip("`")
+    return str(item.get("key") or "body")
+
+
 def _field_errors(exc: ValidationException) -> list[FieldError]:
     items = exc.extra if isinstance(exc.extra, list) else []
     return [
         FieldError(
-            field=str(item.get("key") or "body"),
+            field=_field_of(item),
             message=str(item.get("message", "invalid value")),
             source=str(item["source"]) if item.get("source") else None,
         )

@@ -1,7 +1,7 @@
 """JSON encoding at the edge, once: decimals leave as exact JSON numbers."""
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Response
@@ -13,7 +13,10 @@ _JSON = re.compile(r"^application/(?:.+\+)?json")
 json_encoder = msgspec.json.Encoder(enc_hook=default_serializer, decimal_format="number")
 
 
-class FolioResponse(Response[Any]):
+T = TypeVar("T")
+
+
+class FolioResponse(Response[T]):
     """Litestar's response with Folio's encoder: `Decimal` as a number, never a float round trip."""
 
     def render(self, content: Any, media_type: str, enc_hook: Serializer = default_serializer) -> bytes:

@@ -143,6 +143,8 @@ class EmbeddedPostgres:
             "fsync": durability[0],
             "synchronous_commit": durability[1],
             "full_page_writes": durability[2],
+            # Per-query counts and timings, for operators and for the tests that count queries.
+            "shared_preload_libraries": "pg_stat_statements",
         }
         args = [str(bin_dir / "postgres"), "-D", str(self.pgdata), "-h", HOST, "-p", str(self.port), "-k", socket_arg]
         for name, value in settings.items():

@@ -2,13 +2,16 @@
 
 import valkey.asyncio as avalkey
 
+ValkeyClient = avalkey.Valkey
 
-def open_valkey(url: str, *, max_connections: int, timeout_s: float) -> avalkey.Valkey:
-    """A client whose pool makes callers wait (up to `timeout_s`) for a connection instead of failing."""
+
+def open_valkey(url: str, *, max_connections: int, timeout_s: float, wait_s: float) -> avalkey.Valkey:
+    """A client whose pool makes callers wait (up to `wait_s`) for a free connection instead of failing;
+    each command still has its own short `timeout_s`."""
     pool = avalkey.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
-        timeout=timeout_s,
+        timeout=wait_s,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
     )

@@ -1,96 +1,137 @@
-"""Portfolio reads: a user's holdings valued at the current quote snapshot."""
+"""Portfolio reads: cached holdings, valued fresh at the current quote snapshot.
 
+Holdings change only on trades, so they are cached (in process, then in the shared cache) and
+valued at the current snapshot on every read: a cached portfolio is never priced with stale
+quotes. Invalidation after a trade reaches every process before the trade is acknowledged.
+"""
+
+import asyncio
+import time
 from collections.abc import Callable
-from decimal import Decimal
 
 from domain.errors import UserNotFoundError
-from domain.models import Holding, Holdings, Portfolio, QuoteSnapshot, ValuedHolding
-from domain.ports import HoldingsRepository
-
-CENT = Decimal("0.01")
-HUNDRED = Decimal(100)
-ZERO = Decimal(0)
-
-
-def _money(value: Decimal) -> Decimal:
-    return value.quantize(CENT)
-
-
-def _percent(part: Decimal, whole: Decimal) -> Decimal:
-    return (part * HUNDRED / whole).quantize(CENT) if whole else ZERO
-
-
-class _Line:
-    """One holding's figures before weights are known."""
-
-    __slots__ = ("cost_base", "holding", "market_value", "price", "value_base")
-
-    def __init__(self, holding: Holding, snapshot: QuoteSnapshot) -> None:
-        inst = snapshot.instruments[holding.instrument_id]
-        quote = snapshot.quotes.get(holding.instrument_id)
-        # An instrument never quoted is carried at cost rather than at zero.
-        self.price = quote.price if quote is not None else holding.average_cost
-        self.holding = holding
-        self.market_value = holding.quantity * self.price
-        fx = snapshot.fx_to_base.get(inst.currency, Decimal(1))
-        self.value_base = self.market_value * fx
-        self.cost_base = holding.quantity * holding.average_cost * fx
-
-
-def value_holdings(holdings: Holdings, snapshot: QuoteSnapshot) -> Portfolio:
-    """Value every holding at the snapshot's price; totals and weights in the base currency."""
-    lines = [_Line(h, snapshot) for h in holdings.items if h.instrument_id in snapshot.instruments]
-    lines.sort(key=lambda line: line.value_base, reverse=True)
-    # Totals and differences are taken from rounded figures, so a client's own sums agree to the cent.
-    total_value = _money(sum((line.value_base for line in lines), ZERO))
-    total_cost = _money(sum((line.cost_base for line in lines), ZERO))
-    valued = tuple(_valued(line, snapshot, total_value) for line in lines)
-    return Portfolio(
-        user_id=holdings.user_id,
-        base_currency=snapshot.base_currency,
-        quotes_version=snapshot.version,
-        quotes_as_of=snapshot.as_of,
-        total_market_value=total_value,
-        total_cost_basis=total_cost,
-        total_unrealized_pnl=total_value - total_cost,
-        total_unrealized_pnl_pct=_percent(total_value - total_cost, total_cost),
-        holdings=valued,
-    )
-
-
-def _valued(line: _Line, snapshot: QuoteSnapshot, total_value: Decimal) -> ValuedHolding:
-    h = line.holding
-    inst = snapshot.instruments[h.instrument_id]
-    market_value = _money(line.market_value)
-    cost_basis = _money(h.quantity * h.average_cost)
-    pnl = market_value - cost_basis
-    return ValuedHolding(
-        symbol=inst.symbol,
-        name=inst.name,
-        asset_class=inst.asset_class,
-        currency=inst.currency,
-        quantity=h.quantity,
-        average_cost=h.average_cost,
-        price=line.price,
-        market_value=market_value,
-        cost_basis=cost_basis,
-        unrealized_pnl=pnl,
-        unrealized_pnl_pct=_percent(pnl, cost_basis),
-        market_value_base=_money(line.value_base),
-        weight=_percent(line.value_base, total_value),
-    )
+from domain.models import FillTicket, Holdings, Portfolio, QuoteSnapshot
+from domain.ports import HoldingsCache, HoldingsRepository, InvalidationBus
+from domain.services.valuation import value_holdings
 
 
 class PortfolioService:
-    """Reads a user's holdings and values them at the current quotes."""
+    """Reads holdings through two cache levels with single-flight loading, and values them."""
 
-    def __init__(self, holdings: HoldingsRepository, snapshot: Callable[[], QuoteSnapshot]) -> None:
-        self._holdings = holdings
+    def __init__(
+        self,
+        repository: HoldingsRepository,
+        snapshot: Callable[[], QuoteSnapshot],
+        *,
+        cache: HoldingsCache | None = None,
+        bus: InvalidationBus | None = None,
+        local_ttl_s: float = 300.0,
+        local_max_entries: int = 100_000,
+    ) -> None:
+        self._repository = repository
         self._snapshot = snapshot
+        self._cache = cache
+        self._bus = bus
+        self._local_ttl_s = local_ttl_s
+        self._local_max = local_max_entries
+        self._local: dict[int, tuple[Holdings, float]] = {}
+        self._generation: dict[int, int] = {}
+        self._epoch = 0
+        self._flights: dict[int, asyncio.Future[tuple[Holdings | None, bool]]] = {}
 
-    async def read(self, user_id: int) -> Portfolio:
-        """The user's portfolio at the current snapshot; UserNotFoundError when there is no such user."""
-        holdings = await self._holdings.get(user_id)
+    def snapshot(self) -> QuoteSnapshot:
+        return self._snapshot()
+
+    def cached(self, user_id: int) -> Holdings | None:
+        """In-process holdings, without any I/O; None unless they are present, fresh and trusted."""
+        entry = self._local.get(user_id)
+        if entry is None or self._bus is None or not self._bus.trusted():
+            return None
+        if entry[1] < time.monotonic():
+            del self._local[user_id]
+            return None
+        return entry[0]
+
+    async def read(self, user_id: int) -> tuple[Portfolio, bool]:
+        """The portfolio at the current snapshot, and whether it was served without the database."""
+        holdings, hit = await self.holdings(user_id)
+        return value_holdings(holdings, self._snapshot()), hit
+
+    async def holdings(self, user_id: int) -> tuple[Holdings, bool]:
+        local = self.cached(user_id)
+        if local is not None:
+            return local, True
+        flight = self._flights.get(user_id)
+        if flight is None:
+            flight = asyncio.ensure_future(self._load(user_id))
+            self._flights[user_id] = flight
+            flight.add_done_callback(lambda f: self._land(user_id, f))
+        holdings, hit = await asyncio.shield(flight)
         if holdings is None:
             raise UserNotFoundError(user_id)
-        return value_holdings(holdings, self._snapshot())
+        return holdings, hit
+
+    def _land(self, user_id: int, flight: asyncio.Future[tuple[Holdings | None, bool]]) -> None:
+        if self._flights.get(user_id) is flight:
+            del self._flights[user_id]
+
+    async def _load(self, user_id: int) -> tuple[Holdings | None, bool]:
+        stamp = (self._epoch, self._generation.get(user_id, 0))
+        if self._cache is None:
+            return await self._repository.get(user_id), False
+        holdings, ticket = await self._cache.read(user_id)
+        hit = holdings is not None
+        if holdings is None:
+            holdings = await self._fill(self._cache, user_id, ticket)
+        # Stored only if no invalidation for this user (or loss of the bus) happened meanwhile.
+        if holdings is not None and stamp == (self._epoch, self._generation.get(user_id, 0)):
+            self._remember(user_id, holdings)
+        return holdings, hit
+
+    async def _fill(self, cache: HoldingsCache, user_id: int, ticket: FillTicket) -> Holdings | None:
+        # Across processes, one loader per user at a time; the others wait for its fill.
+        leader = await cache.lead_fill(user_id)
+        if not leader:
+            waited = await cache.await_fill(user_id)
+            if waited is not None:
+                return waited
+        try:
+            holdings = await self._repository.get(user_id)
+            if holdings is not None:
+                await cache.fill(ticket, holdings)
+            return holdings
+        finally:
+            if leader:
+                await cache.end_fill(user_id)
+
+    def _remember(self, user_id: int, holdings: Holdings) -> None:
+        if self._bus is None or not self._bus.trusted():
+            return
+        if len(self._local) >= self._local_max:
+            del self._local[next(iter(self._local))]  # the oldest entry goes first
+        self._local[user_id] = (holdings, time.monotonic() + self._local_ttl_s)
+
+    def forget(self, user_id: int) -> None:
+        """Drop this process's copy; loads already under way may no longer store theirs."""
+        self._generation[user_id] = self._generation.get(user_id, 0) + 1
+        self._local.pop(user_id, None)
+        self._flights.pop(user_id, None)
+
+    def forget_all(self) -> None:
+        """The bus may have missed invalidations: drop every local copy and every load under way."""
+        self._epoch += 1
+        self._local.clear()
+        self._flights.clear()
+
+    async def listen(self) -> None:
+        """Apply other processes' invalidations until cancelled (web processes run this)."""
+        if self._bus is not None:
+            await self._bus.listen(self.forget, self.forget_all)
+
+    async def invalidate(self, user_id: int) -> None:
+        """After a committed change: drop every copy everywhere before the change is acknowledged."""
+        self.forget(user_id)
+        if self._cache is not None:
+            await self._cache.invalidate(user_id)
+        if self._bus is not None:
+            await self._bus.broadcast(user_id)

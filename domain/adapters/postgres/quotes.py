@@ -1,9 +1,12 @@
-"""PostgreSQL quotes: the published version and the full snapshot behind it."""
+"""PostgreSQL quotes: the published version, the full snapshot behind it, ingest and daily closes."""
+
+from collections.abc import Sequence
 
 from psycopg_pool import AsyncConnectionPool
 
 from domain.adapters.postgres.pool import connection
-from domain.models import Instrument, Quote, QuoteSnapshot, build_snapshot
+from domain.errors import UnknownSymbolError
+from domain.models import DailyClose, Instrument, Quote, QuoteSnapshot, QuoteUpdate, build_snapshot
 from domain.ports import QuoteRepository
 
 _VERSION = "SELECT coalesce(max(version), 0) FROM quote_versions"
@@ -13,6 +16,35 @@ SELECT i.id, i.symbol, i.name, i.asset_class, i.currency, i.exchange,
 FROM instruments i
 LEFT JOIN quotes q ON q.instrument_id = i.id
 """
+# Ingests take this transaction-level lock, so versions commit in the order they were numbered
+# (a follower that saw version n never misses a later commit of n - 1). Spells "QUOTEVER".
+_INGEST_LOCK = 0x51554F5445564552
+_IDS = "SELECT symbol, id FROM instruments WHERE symbol = ANY(%s)"
+# A missing bid/ask keeps the quote's relative spread; the ask never falls below the bid.
+_UPSERT = """
+WITH u AS (
+    SELECT * FROM unnest(%s::int[], %s::numeric[], %s::numeric[], %s::numeric[], %s::bigint[])
+        AS u(instrument_id, price, bid, ask, volume)
+), priced AS (
+    SELECT u.instrument_id, u.price,
+           coalesce(u.bid, u.price * q.bid / q.price, u.price) AS bid,
+           coalesce(u.ask, u.price * q.ask / q.price, u.price) AS ask,
+           coalesce(q.previous_close, u.price) AS previous_close,
+           greatest(q.day_high, u.price) AS day_high,
+           least(q.day_low, u.price) AS day_low,
+           coalesce(u.volume, q.volume, 0) AS volume
+    FROM u LEFT JOIN quotes q ON q.instrument_id = u.instrument_id
+)
+INSERT INTO quotes (instrument_id, price, bid, ask, previous_close, day_high, day_low, volume, as_of)
+SELECT instrument_id, price, round(bid, 8), greatest(round(ask, 8), round(bid, 8)), previous_close,
+       day_high, day_low, volume, now()
+FROM priced
+ON CONFLICT (instrument_id) DO UPDATE SET
+    price = excluded.price, bid = excluded.bid, ask = excluded.ask, day_high = excluded.day_high,
+    day_low = excluded.day_low, volume = excluded.volume, as_of = excluded.as_of
+"""
+_PUBLISH = "INSERT INTO quote_versions (quotes) VALUES (%s) RETURNING version"
+_CLOSES = "SELECT day, close FROM daily_prices WHERE instrument_id = %s ORDER BY day DESC LIMIT %s"
 
 
 class PostgresQuoteRepository(QuoteRepository):
@@ -53,3 +85,31 @@ class PostgresQuoteRepository(QuoteRepository):
                     as_of=r[13],
                 )
         return build_snapshot(version, instruments, quotes, base_currency)
+
+    async def apply_quotes(self, updates: Sequence[QuoteUpdate]) -> int:
+        symbols = [u.symbol for u in updates]
+        async with connection(self._pool) as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_INGEST_LOCK,), prepare=True)
+            cur = await conn.execute(_IDS, (symbols,), prepare=True)
+            ids: dict[str, int] = dict(await cur.fetchall())
+            for i, symbol in enumerate(symbols):
+                if symbol not in ids:
+                    raise UnknownSymbolError(symbol, field=f"quotes[{i}].symbol")
+            columns = (
+                [ids[s] for s in symbols],
+                [u.price for u in updates],
+                [u.bid for u in updates],
+                [u.ask for u in updates],
+                [u.volume for u in updates],
+            )
+            await conn.execute(_UPSERT, columns, prepare=True)
+            cur = await conn.execute(_PUBLISH, (len(updates),), prepare=True)
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def daily_closes(self, instrument_id: int, days: int) -> tuple[DailyClose, ...]:
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(_CLOSES, (instrument_id, days), prepare=True)
+            rows = await cur.fetchall()
+        return tuple(DailyClose(day=day, close=close) for day, close in reversed(rows))

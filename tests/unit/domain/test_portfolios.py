@@ -44,7 +44,7 @@ async def test_values_holdings_at_current_quotes_with_totals_in_base_currency(ma
         Holding(instrument_id=1, quantity=Decimal("10"), average_cost=Decimal("150")),
         Holding(instrument_id=2, quantity=Decimal("5"), average_cost=Decimal("120")),
     )
-    portfolio = await (await service(market, holdings)).read(7)
+    portfolio, _ = await (await service(market, holdings)).read(7)
 
     aapl, sap = portfolio.holdings  # largest base value first
     assert (aapl.symbol, aapl.market_value, aapl.cost_basis, aapl.unrealized_pnl) == ("AAPL", 2000, 1500, 500)
@@ -67,13 +67,13 @@ async def test_refresh_picks_up_new_version(market):
     market.publish(quote(1, "210"))
     assert await book.refresh() is True
     assert await book.refresh() is False
-    assert (await svc.read(7)).total_market_value == Decimal("2100.00")
+    assert (await svc.read(7))[0].total_market_value == Decimal("2100.00")
 
 
 async def test_user_without_holdings_has_an_empty_portfolio(market):
     holdings = InMemoryHoldingsRepository()
     holdings.add_user(8)
-    portfolio = await (await service(market, holdings)).read(8)
+    portfolio, _ = await (await service(market, holdings)).read(8)
     assert portfolio.holdings == ()
     assert portfolio.total_market_value == 0
     assert portfolio.total_unrealized_pnl_pct == 0

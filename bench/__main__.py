@@ -1,0 +1,226 @@
+"""`python -m bench` (`make bench`): Folio's load figures against issue 3's targets.
+
+Starts embedded PostgreSQL/Valkey/SMTP for unset URLs under `.data/bench/`, applies the migrations,
+loads the demo data once and copies it afresh for each run; then, for each scenario, serves the app
+as the Procfile's web line does (one Granian worker pinned to core 0, access log on) and drives it
+with wrk pinned to core 1 (one thread, 64 connections): a warm-up run, then the measured run.
+Prints the table, writes `bench/results/latest.json`, and stops everything it started.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from bench import report
+from bench.data import BenchData, prepare
+from bench.scenarios import SCENARIO_NAMES, SERVER_ORDER, Scenario, Server, evaluate, select
+from bench.servers import (
+    CEILING_TARGET,
+    ROOT,
+    CpuShare,
+    WebServer,
+    market_data_sizes,
+    pinning_cpus,
+    portfolio_body_size,
+    web_command,
+)
+from bench.wrk import WrkMissingError, WrkRun, ensure_wrk, run_wrk, wrk_version
+from cli.embedded import EmbeddedServerError
+from config.settings import load_settings
+
+PROCFILE = ROOT / "Procfile"
+DEFAULT_OUTPUT = ROOT / "bench" / "results" / "latest.json"
+USERS = 10_000
+ZIPF_S = 1.1
+SEED = 20240101
+SIZING_USERS = range(1, 26)  # the ceiling's body is the median of these users' portfolios
+# The production configuration; a variable already set in the environment wins (to measure a change).
+PRODUCTION = {"ENVIRONMENT": "production", "ACCESS_LOG": "true", "LOG_LEVEL": "INFO"}
+SERVER_ENV: dict[Server, dict[str, str]] = {"main": {}, "cold": {"PORTFOLIO_CACHE": "false"}, "ceiling": {}}
+
+
+def mint_tokens(base_url: str, users: range, path: Path) -> Path | None:
+    """The authentication hook: write one `<user_id> <token>` line per user to `path` and return it.
+
+    The Lua scripts then send `Authorization: Bearer <token>` for each request's user. Until the app
+    can mint tokens (the next issue), this returns None and requests carry no Authorization header.
+    A file given in BENCH_TOKENS is used as is instead.
+    """
+    return None
+
+
+@dataclass
+class Run:
+    args: argparse.Namespace
+    wrk: str
+    data: BenchData
+    data_dir: Path
+    cpus: tuple[int | None, int | None]
+    lua_env: dict[str, str] = field(default_factory=dict)
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+    servers: list[WebServer] = field(default_factory=list)
+
+    def server_env(self, kind: Server) -> dict[str, str]:
+        env = {**self.data.env, **SERVER_ENV[kind]}
+        for name, value in PRODUCTION.items():
+            env[name] = os.environ.get(name, value)
+        return env
+
+    def start(self, kind: Server, body_size: int | None = None) -> WebServer:
+        target = CEILING_TARGET if kind == "ceiling" else "gateway.app:create_app"
+        env = self.server_env(kind)
+        if body_size:
+            env["BENCH_BODY_SIZE"] = str(body_size)
+        server = WebServer(kind, web_command(PROCFILE, target), env, self.data_dir / f"web-{kind}.log", self.cpus[0])
+        self.servers.append(server)
+        print(f"--> {kind} server on {server.url} (log {server.log_path})", flush=True)
+        server.wait_ready("/api/user/1/portfolio" if kind == "ceiling" else "/health/ready")
+        return server
+
+    def stop_all(self) -> None:
+        while self.servers:
+            self.servers.pop().stop()
+
+    def measure(self, scenario: Scenario, server: WebServer) -> None:
+        def drive(seconds: int) -> WrkRun:
+            return run_wrk(self.wrk, scenario.script_path, server.url, seconds=seconds,
+                           connections=self.args.connections, env=self.lua_env,
+                           log_path=self.data_dir / "wrk.log", cpu=self.cpus[1])  # fmt: skip
+
+        if self.args.warmup > 0:
+            drive(self.args.warmup)
+        with CpuShare(server.proc.pid, self.data.servers.pids()) as cpu:
+            result = drive(self.args.duration).summary()
+        self.results[scenario.name] = {"what": scenario.what, **result, "cpu": cpu.percentages}
+        hits = f"  hit rate {result['hit_rate_pct']}%" if result["hit_rate_pct"] is not None else ""
+        print(f"    {scenario.name}: {result['rps']:,.0f} req/s  p50 {result['p50_ms']:.2f} ms"
+              f"  p99 {result['p99_ms']:.2f} ms  errors {result['errors']}{hits}"
+              f"  CPU % server {cpu.percentages['server_pct']} other {cpu.percentages['other_pct']}",
+              flush=True)  # fmt: skip
+
+
+def _execute(run: Run, scenarios: list[Scenario]) -> None:
+    symbols = run.data_dir / "symbols.txt"
+    symbols.write_text("\n".join(run.data.symbols) + "\n")
+    run.lua_env = {"BENCH_USERS": str(USERS), "BENCH_ZIPF_S": str(ZIPF_S), "BENCH_SEED": str(SEED),
+                   "BENCH_SYMBOLS": str(symbols)}  # fmt: skip
+    (run.data_dir / "wrk.log").write_text("")
+    # The main server always starts first: it sizes the ceiling's body, the market data and the tokens.
+    main = run.start("main")
+    tokens = os.environ.get("BENCH_TOKENS") or mint_tokens(main.url, range(1, USERS + 1), run.data_dir / "tokens")
+    auth: dict[str, str] = {}
+    if tokens:
+        run.lua_env["BENCH_TOKENS"] = str(tokens)
+        first = Path(tokens).read_text().split("\n", 1)[0].split()
+        auth = {"Authorization": f"Bearer {first[1]}"} if len(first) == 2 else {}
+    body_size = portfolio_body_size(main.port, SIZING_USERS, auth)
+    run.extras["portfolio_body_bytes"] = body_size
+    run.extras["market_data_sizes"] = market_data_sizes(main.port, auth)
+    for kind in SERVER_ORDER:
+        group = [s for s in scenarios if s.server == kind]
+        if not group:
+            continue
+        server = main if kind == "main" else run.start(kind, body_size)
+        for scenario in group:
+            print(f"--> {scenario.name}: {scenario.what}", flush=True)
+            run.measure(scenario, server)
+        run.stop_all()
+
+
+def _report(run: Run, elapsed: float, argv: Sequence[str]) -> dict[str, Any]:
+    report.add_ceiling_fractions(run.results)
+    sizes = run.extras.get("market_data_sizes") or {}
+    checked: Mapping[str, Mapping[str, Any]] = {**run.results, "market_data_sizes": sizes}
+    return {
+        "date": report.now_iso(),
+        "command": " ".join(["python -m bench", *argv]),
+        "duration_s": run.args.duration,
+        "warmup_s": run.args.warmup,
+        "load": {"tool": "wrk", "threads": 1, "connections": run.args.connections, "cpu": run.cpus[1]},
+        "server": {"workers": 1, "cpu": run.cpus[0], "env": {k: run.server_env("main")[k] for k in PRODUCTION}},
+        "users": USERS,
+        "zipf_s": ZIPF_S,
+        "machine": report.machine_info(wrk_version(run.wrk)),
+        **run.extras,
+        "scenarios": run.results,
+        "targets": evaluate(checked),
+        "notes": run.data.notes,
+        "elapsed_s": round(elapsed, 1),
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", action="append", default=[], metavar="NAME",
+                        help=f"run only these (repeat or comma-separate): {', '.join(SCENARIO_NAMES)}")  # fmt: skip
+    parser.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "10")),
+                        help="seconds per measured run (env BENCH_DURATION; default %(default)s)")  # fmt: skip
+    parser.add_argument("--warmup", type=int, default=int(os.environ.get("BENCH_WARMUP", "2")),
+                        help="seconds of unreported warm-up per scenario (default %(default)s)")  # fmt: skip
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (default %(default)s)")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results (default %(default)s)")
+    parser.add_argument("--markdown", action="store_true", help="print --output's figures as Markdown and exit")
+    return parser
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # Ctrl-C and SIGTERM both unwind through the finally below, which stops everything started here.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    if args.markdown:
+        report.print_report(json.loads(args.output.read_text()), markdown=True)
+        return 0
+    try:
+        scenarios = select(name for names in args.scenario for name in names.split(",") if name)
+        wrk = ensure_wrk()
+    except (ValueError, WrkMissingError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    data_dir = (ROOT / load_settings().data_dir / "bench").resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    run: Run | None = None
+    data: BenchData | None = None
+    try:
+        data = prepare(data_dir, PROCFILE)
+        run = Run(args, wrk, data, data_dir, pinning_cpus())
+        _execute(run, scenarios)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (EmbeddedServerError, RuntimeError, subprocess.CalledProcessError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if run is not None:
+            run.stop_all()
+        if data is not None:
+            print("Stopping embedded servers ...", flush=True)
+            data.close()
+    assert run is not None  # set, or an early return above
+    result = _report(run, time.monotonic() - started, argv)
+    report.write_json(result, args.output)
+    print()
+    report.print_report(result)
+    print(f"\n{len(run.results)} scenario(s) in {result['elapsed_s']:.0f} s; results in {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

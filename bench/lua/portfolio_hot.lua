@@ -1,0 +1,15 @@
+-- GET /api/user/{id}/portfolio, user ids Zipf-distributed (BENCH_ZIPF_S, default 1.1) over 1..BENCH_USERS.
+-- Also the ceiling scenario's script, so both see the same request stream.
+package.path = os.getenv("BENCH_LUA_DIR") .. "/?.lua;" .. package.path
+local bench = require("common")
+local requests, pick
+
+function init(args)
+  bench.seed()
+  pick = bench.zipf(bench.users, tonumber(bench.env("BENCH_ZIPF_S", "1.1")))
+  requests = bench.portfolio_requests()
+end
+
+function request()
+  return requests[pick()]
+end

@@ -1,0 +1,134 @@
+"""The figures: the table on stdout, the README table, and the JSON file with the machine they came from."""
+
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.scenarios import SCENARIOS
+from bench.servers import ROOT
+
+PACKAGES = ("litestar", "granian", "msgspec", "psycopg", "valkey", "uvloop")
+
+
+def machine_info(wrk_version: str) -> dict[str, Any]:
+    return {
+        "cpu_model": _cpu_model(),
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": {name: _version(name) for name in PACKAGES},
+        "wrk": wrk_version,
+        "git_commit": _git("rev-parse", "--short", "HEAD"),
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def _version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _git(*args: str) -> str:
+    out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def add_ceiling_fractions(results: dict[str, dict[str, Any]]) -> None:
+    """Each scenario's req/s as a % of the ceiling's, when the ceiling ran."""
+    ceiling = results.get("ceiling", {}).get("rps")
+    for result in results.values():
+        if "rps" in result:
+            result["pct_of_ceiling"] = round(100 * result["rps"] / ceiling, 1) if ceiling else None
+
+
+def _fmt(value: Any, spec: str = "") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def scenario_table(results: Mapping[str, Mapping[str, Any]], *, markdown: bool = False) -> str:
+    head = ("scenario", "req/s", "p50 ms", "p99 ms", "errors", "% of ceiling", "server CPU %", "other CPU %")
+    rows = []
+    for scenario in SCENARIOS:
+        r = results.get(scenario.name)
+        if r is None:
+            continue
+        errors = str(r["errors"])
+        if r["errors"] and not markdown:
+            errors += f" ({_describe_errors(r)})"
+        cpu = r.get("cpu", {})
+        rows.append((scenario.name, _fmt(r["rps"], ",.0f"), _fmt(r["p50_ms"], ".2f"), _fmt(r["p99_ms"], ".2f"),
+                     errors, _fmt(r.get("pct_of_ceiling"), ".1f"),
+                     _fmt(cpu.get("server_pct"), ".0f"), _fmt(cpu.get("other_pct"), ".0f")))  # fmt: skip
+    return _render(head, rows, markdown)
+
+
+def _describe_errors(result: Mapping[str, Any]) -> str:
+    kinds = [f"{k} {v}" for k, v in result["error_kinds"].items() if v]
+    bad = result["statuses"].get("bad_status")
+    return ", ".join(kinds) + (f", last HTTP {bad}" if bad else "")
+
+
+def targets_table(rows: list[dict[str, Any]], *, markdown: bool = False) -> str:
+    body = [(row["target"], _fmt(row["measured"], ",.2f"), row["status"]) for row in rows]
+    return _render(("target (issue 3)", "measured", ""), body, markdown)
+
+
+def sizes_table(sizes: Mapping[str, Any], *, markdown: bool = False) -> str:
+    rows = []
+    for encoding in ("identity", "gzip", "br", "zstd"):
+        entry = sizes.get(encoding)
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("status") != 200:
+            rows.append((encoding, f"HTTP {entry.get('status')}", "", ""))
+            continue
+        rows.append((encoding, entry["content_encoding"], f"{entry['bytes']:,}", _fmt(entry["saved_pct"], ".1f")))
+    return _render(("Accept-Encoding", "Content-Encoding", "bytes", "% saved"), rows, markdown)
+
+
+def _render(head: tuple[str, ...], rows: Sequence[tuple[str, ...]], markdown: bool) -> str:
+    if markdown:
+        lines = [head, tuple("---" for _ in head), *rows]
+        return "\n".join("| " + " | ".join(row) + " |" for row in lines)
+    widths = [max(len(str(row[i])) for row in (head, *rows)) for i in range(len(head))]
+    lines = [head, tuple("-" * w for w in widths), *rows]
+    return "\n".join("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)) for row in lines)
+
+
+def print_report(report: Mapping[str, Any], *, markdown: bool = False) -> None:
+    results = report["scenarios"]
+    print(scenario_table(results, markdown=markdown))
+    hit_rates = {name: r["hit_rate_pct"] for name, r in results.items() if r.get("hit_rate_pct") is not None}
+    print("\ncache hit rate (X-Cache): " + (", ".join(f"{k} {v:.1f}%" for k, v in hit_rates.items()) or "n/a"))
+    if report.get("portfolio_body_bytes"):
+        print(f"portfolio body (median, identity): {report['portfolio_body_bytes']:,} bytes")
+    if report.get("market_data_sizes"):
+        print("\nGET /api/market-data sizes:\n" + sizes_table(report["market_data_sizes"], markdown=markdown))
+    print("\n" + targets_table(report["targets"], markdown=markdown))
+
+
+def write_json(report: Mapping[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")

@@ -1,0 +1,86 @@
+"""What `make bench` measures: the scenarios, the server each one runs against, and issue 3's targets."""
+
+import operator
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+LUA_DIR = Path(__file__).resolve().parent / "lua"
+
+Server = Literal["main", "cold", "ceiling"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    script: str  # a file under bench/lua/
+    server: Server  # main: the production configuration; cold: PORTFOLIO_CACHE=false; ceiling: bench.ceiling
+    what: str
+
+    @property
+    def script_path(self) -> Path:
+        return LUA_DIR / self.script
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("ceiling", "portfolio_hot.lua", "ceiling", "bare Litestar @get, constant body of the portfolio's size"),
+    Scenario("portfolio_hot", "portfolio_hot.lua", "main", "GET portfolio, Zipf(1.1) over 10,000 users"),
+    Scenario("portfolio_cold", "portfolio_cold.lua", "cold", "GET portfolio, uniform users, PORTFOLIO_CACHE=false"),
+    Scenario("market_data_gzip", "market_data_gzip.lua", "main", "GET /api/market-data, Accept-Encoding: gzip"),
+    Scenario("trades", "trades.lua", "main", "POST trades: buy 1 of 200 equities, uniform users"),
+    Scenario("mix", "mix.lua", "main", "80% portfolio, 10% market data, 5% static data, 5% trades"),
+)
+SCENARIO_NAMES = tuple(s.name for s in SCENARIOS)
+
+# Servers start in this order; the main one first, because the ceiling is sized from its portfolio body.
+SERVER_ORDER: tuple[Server, ...] = ("main", "cold", "ceiling")
+
+
+def select(names: Iterable[str]) -> list[Scenario]:
+    """The scenarios named (all when none), in their canonical order; unknown names raise ValueError."""
+    wanted = set(names)
+    unknown = wanted - set(SCENARIO_NAMES)
+    if unknown:
+        raise ValueError(f"unknown scenario(s) {', '.join(sorted(unknown))}; choose from {', '.join(SCENARIO_NAMES)}")
+    return [s for s in SCENARIOS if not wanted or s.name in wanted]
+
+
+@dataclass(frozen=True)
+class Target:
+    scenario: str  # a scenario name, or "market_data_sizes"
+    metric: str  # a key of that scenario's result
+    op: Literal[">=", "<="]
+    value: float
+    label: str
+
+    def check(self, results: Mapping[str, Mapping[str, Any]]) -> tuple[float | None, str]:
+        """(measured value, "PASS" | "MISS" | "n/a") against `results[scenario][metric]`."""
+        measured = results.get(self.scenario, {}).get(self.metric)
+        if not isinstance(measured, int | float):
+            return None, "n/a"
+        compare: Callable[[float, float], bool] = operator.ge if self.op == ">=" else operator.le
+        return float(measured), "PASS" if compare(measured, self.value) else "MISS"
+
+
+# Issue 3, "Targets for make bench on this 2-core machine, server on one core, 64 connections".
+TARGETS: tuple[Target, ...] = (
+    Target("portfolio_hot", "rps", ">=", 12_000, "portfolio hot req/s"),
+    Target("portfolio_hot", "p99_ms", "<=", 10, "portfolio hot p99 ms"),
+    Target("portfolio_hot", "pct_of_ceiling", ">=", 55, "portfolio hot % of ceiling"),
+    Target("portfolio_hot", "hit_rate_pct", ">=", 95, "portfolio hot cache hit rate %"),
+    Target("portfolio_cold", "rps", ">=", 3_000, "portfolio cold req/s"),
+    Target("portfolio_cold", "p99_ms", "<=", 50, "portfolio cold p99 ms"),
+    Target("market_data_gzip", "rps", ">=", 1_000, "market data gzip req/s"),
+    Target("market_data_sizes", "best_br_zstd_saved_pct", ">=", 85, "market data saved by br/zstd %"),
+    *(Target(s.name, "errors", "<=", 0, f"{s.name} errors") for s in SCENARIOS),
+)
+
+
+def evaluate(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every target with its measured value and PASS / MISS / n/a (n/a: not measured in this run)."""
+    rows = []
+    for target in TARGETS:
+        measured, status = target.check(results)
+        rows.append({"target": f"{target.label} {target.op} {target.value:g}", "measured": measured, "status": status})
+    return rows

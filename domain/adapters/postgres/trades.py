@@ -1,0 +1,130 @@
+"""PostgreSQL trades: the trade row and the holding it moves, in one transaction per order."""
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from domain.adapters.postgres.pool import connection
+from domain.errors import IdempotencyKeyReusedError, UnknownSymbolError, UserNotFoundError
+from domain.models import Order, Position, Trade, TradePage, TradeResult
+from domain.ports import TradeStore
+
+# Locking the user row serialises one user's orders: no lost update on a first buy, and a
+# repeated Idempotency-Key finds the first trade once it is committed.
+_LOCK_USER = "SELECT id FROM users WHERE id = %s FOR UPDATE"
+_BY_KEY = """
+SELECT t.id, t.user_id, i.symbol, t.side, t.quantity, t.price, t.realized_pnl, t.executed_at,
+       t.position_quantity, t.position_average_cost, t.position_realized_pnl
+FROM trades t
+JOIN instruments i ON i.id = t.instrument_id
+WHERE t.user_id = %s AND t.idempotency_key = %s
+"""
+_INSTRUMENT = "SELECT id FROM instruments WHERE symbol = %s"
+_POSITION = """
+SELECT quantity, average_cost, realized_pnl FROM holdings
+WHERE user_id = %s AND instrument_id = %s FOR UPDATE
+"""
+_UPSERT_HOLDING = """
+INSERT INTO holdings (user_id, instrument_id, quantity, average_cost, realized_pnl, updated_at)
+VALUES (%s, %s, %s, %s, %s, now())
+ON CONFLICT (user_id, instrument_id) DO UPDATE
+SET quantity = EXCLUDED.quantity, average_cost = EXCLUDED.average_cost,
+    realized_pnl = EXCLUDED.realized_pnl, updated_at = now()
+"""
+_INSERT_TRADE = """
+INSERT INTO trades (user_id, instrument_id, side, quantity, price, realized_pnl, idempotency_key,
+                    position_quantity, position_average_cost, position_realized_pnl)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+RETURNING id, executed_at
+"""
+_HISTORY = """
+SELECT t.id, t.user_id, i.symbol, t.side, t.quantity, t.price, t.realized_pnl, t.executed_at
+FROM trades t JOIN instruments i ON i.id = t.instrument_id
+WHERE t.user_id = %s AND t.id < %s
+ORDER BY t.id DESC
+LIMIT %s
+"""
+_USER_EXISTS = "SELECT 1 FROM users WHERE id = %s"
+_NO_CURSOR = 2**63 - 1
+
+
+class PostgresTradeStore(TradeStore):
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def place(self, user_id: int, order: Order, idempotency_key: str | None) -> TradeResult:
+        async with connection(self._pool) as conn, conn.transaction():
+            if await (await conn.execute(_LOCK_USER, (user_id,), prepare=True)).fetchone() is None:
+                raise UserNotFoundError(user_id)
+            if idempotency_key is not None:
+                first = await _first_with_key(conn, user_id, idempotency_key)
+                if first is not None:
+                    if _order_of(first.trade) != order:
+                        raise IdempotencyKeyReusedError()
+                    return first
+            row = await (await conn.execute(_INSTRUMENT, (order.symbol,), prepare=True)).fetchone()
+            if row is None:
+                raise UnknownSymbolError(order.symbol)
+            instrument_id = row[0]
+            held = await (await conn.execute(_POSITION, (user_id, instrument_id), prepare=True)).fetchone()
+            before = Position(quantity=held[0], average_cost=held[1], realized_pnl=held[2]) if held else Position()
+            after, realized = before.apply(order)
+            await conn.execute(
+                _UPSERT_HOLDING,
+                (user_id, instrument_id, after.quantity, after.average_cost, after.realized_pnl),
+                prepare=True,
+            )
+            cur = await conn.execute(
+                _INSERT_TRADE,
+                (
+                    *(user_id, instrument_id, order.side, order.quantity, order.price, realized, idempotency_key),
+                    *(after.quantity, after.average_cost, after.realized_pnl),
+                ),
+                prepare=True,
+            )
+            trade_id, executed_at = await cur.fetchone() or (0, None)
+        trade = Trade(
+            id=trade_id,
+            user_id=user_id,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=order.quantity,
+            price=order.price,
+            realized_pnl=realized,
+            executed_at=executed_at,
+        )
+        return TradeResult(trade=trade, position=after)
+
+    async def history(self, user_id: int, *, limit: int, before: int | None) -> TradePage:
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(_HISTORY, (user_id, before or _NO_CURSOR, limit + 1), prepare=True)
+            rows = await cur.fetchall()
+            if not rows and await (await conn.execute(_USER_EXISTS, (user_id,), prepare=True)).fetchone() is None:
+                raise UserNotFoundError(user_id)
+        trades = tuple(_trade(row) for row in rows[:limit])
+        return TradePage(items=trades, next_before=trades[-1].id if len(rows) > limit else None)
+
+
+async def _first_with_key(conn: AsyncConnection, user_id: int, key: str) -> TradeResult | None:
+    row = await (await conn.execute(_BY_KEY, (user_id, key), prepare=True)).fetchone()
+    if row is None:
+        return None
+    position = Position(quantity=row[8], average_cost=row[9], realized_pnl=row[10])
+    return TradeResult(trade=_trade(row[:8]), position=position, replayed=True)
+
+
+def _trade(row: tuple[object, ...]) -> Trade:
+    tid, user_id, symbol, side, quantity, price, realized, executed_at = row
+    return Trade(
+        id=tid,  # type: ignore[arg-type]
+        user_id=user_id,  # type: ignore[arg-type]
+        symbol=symbol,  # type: ignore[arg-type]
+        side=side,  # type: ignore[arg-type]
+        quantity=quantity,  # type: ignore[arg-type]
+        price=price,  # type: ignore[arg-type]
+        realized_pnl=realized,  # type: ignore[arg-type]
+        executed_at=executed_at,  # type: ignore[arg-type]
+    )
+
+
+def _order_of(trade: Trade) -> Order:
+    return Order(symbol=trade.symbol, side=trade.side, quantity=trade.quantity, price=trade.price)

@@ -1,0 +1,123 @@
+"""Invalidations to every process over Valkey pub/sub, acknowledged, with a heartbeat.
+
+A process trusts its in-process cache only while its subscription is provably alive (a PING
+answered within the trust window). A writer waits for every subscriber's acknowledgement; if it
+cannot publish at all, it waits out the trust window instead, after which no process that might
+have missed the message still trusts its local copy. Either way a read that follows an
+acknowledged write never sees the old holdings.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+
+import valkey.asyncio as avalkey
+from valkey.exceptions import ValkeyError
+
+from domain.ports import InvalidationBus
+
+log = logging.getLogger("folio.bus")
+
+CHANNEL = "folio:invalidate"
+_FAILURES = (ValkeyError, OSError, TimeoutError, asyncio.TimeoutError)
+
+
+class _Acks:
+    def __init__(self) -> None:
+        self.expected: int | None = None
+        self.received = 0
+        self.done = asyncio.Event()
+
+    def check(self) -> None:
+        if self.expected is not None and self.received >= self.expected:
+            self.done.set()
+
+
+class ValkeyInvalidationBus(InvalidationBus):
+    def __init__(
+        self, url: str, publisher: avalkey.Valkey, *, heartbeat_s: float, ack_timeout_s: float, connect_timeout_s: float
+    ) -> None:
+        self._url = url
+        self._publisher = publisher
+        self._heartbeat_s = heartbeat_s
+        self._trust_s = heartbeat_s * 3
+        self._ack_timeout_s = ack_timeout_s
+        self._connect_timeout_s = connect_timeout_s
+        self._origin = uuid.uuid4().hex[:16]
+        self._ack_channel = f"{CHANNEL}:ack:{self._origin}"
+        self._acks: dict[str, _Acks] = {}
+        self._alive_at = float("-inf")
+
+    def trusted(self) -> bool:
+        return time.monotonic() - self._alive_at < self._trust_s
+
+    async def broadcast(self, user_id: int) -> None:
+        nonce = uuid.uuid4().hex
+        acks = self._acks[nonce] = _Acks()
+        try:
+            acks.expected = await self._publisher.publish(CHANNEL, f"{user_id} {nonce} {self._origin}")
+            acks.check()
+            await asyncio.wait_for(acks.done.wait(), self._ack_timeout_s)
+        except _FAILURES as e:
+            if acks.expected is None:  # nothing went out: outwait every other process's trust window
+                log.warning("invalidation of user %s not published (%s); waiting out the trust window", user_id, e)
+                await asyncio.sleep(self._trust_s + self._heartbeat_s)
+            else:
+                log.warning("invalidation of user %s: %s of %s acks", user_id, acks.received, acks.expected)
+        finally:
+            del self._acks[nonce]
+
+    async def listen(self, on_invalidate: Callable[[int], None], on_lost: Callable[[], None]) -> None:
+        backoff = self._heartbeat_s
+        while True:
+            try:
+                await self._subscribe_and_serve(on_invalidate)
+            except _FAILURES as e:
+                log.warning("invalidation bus lost (%s); local cache off until it is back", type(e).__name__)
+            self._alive_at = float("-inf")
+            on_lost()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
+
+    async def _subscribe_and_serve(self, on_invalidate: Callable[[int], None]) -> None:
+        client = avalkey.Valkey.from_url(
+            self._url, socket_connect_timeout=self._connect_timeout_s, socket_timeout=self._trust_s
+        )
+        pubsub = client.pubsub()
+        try:
+            await pubsub.subscribe(CHANNEL, self._ack_channel)
+            next_ping = 0.0
+            while True:
+                now = time.monotonic()
+                if now >= next_ping:
+                    await pubsub.ping()
+                    next_ping = now + self._heartbeat_s
+                message = await pubsub.get_message(timeout=self._heartbeat_s)
+                if message is not None:
+                    await self._handle(message, on_invalidate)
+                elif time.monotonic() - self._alive_at > self._trust_s and self._alive_at > 0:
+                    raise TimeoutError("no heartbeat from the invalidation bus")
+        finally:
+            await pubsub.aclose()
+            await client.aclose()
+
+    async def _handle(self, message: dict[str, object], on_invalidate: Callable[[int], None]) -> None:
+        kind = message.get("type")
+        if kind == "pong" or kind == "subscribe":
+            self._alive_at = time.monotonic()
+            return
+        if kind != "message":
+            return
+        data = message.get("data")
+        text = data.decode() if isinstance(data, bytes) else str(data)
+        if message.get("channel") in (self._ack_channel, self._ack_channel.encode()):
+            acks = self._acks.get(text)
+            if acks is not None:
+                acks.received += 1
+                acks.check()
+            return
+        user, nonce, origin = text.split(" ")
+        on_invalidate(int(user))
+        await self._publisher.publish(f"{CHANNEL}:ack:{origin}", nonce)

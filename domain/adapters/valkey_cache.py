@@ -1,0 +1,162 @@
+"""The holdings cache on Valkey: msgpack bytes, versioned keys, guarded fills, a fill lease.
+
+Keys of one user share a hash tag (`folio:{u42}:...`), so the scripts run on a Valkey Cluster too.
+Every failure degrades to a miss; invalidations that could not be delivered are replayed first
+when the cache comes back, before anything is read from it again.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import msgspec
+import valkey.asyncio as avalkey
+from valkey.exceptions import ValkeyError
+
+from domain.adapters.breaker import CircuitBreaker
+from domain.models import FillTicket, Holdings
+from domain.ports import HoldingsCache
+
+log = logging.getLogger("folio.cache")
+T = TypeVar("T")
+
+SCHEMA = "v1"  # bump when Holdings changes incompatibly
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Holdings)
+
+# Store only if the user's version is still the one seen at the miss ('' = no version yet).
+_FILL = """
+local v = redis.call('GET', KEYS[2])
+if (v or '') == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
+# A new version makes every fill that began earlier fail, and the entry goes.
+_INVALIDATE = """
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[1])
+return 1
+"""
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+_FAILURES = (ValkeyError, OSError, TimeoutError, asyncio.TimeoutError)
+
+
+def holdings_key(user_id: int) -> str:
+    return f"folio:{{u{user_id}}}:holdings:{SCHEMA}"
+
+
+def _version_key(user_id: int) -> str:
+    return f"folio:{{u{user_id}}}:hver"
+
+
+def _lease_key(user_id: int) -> str:
+    return f"folio:{{u{user_id}}}:fill"
+
+
+class ValkeyHoldingsCache(HoldingsCache):
+    def __init__(
+        self,
+        client: avalkey.Valkey,
+        breaker: CircuitBreaker,
+        *,
+        ttl_s: int,
+        lease_s: float = 2.0,
+        fill_wait_s: float = 1.0,
+        poll_s: float = 0.005,
+    ) -> None:
+        self._client = client
+        self._breaker = breaker
+        self._ttl_ms = ttl_s * 1000
+        self._lease_ms = int(lease_s * 1000)
+        self._fill_wait_s = fill_wait_s
+        self._poll_s = poll_s
+        self._token = uuid.uuid4().hex
+        self._fill = client.register_script(_FILL)
+        self._invalidate = client.register_script(_INVALIDATE)
+        self._release = client.register_script(_RELEASE)
+        self._undelivered: set[int] = set()
+
+    async def _call(self, op: Callable[[], Awaitable[T]], fallback: T) -> T:
+        if not self._breaker.allow():
+            return fallback
+        try:
+            result = await op()
+        except _FAILURES as e:
+            self._breaker.failed(e)
+            return fallback
+        if self._breaker.succeeded() or self._undelivered:
+            await self._replay()
+        return result
+
+    async def _replay(self) -> None:
+        # The cache is back: first deliver the invalidations it missed, so it serves nothing stale.
+        pending, self._undelivered = self._undelivered, set()
+        for user_id in pending:
+            if not await self._try_invalidate(user_id):
+                self._undelivered |= pending
+                return
+
+    async def read(self, user_id: int) -> tuple[Holdings | None, FillTicket]:
+        if self._undelivered and user_id in self._undelivered:
+            return None, FillTicket(user_id=user_id, usable=False)
+        keys = (holdings_key(user_id), _version_key(user_id))
+        values = await self._call(lambda: self._client.mget(keys), None)
+        if values is None:
+            return None, FillTicket(user_id=user_id, usable=False)
+        raw, version = values
+        ticket = FillTicket(user_id=user_id, version=version or b"")
+        if raw is None:
+            return None, ticket
+        try:
+            return _decoder.decode(raw), ticket
+        except msgspec.DecodeError:
+            log.warning("undecodable cache entry for user %s dropped", user_id)
+            return None, ticket
+
+    async def fill(self, ticket: FillTicket, holdings: Holdings) -> bool:
+        if not ticket.usable:
+            return False
+        keys = [holdings_key(ticket.user_id), _version_key(ticket.user_id)]
+        args: list[bytes | int] = [ticket.version or b"", _encoder.encode(holdings), self._ttl_ms]
+        stored = await self._call(lambda: self._fill(keys=keys, args=args), 0)
+        return bool(stored)
+
+    async def invalidate(self, user_id: int) -> None:
+        if not await self._try_invalidate(user_id):
+            self._undelivered.add(user_id)
+            log.warning("cache invalidation for user %s deferred: cache unavailable", user_id)
+
+    async def _try_invalidate(self, user_id: int) -> bool:
+        keys = [holdings_key(user_id), _version_key(user_id)]
+        done = await self._call(lambda: self._invalidate(keys=keys, args=[self._ttl_ms * 2]), 0)
+        return bool(done)
+
+    async def lead_fill(self, user_id: int) -> bool:
+        taken = await self._call(
+            lambda: self._client.set(_lease_key(user_id), self._token, nx=True, px=self._lease_ms), True
+        )
+        return bool(taken)
+
+    async def end_fill(self, user_id: int) -> None:
+        await self._call(lambda: self._release(keys=[_lease_key(user_id)], args=[self._token]), 0)
+
+    async def await_fill(self, user_id: int) -> Holdings | None:
+        deadline = time.monotonic() + self._fill_wait_s
+        keys = (holdings_key(user_id), _lease_key(user_id))
+        while time.monotonic() < deadline:
+            await asyncio.sleep(self._poll_s)
+            values = await self._call(lambda: self._client.mget(keys), None)
+            if values is None:
+                return None
+            raw, lease = values
+            if raw is not None:
+                return _decoder.decode(raw)
+            if lease is None:  # the leader gave up or could not store: load it ourselves
+                return None
+        return None

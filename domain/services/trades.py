@@ -1,0 +1,44 @@
+"""Trades: validate, apply in one transaction, then invalidate the user's cached holdings."""
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+import msgspec
+
+from domain.errors import InvalidRequestError
+from domain.models import QUANTUM, Order, TradePage, TradeResult
+from domain.ports import TradeStore
+
+MAX_QUANTITY = Decimal("1e12")
+MAX_PRICE = Decimal("1e10")
+MAX_PAGE = 500
+
+
+def validate(order: Order) -> Order:
+    """Business bounds on an order; InvalidRequestError names the field at fault."""
+    for field, value, ceiling in (("quantity", order.quantity, MAX_QUANTITY), ("price", order.price, MAX_PRICE)):
+        if not value.is_finite() or value <= 0:
+            raise InvalidRequestError(f"{field} must be a positive number", field=field)
+        if value >= ceiling:
+            raise InvalidRequestError(f"{field} must be below {ceiling:,.0f}", field=field)
+        if value != value.quantize(QUANTUM):
+            raise InvalidRequestError(f"{field} has more than 8 decimal places", field=field)
+    return msgspec.structs.replace(
+        order, quantity=order.quantity.quantize(QUANTUM), price=order.price.quantize(QUANTUM)
+    )
+
+
+class TradeService:
+    def __init__(self, store: TradeStore, invalidate: Callable[[int], Awaitable[None]]) -> None:
+        self._store = store
+        self._invalidate = invalidate
+
+    async def place(self, user_id: int, order: Order, idempotency_key: str | None = None) -> TradeResult:
+        """Execute the order; the user's holdings are invalidated everywhere before this returns."""
+        result = await self._store.place(user_id, validate(order), idempotency_key)
+        if not result.replayed:
+            await self._invalidate(user_id)
+        return result
+
+    async def history(self, user_id: int, *, limit: int = 50, before: int | None = None) -> TradePage:
+        return await self._store.history(user_id, limit=min(max(limit, 1), MAX_PAGE), before=before)

@@ -1,0 +1,26 @@
+"""Reference data of every instrument: changes rarely, so CDNs may keep it for CDN_CACHE_TTL."""
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import State
+
+from gateway.dependencies import services_of
+from gateway.documents import SnapshotDocument, document_response
+from gateway.market_data_schemas import render_instruments
+
+
+def instruments_document() -> SnapshotDocument:
+    # Derived from the reference data alone, so the tag stays put while quotes move.
+    return SnapshotDocument(render_instruments, lambda _version, digest: f"ref-{digest}")
+
+
+class StaticDataController(Controller):
+    path = "/api/static-data"
+    tags = ["static data"]
+
+    @get("/instruments", operation_id="listInstruments", summary="Every instrument's reference data (ETag)")
+    async def instruments(self, request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+        snapshot = services_of(state).quotes.current()
+        cache_control = f"public, max-age={services_of(state).settings.cdn_cache_ttl}"
+        return await document_response(request, state.instruments_document, snapshot, cache_control)

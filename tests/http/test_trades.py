@@ -1,0 +1,112 @@
+import json
+import uuid
+from decimal import Decimal
+
+import pytest
+
+pytestmark = [pytest.mark.http, pytest.mark.integration]
+
+
+def dec(response):
+    return json.loads(response.content, parse_float=Decimal)
+
+
+def holding(body, symbol):
+    return next((h for h in body["holdings"] if h["symbol"] == symbol), None)
+
+
+async def trade(client, user_id, symbol, side, quantity, price, key=None):
+    headers = {"Idempotency-Key": key} if key else {}
+    body = {"symbol": symbol, "side": side, "quantity": str(quantity), "price": str(price)}
+    return await client.post(f"/api/user/{user_id}/trades", json=body, headers=headers)
+
+
+async def test_buys_average_the_cost_and_a_sell_realises_the_difference(client):
+    user = 9001
+    first = await trade(client, user, "CASH-GBP", "buy", 10, 100)
+    assert first.status_code == 201, first.text
+    second = await trade(client, user, "CASH-GBP", "buy", 30, 200)
+    assert dec(second)["holding"]["average_cost"] == Decimal("175")
+    sold = dec(await trade(client, user, "CASH-GBP", "sell", 20, 250))
+    assert sold["realized_pnl"] == Decimal("1500")  # (250 - 175) x 20
+    assert sold["holding"] == {"quantity": Decimal("20"), "average_cost": Decimal("175"), "realized_pnl": 1500}
+    portfolio = dec(await client.get(f"/api/user/{user}/portfolio"))
+    assert holding(portfolio, "CASH-GBP")["quantity"] == Decimal("20")
+    assert holding(portfolio, "CASH-GBP")["average_cost"] == Decimal("175")
+
+
+async def test_a_read_after_a_write_sees_the_write_even_when_the_portfolio_was_cached(client):
+    user = 9002
+    await client.get(f"/api/user/{user}/portfolio")
+    cached = await client.get(f"/api/user/{user}/portfolio")
+    assert cached.headers["x-cache"] == "hit"
+    before = holding(dec(cached), "CASH-CHF")
+    held = before["quantity"] if before else 0
+    assert (await trade(client, user, "CASH-CHF", "buy", 3, 1)).status_code == 201
+    after = dec(await client.get(f"/api/user/{user}/portfolio"))
+    assert holding(after, "CASH-CHF")["quantity"] == held + 3
+
+
+async def test_a_repeated_idempotency_key_returns_the_first_result_once(client):
+    user, key = 9003, f"order-{uuid.uuid4()}"
+    first = await trade(client, user, "CASH-JPY", "buy", 1000, "0.0066", key)
+    again = await trade(client, user, "CASH-JPY", "buy", 1000, "0.0066", key)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    history = (await client.get(f"/api/user/{user}/trades")).json()["items"]
+    assert [t["id"] for t in history].count(first.json()["id"]) == 1
+    reused = await trade(client, user, "CASH-JPY", "buy", 5, "0.0066", key)
+    assert reused.status_code == 422
+    assert reused.json()["errors"][0]["field"] == "Idempotency-Key"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"symbol": "NOPE", "side": "buy", "quantity": "1", "price": "1"}, "symbol"),
+        ({"symbol": "CASH-EUR", "side": "buy", "quantity": "0", "price": "1"}, "quantity"),
+        ({"symbol": "CASH-EUR", "side": "buy", "quantity": "-3", "price": "1"}, "quantity"),
+        ({"symbol": "CASH-EUR", "side": "buy", "quantity": "1", "price": "-1"}, "price"),
+        ({"symbol": "CASH-EUR", "side": "buy", "quantity": "1e30", "price": "1"}, "quantity"),
+        ({"symbol": "CASH-EUR", "side": "buy", "quantity": "NaN", "price": "1"}, "quantity"),
+        ({"symbol": "CASH-EUR", "side": "sell", "quantity": "1000000000", "price": "1"}, "quantity"),
+    ],
+)
+async def test_bad_orders_are_422_naming_the_field(client, body, field):
+    r = await client.post("/api/user/9004/trades", json=body)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["errors"][0]["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"symbol": "x'; DROP TABLE trades;--", "side": "buy", "quantity": "1", "price": "1"}, "symbol"),
+        ({"symbol": "CASH-EUR", "side": "hold", "quantity": "1", "price": "1"}, "side"),
+        ({"symbol": "CASH-EUR", "side": "buy", "quantity": "lots", "price": "1"}, "quantity"),
+        ({"symbol": "CASH-EUR", "side": "buy", "quantity": "1"}, "price"),
+    ],
+)
+async def test_malformed_orders_are_4xx_naming_the_field(client, body, field):
+    r = await client.post("/api/user/9004/trades", json=body)
+    assert r.status_code in (400, 422), r.text
+    assert field in r.text
+
+
+async def test_trades_page_newest_first_with_a_cursor(client):
+    user = 9005
+    ids = [(await trade(client, user, "CASH-AUD", "buy", 1, "0.65")).json()["id"] for _ in range(5)]
+    page = (await client.get(f"/api/user/{user}/trades", params={"limit": 2})).json()
+    assert [t["id"] for t in page["items"]] == ids[::-1][:2]
+    rest = (await client.get(f"/api/user/{user}/trades", params={"limit": 10, "cursor": page["next_cursor"]})).json()
+    assert [t["id"] for t in rest["items"]] == ids[::-1][2:]
+    assert rest["next_cursor"] is None
+    assert (await client.get(f"/api/user/{user}/trades", params={"limit": 501})).status_code == 400
+    assert (await client.get(f"/api/user/{user}/trades", params={"cursor": "garbage"})).status_code == 400
+
+
+async def test_trades_of_an_unknown_user_are_404(client):
+    assert (await client.get("/api/user/88888888/trades")).status_code == 404
+    assert (await trade(client, 88888888, "CASH-EUR", "buy", 1, 1)).status_code == 404

@@ -1,0 +1,61 @@
+import asyncio
+import threading
+
+from domain.models import QuoteSnapshot, build_snapshot
+from gateway.documents import SnapshotDocument
+
+
+class CountingRender:
+    def __init__(self, same_body: bool = False) -> None:
+        self.calls = 0
+        self.same_body = same_body
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __call__(self, snapshot: QuoteSnapshot) -> bytes:
+        self.gate.wait(5)
+        self.calls += 1
+        version = 0 if self.same_body else snapshot.version
+        return b'{"version": %d, "pad": "%s"}' % (version, b"x" * 5000)
+
+
+def snap(version: int) -> QuoteSnapshot:
+    return build_snapshot(version, {}, {}, "USD")
+
+
+def etag(version: int, digest: str) -> str:
+    return f"v{version}-{digest[:6]}"
+
+
+async def test_concurrent_first_requests_render_and_compress_once():
+    render = CountingRender()
+    doc = SnapshotDocument(render, etag)
+    results = await asyncio.gather(*(doc.get(snap(1), "br") for _ in range(50)))
+    assert render.calls == 1
+    assert len({id(d) for d, _ in results}) == 1
+    assert len({id(body) for _, body in results}) == 1  # one compressed body shared by all
+    assert results[0][0].etags["br"] == f'"{results[0][0].opaque}.br"'
+
+
+async def test_a_new_version_is_built_while_the_previous_one_is_served():
+    render = CountingRender()
+    doc = SnapshotDocument(render, etag)
+    first, _ = await doc.get(snap(1), "gzip")
+    render.gate.clear()  # hold the next render in its thread
+    served, body = await doc.get(snap(2), "gzip")
+    assert served is first  # no wait: the complete previous version
+    render.gate.set()
+    newest = await doc.settle(snap(2))
+    assert newest.opaque.startswith("v2-")
+    assert "gzip" in newest.bodies  # the coding clients asked for was compressed with it
+    again, _ = await doc.get(snap(2), "gzip")
+    assert again is newest
+
+
+async def test_unchanged_bodies_keep_their_tag_and_compressed_forms():
+    render = CountingRender(same_body=True)
+    doc = SnapshotDocument(render, lambda _v, digest: f"ref-{digest}")
+    first, br = await doc.get(snap(1), "br")
+    second = await doc.settle(snap(2))
+    assert second is first
+    assert (await doc.get(snap(2), "br"))[1] is br
