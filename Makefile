@@ -32,7 +32,7 @@ fmt: venv
 	$(BIN)/ruff format .
 
 bench: venv
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .data

@@ -86,7 +86,7 @@ def scenario_table(results: Mapping[str, Mapping[str, Any]], *, markdown: bool =
 
 def _describe_errors(result: Mapping[str, Any]) -> str:
     kinds = [f"{k} {v}" for k, v in result["error_kinds"].items() if v]
-    bad = result["statuses"].get("bad_status")
+    bad = (result["statuses"] or {}).get("bad_status")
     return ", ".join(kinds) + (f", last HTTP {bad}" if bad else "")
 
 

@@ -57,8 +57,8 @@ class WrkRun:
 
     @property
     def rps(self) -> float:
-        """Successful (2xx/3xx) responses per second: an error answered fast is not throughput."""
-        ok = self.counters.get("s2xx", 0) + self.counters.get("s3xx", 0)
+        """Successful (< 400) responses per second: an error answered fast is not throughput."""
+        ok = self.requests - self.errors.get("status", 0)
         return ok / self.duration_s if self.duration_s else 0.0
 
     @property
@@ -83,7 +83,10 @@ class WrkRun:
             "error_kinds": self.errors,
             "requests": self.requests,
             "duration_s": round(self.duration_s, 3),
-            "statuses": {k: v for k, v in self.counters.items() if k.startswith("s") or k == "bad_status"},
+            # counted by the Lua response() where a scenario installs it (see common.lua)
+            "statuses": {k: v for k, v in self.counters.items() if k[0] == "s" or k == "bad_status"}
+            if any(self.counters.get(k) for k in ("s2xx", "s3xx", "s4xx", "s5xx"))
+            else None,
             "hit_rate_pct": self.hit_rate_pct,
         }
 

@@ -28,6 +28,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     cache_breaker_failures: Positive = 5
     cache_breaker_reset_s: PositiveFloat = 5.0
     portfolio_cache: bool = True
+    local_cache: bool = True
     local_cache_max_entries: Positive = 100_000
     cache_fill_wait_ms: Positive = 1000
     invalidation_ack_timeout_ms: Positive = 250

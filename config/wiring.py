@@ -119,7 +119,10 @@ def _bus(settings: Settings, valkey: ValkeyClient) -> ValkeyInvalidationBus:
 
 
 def _portfolios(settings: Settings, pool: Pool, valkey: ValkeyClient, book: QuoteBook) -> PortfolioService:
-    """Holdings behind two cache levels (in process, then Valkey), unless PORTFOLIO_CACHE is off."""
+    """Holdings behind two cache levels: in process (unless LOCAL_CACHE is off), then Valkey.
+
+    PORTFOLIO_CACHE=off reads every portfolio from PostgreSQL (the cold figures in `make bench`).
+    """
     repository = PostgresHoldingsRepository(pool)
     if not settings.portfolio_cache:
         return PortfolioService(repository, book.current)
@@ -131,7 +134,7 @@ def _portfolios(settings: Settings, pool: Pool, valkey: ValkeyClient, book: Quot
         repository,
         book.current,
         cache=cache,
-        bus=_bus(settings, valkey),
+        bus=_bus(settings, valkey) if settings.local_cache else None,
         local_ttl_s=settings.redis_cache_ttl,
         local_max_entries=settings.local_cache_max_entries,
     )

@@ -104,8 +104,8 @@ def compress(body: bytes, coding: Coding) -> bytes:
         out: bytes = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(body)
         return out
     if coding == "br":
-        out = brotli.compress(body, mode=brotli.MODE_TEXT, quality=BROTLI_QUALITY)
-        return out
+        coded: bytes = brotli.compress(body, mode=brotli.MODE_TEXT, quality=BROTLI_QUALITY)
+        return coded
     gz = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
     return gz.compress(body) + gz.flush()
 

@@ -1,6 +1,7 @@
 -- 80% portfolio (Zipf users), 10% market data (gzip), 5% static data (gzip), 5% trades.
 package.path = os.getenv("BENCH_LUA_DIR") .. "/?.lua;" .. package.path
 local bench = require("common")
+bench.count_responses()
 local portfolios, pick
 
 function init(args)

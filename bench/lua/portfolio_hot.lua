@@ -2,6 +2,7 @@
 -- Also the ceiling scenario's script, so both see the same request stream.
 package.path = os.getenv("BENCH_LUA_DIR") .. "/?.lua;" .. package.path
 local bench = require("common")
+bench.count_responses()
 local requests, pick
 
 function init(args)

@@ -33,7 +33,8 @@ async def test_market_data_lists_every_quote_with_the_contract_fields(client):
     assert headers["content-type"].startswith("application/json")
     doc = json.loads(body, parse_float=Decimal)
     assert doc["count"] == len(doc["quotes"]) >= 4000
-    assert doc["version"] >= 1 and doc["as_of"]
+    assert doc["version"] >= 1
+    assert doc["as_of"]
     assert set(doc["quotes"][0]) == QUOTE_FIELDS
     assert [q["symbol"] for q in doc["quotes"]] == sorted(q["symbol"] for q in doc["quotes"])
     q = doc["quotes"][0]
@@ -78,7 +79,8 @@ async def test_market_data_honours_q_values(client, accept, expected):
 async def test_market_data_has_a_strong_etag_and_cdn_headers(client):
     _, headers, _ = await raw_get(client, "/api/market-data", **{"accept-encoding": "identity"})
     etag = headers["etag"]
-    assert etag.startswith('"mdv') and etag.endswith('"')
+    assert etag.startswith('"mdv')
+    assert etag.endswith('"')
     assert headers["cache-control"].startswith("public, max-age=1")
     assert "stale-while-revalidate" in headers["cache-control"]
     _, coded, _ = await raw_get(client, "/api/market-data", **{"accept-encoding": "gzip"})

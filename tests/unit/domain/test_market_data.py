@@ -25,7 +25,8 @@ def quote(iid: int, price: str, **changes: str) -> Quote:
 def repo() -> InMemoryQuoteRepository:
     repo = InMemoryQuoteRepository()
     for iid, symbol, cls in ((1, "AAPL", "equity"), (2, "SAP", "equity"), (3, "CASH-USD", "cash")):
-        repo.instruments[iid] = Instrument(id=iid, symbol=symbol, name=symbol, asset_class=cls, currency="USD", exchange="X")
+        inst = Instrument(id=iid, symbol=symbol, name=symbol, asset_class=cls, currency="USD", exchange="X")
+        repo.instruments[iid] = inst
     repo.publish(quote(1, "100", bid="99", ask="101"), quote(2, "50"), quote(3, "1"))
     repo.closes[1] = [DailyClose(day=datetime(2026, 10, d, tzinfo=UTC).date(), close=Decimal(d)) for d in range(1, 31)]
     return repo
@@ -60,7 +61,7 @@ async def test_ingest_publishes_a_version_announces_it_and_serves_it_here(repo):
         ([QuoteUpdate(symbol="AAPL", price=Decimal(1), bid=Decimal(-1))], "quotes[0].bid"),
         ([QuoteUpdate(symbol="AAPL", price=Decimal(1), bid=Decimal(2), ask=Decimal(1))], "quotes[0].ask"),
         ([QuoteUpdate(symbol="AAPL", price=Decimal(1), volume=-1)], "quotes[0].volume"),
-        ([QuoteUpdate(symbol="SAP", price=Decimal(1)), QuoteUpdate(symbol="SAP", price=Decimal(2))], "quotes[1].symbol"),
+        ([QuoteUpdate(symbol="SAP", price=Decimal(1))] * 2, "quotes[1].symbol"),
     ],
 )
 async def test_ingest_rejects_bad_batches_naming_the_field_and_writes_nothing(repo, updates, field):
@@ -73,8 +74,9 @@ async def test_ingest_rejects_bad_batches_naming_the_field_and_writes_nothing(re
 
 async def test_unknown_symbols_are_named(repo):
     service = await make_service(repo)
+    batch = [QuoteUpdate(symbol="SAP", price=Decimal(1)), QuoteUpdate(symbol="NOPE", price=Decimal(1))]
     with pytest.raises(UnknownSymbolError) as caught:
-        await service.ingest([QuoteUpdate(symbol="SAP", price=Decimal(1)), QuoteUpdate(symbol="NOPE", price=Decimal(1))])
+        await service.ingest(batch)
     assert caught.value.field == "quotes[1].symbol"
     assert "NOPE" in caught.value.detail
 

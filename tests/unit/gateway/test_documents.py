@@ -42,7 +42,7 @@ async def test_a_new_version_is_built_while_the_previous_one_is_served():
     doc = SnapshotDocument(render, etag)
     first, _ = await doc.get(snap(1), "gzip")
     render.gate.clear()  # hold the next render in its thread
-    served, body = await doc.get(snap(2), "gzip")
+    served, _ = await doc.get(snap(2), "gzip")
     assert served is first  # no wait: the complete previous version
     render.gate.set()
     newest = await doc.settle(snap(2))

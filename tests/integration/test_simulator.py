@@ -1,0 +1,47 @@
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.processes import ROOT
+
+pytestmark = [pytest.mark.integration]
+
+
+async def test_the_simulator_publishes_moving_prices_until_stopped(client, process_env):
+    before = (await client.get("/api/market-data", headers={"accept-encoding": "gzip"})).json()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "simulate", "--interval", "0.2", "--fraction", "0.01", "--seed", "3"],
+        cwd=ROOT,
+        env={**os.environ, **process_env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        after = before
+        while after["version"] < before["version"] + 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            after = (await client.get("/api/market-data", headers={"accept-encoding": "gzip"})).json()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=15)[0].decode()
+    assert proc.returncode == 0, output
+    assert after["version"] >= before["version"] + 2, output
+    old = {q["symbol"]: q["price"] for q in before["quotes"]}
+    moved = [q for q in after["quotes"] if q["price"] != old[q["symbol"]]]
+    assert moved
+    assert all(q["asset_class"] != "cash" for q in moved)
+
+
+def test_the_simulator_refuses_production(process_env):
+    env = {**os.environ, **process_env, "ENVIRONMENT": "production"}
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "simulate"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert "production" in result.stderr
