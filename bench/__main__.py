@@ -10,6 +10,7 @@ Prints the table, writes `bench/results/latest.json`, and stops everything it st
 import argparse
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+import httpx
 
 from bench import report
 from bench.data import BenchData, prepare
@@ -36,6 +39,7 @@ from bench.servers import (
 from bench.wrk import WrkMissingError, WrkRun, ensure_wrk, run_wrk, wrk_version
 from cli.embedded import EmbeddedServerError
 from config.settings import load_settings
+from gateway.auth import mint_token
 
 PROCFILE = ROOT / "Procfile"
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "latest.json"
@@ -45,17 +49,31 @@ SEED = 20240101
 SIZING_USERS = range(1, 26)  # the ceiling's body is the median of these users' portfolios
 # The production configuration; a variable already set in the environment wins (to measure a change).
 PRODUCTION = {"ENVIRONMENT": "production", "ACCESS_LOG": "true", "LOG_LEVEL": "INFO"}
+# The limiter runs (its cost is measured) with limits a Zipf-heavy user at full load cannot reach.
+BENCH_RATE_LIMITS = {"RATE_LIMIT_PER_MINUTE": "1000000000", "RATE_LIMIT_ANON_PER_MINUTE": "1000000000"}
 SERVER_ENV: dict[Server, dict[str, str]] = {"main": {}, "cold": {"PORTFOLIO_CACHE": "false"}, "ceiling": {}}
+# Production refuses to start without a signing key: each bench run makes its own unless one is given.
+JWT_SECRET = os.environ.get("JWT_SECRET") or secrets.token_urlsafe(48)
 
 
-def mint_tokens(base_url: str, users: range, path: Path) -> Path | None:
+def mint_tokens(base_url: str, users: range, path: Path, env: Mapping[str, str]) -> Path | None:
     """The authentication hook: write one `<user_id> <token>` line per user to `path` and return it.
 
-    The Lua scripts then send `Authorization: Bearer <token>` for each request's user. Until the app
-    can mint tokens (the next issue), this returns None and requests carry no Authorization header.
+    The Lua scripts then send `Authorization: Bearer <token>` for each request's user (the trades
+    scenario posts as the user itself); an `operator <token>` line is there for operator routes.
+    Tokens are minted with the servers' own settings (`env`) and one is checked against `base_url`.
     A file given in BENCH_TOKENS is used as is instead.
     """
-    return None
+    settings = load_settings(env)
+    ttl = 24 * 3600  # outlives any run, so no token expires mid-measurement
+    lines = [f"{user} {mint_token(settings, subject=str(user), scope='user', ttl_s=ttl)}" for user in users]
+    lines.append(f"operator {mint_token(settings, subject='bench', scope='operator', ttl_s=ttl)}")
+    path.write_text("\n".join(lines) + "\n")
+    first = lines[0].split()
+    probe = httpx.get(f"{base_url}/api/user/{first[0]}/portfolio", headers={"Authorization": f"Bearer {first[1]}"})
+    if probe.status_code != 200:
+        raise RuntimeError(f"the server refused a bench token: {probe.status_code} {probe.text[:200]}")
+    return path
 
 
 @dataclass
@@ -72,8 +90,9 @@ class Run:
 
     def server_env(self, kind: Server) -> dict[str, str]:
         env = {**self.data.env, **SERVER_ENV[kind]}
-        for name, value in PRODUCTION.items():
+        for name, value in {**PRODUCTION, **BENCH_RATE_LIMITS}.items():
             env[name] = os.environ.get(name, value)
+        env["JWT_SECRET"] = JWT_SECRET
         return env
 
     def start(self, kind: Server, body_size: int | None = None) -> WebServer:
@@ -97,8 +116,9 @@ class Run:
                            connections=self.args.connections, env=self.lua_env,
                            log_path=self.data_dir / "wrk.log", cpu=self.cpus[1])  # fmt: skip
 
-        if self.args.warmup > 0:
-            drive(self.args.warmup)
+        warmup = max(self.args.warmup, scenario.min_warmup)
+        if warmup > 0:
+            drive(warmup)
         with CpuShare(server.proc.pid, self.data.servers.pids()) as cpu:
             result = drive(self.args.duration).summary()
         self.results[scenario.name] = {"what": scenario.what, **result, "cpu": cpu.percentages}
@@ -117,12 +137,16 @@ def _execute(run: Run, scenarios: list[Scenario]) -> None:
     (run.data_dir / "wrk.log").write_text("")
     # The main server always starts first: it sizes the ceiling's body, the market data and the tokens.
     main = run.start("main")
-    tokens = os.environ.get("BENCH_TOKENS") or mint_tokens(main.url, range(1, USERS + 1), run.data_dir / "tokens")
+    tokens = os.environ.get("BENCH_TOKENS") or mint_tokens(
+        main.url, range(1, USERS + 1), run.data_dir / "tokens", run.server_env("main")
+    )
     auth: dict[str, str] = {}
     if tokens:
         run.lua_env["BENCH_TOKENS"] = str(tokens)
-        first = Path(tokens).read_text().split("\n", 1)[0].split()
-        auth = {"Authorization": f"Bearer {first[1]}"} if len(first) == 2 else {}
+        # Sizing reads many users' portfolios: the operator token may, a user's may not.
+        lines = [line.split() for line in Path(tokens).read_text().splitlines()]
+        chosen = next((line for line in lines if line[:1] == ["operator"]), lines[0] if lines else [])
+        auth = {"Authorization": f"Bearer {chosen[1]}"} if len(chosen) == 2 else {}
     body_size = portfolio_body_size(main.port, SIZING_USERS, auth)
     run.extras["portfolio_body_bytes"] = body_size
     run.extras["market_data_sizes"] = market_data_sizes(main.port, auth)

@@ -1,4 +1,4 @@
-"""`python -m cli <command>`: dev (make run), migrate, seed, simulate.
+"""`python -m cli <command>`: dev (make run), migrate, seed, simulate, token.
 
 Subcommands import their modules lazily, so `migrate` works where the dev-only packages
 (embedded servers, honcho) are not installed.
@@ -58,11 +58,26 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     )
 
 
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.auth import mint_token
+
+    subject = args.subject if args.operator else str(args.user)
+    if args.ttl is not None and args.ttl <= 0:
+        raise SettingsError("--ttl must be a positive number of seconds")
+    try:
+        print(mint_token(settings, subject=subject, scope="operator" if args.operator else "user", ttl_s=args.ttl))
+    except ValueError as e:  # a claim that no valid token may carry, e.g. --user 0
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 _COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] = {
     "dev": ("run embedded servers (for unset URLs), release, seed, then the Procfile's processes", _dev),
     "migrate": ("apply the outstanding database migrations to DATABASE_URL", _migrate),
     "seed": ("load the demo data into DATABASE_URL (a no-op when it is there)", _seed),
     "simulate": ("development only: move random prices every second and publish them as new versions", _simulate),
+    "token": ("print a signed bearer token for a user (--user ID) or an operator (--operator)", _token),
 }
 
 
@@ -75,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--procfile", default="Procfile", help="Procfile to run (default: %(default)s)")
         if name == "simulate":
             _simulate_arguments(command)
+        if name == "token":
+            _token_arguments(command)
     return parser
 
 
@@ -85,6 +102,14 @@ def _simulate_arguments(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable feed")
     command.add_argument("--allow-production", action="store_true", help="run even when ENVIRONMENT=production")
+
+
+def _token_arguments(command: argparse.ArgumentParser) -> None:
+    who = command.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", type=int, metavar="ID", help="the user id the token acts for")
+    who.add_argument("--operator", action="store_true", help="an operator token (all users, operator routes)")
+    command.add_argument("--subject", default="operator", help="operator name in the token (default: %(default)s)")
+    command.add_argument("--ttl", type=int, default=None, help="lifetime in seconds (default: TOKEN_TTL_S)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,7 +21,9 @@ from types import FrameType
 import psutil
 
 from cli.embedded import EmbeddedServerError, EmbeddedServers, start_embedded
+from config.jwt_keys import is_hmac, load_jwt_keys
 from config.settings import Settings
+from gateway.auth import mint_token
 
 _PR_SET_CHILD_SUBREAPER = 36
 _PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
@@ -94,12 +96,22 @@ class DevRunner:
         if "release" in procs:
             self._step("release", ["sh", "-c", procs["release"]])
         self._step("seed", [sys.executable, "-m", "cli", "seed"])
+        tokens = self._share_jwt_key()
         names = [name for name in procs if name != "release"]
         cmd = [sys.executable, "-c", _HONCHO, "-f", str(self.procfile), "start", *names]
         self.honcho = subprocess.Popen(cmd, env=self.env, preexec_fn=_die_with_parent)  # noqa: PLW1509
-        threading.Thread(target=_announce_when_up, args=(port, self.servers, self.honcho), daemon=True).start()
+        announce = (port, self.servers, self.honcho, tokens)
+        threading.Thread(target=_announce_when_up, args=announce, daemon=True).start()
         code = self.honcho.wait()
         return 128 + self.first_signal if self.first_signal else code
+
+    def _share_jwt_key(self) -> tuple[str, str]:
+        """Every process verifies with one key: a generated development secret is exported to them all."""
+        keys = load_jwt_keys(self.settings)  # generates DATA_DIR/jwt-secret when no key is configured
+        if is_hmac(keys.algorithm) and not self.settings.jwt_secret:
+            self.env["JWT_SECRET"] = keys.verifying
+        user = mint_token(self.settings, subject="1", scope="user")
+        return user, mint_token(self.settings, subject="operator", scope="operator")
 
     def _step(self, name: str, cmd: list[str]) -> None:
         print(f"--> {name}: {cmd[-1] if cmd[0] == 'sh' else 'python ' + ' '.join(cmd[1:])}", flush=True)
@@ -183,7 +195,9 @@ def _require_free_port(port: int) -> None:
             raise EmbeddedServerError(f"port {port} is in use; set PORT to another port") from None
 
 
-def _announce_when_up(port: int, servers: EmbeddedServers, honcho: "subprocess.Popen[bytes]") -> None:
+def _announce_when_up(
+    port: int, servers: EmbeddedServers, honcho: "subprocess.Popen[bytes]", tokens: tuple[str, str]
+) -> None:
     deadline = time.monotonic() + 120
     while honcho.poll() is None and time.monotonic() < deadline:
         try:
@@ -191,12 +205,13 @@ def _announce_when_up(port: int, servers: EmbeddedServers, honcho: "subprocess.P
         except OSError:
             time.sleep(0.3)
             continue
-        print(_banner(port, servers), flush=True)
+        print(_banner(port, servers, tokens), flush=True)
         return
 
 
-def _banner(port: int, servers: EmbeddedServers) -> str:
+def _banner(port: int, servers: EmbeddedServers, tokens: tuple[str, str]) -> str:
     api = f"http://127.0.0.1:{port}"
+    user, operator = (f'-H "Authorization: Bearer {token}"' for token in tokens)
     mail = f"  (messages in {servers.smtp.mail_dir})" if servers.smtp is not None else ""
     return "\n".join(
         [
@@ -205,8 +220,10 @@ def _banner(port: int, servers: EmbeddedServers) -> str:
             f"  Folio API   {api}",
             f"  API docs    {api}/docs",
             f"  Try         curl -s {api}/health",
-            f"              curl -s {api}/api/user/1/portfolio",
-            f"              curl -s --compressed {api}/api/market-data | head -c 600   (the simulator moves prices)",
+            f"              curl -s {user} {api}/api/user/1/portfolio",
+            f"              curl -s --compressed {user} {api}/api/market-data | head -c 600   (prices move)",
+            f"  Operator    curl -s {operator} {api}/api/user/2/portfolio",
+            "  Tokens      user 1 and an operator, valid for TOKEN_TTL_S; more: python -m cli token --user 7",
             f"  PostgreSQL  {servers.database_url}",
             f"  Valkey      {servers.valkey_url}",
             f"  SMTP        {servers.smtp_url}{mail}",

@@ -42,9 +42,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     database_connect_timeout_s: Positive = 3
     statement_timeout_ms: Positive = 5000
     database_deadline_ms: Positive = 3000
+    pool_pre_ping_idle_s: Annotated[float, msgspec.Meta(ge=0)] = 1.0
     # Background work (the seed's configuration 3).
     worker_threads: Positive = 4
     worker_processes: Positive = 1
+    broker_heartbeat_timeout_ms: Positive = 15_000  # a killed worker's messages come back after this
+    # Reports (issue 5). The deadline is both how long a queued report waits before the sweeper sends
+    # it again and the lease of a running attempt; the time limit must stay below it.
+    report_deadline_s: PositiveFloat = 120.0
+    report_time_limit_s: PositiveFloat = 60.0
+    report_max_attempts: Positive = 4
+    report_min_backoff_ms: Positive = 2_000
+    report_max_backoff_ms: Positive = 60_000
+    report_sweep_interval_s: PositiveFloat = 15.0
+    report_estimate_s: PositiveFloat = 5.0  # `estimated_completion` in the 202
+    report_history_days: Positive = 252
+    risk_free_rate: Annotated[float, msgspec.Meta(ge=-1, le=1)] = 0.04  # annual, for the Sharpe ratio
+    smtp_timeout_s: PositiveFloat = 10.0  # every SMTP socket operation (TimeLimit cannot interrupt it)
+    mail_from: str = "Folio Reports <reports@folio.localhost>"
     # Compression and CDN (the seed's configuration 4).
     gzip_minimum_size: NonNegative = 1000
     cdn_cache_ttl: NonNegative = 3600
@@ -63,8 +78,38 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     access_log: bool = True
     base_currency: Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")] = "USD"
+    # Authentication: signed JWTs (HMAC secret, or an asymmetric key pair from PEM files).
+    jwt_algorithm: Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"] = "HS256"
+    jwt_secret: str = ""  # HS*: at least 32 bytes; empty in development = generated into DATA_DIR/jwt-secret
+    jwt_private_key_file: str = ""  # RS*/ES*/EdDSA: PEM, needed only to mint tokens
+    jwt_public_key_file: str = ""  # RS*/ES*/EdDSA: PEM, needed to verify them
+    jwt_issuer: str = "folio"
+    jwt_audience: str = "folio-api"
+    token_ttl_s: Positive = 3600
+    auth_cache_max: Positive = 100_000  # verified tokens remembered until their expiry
+    auth_negative_cache_max: NonNegative = 1024  # rejected tokens remembered for auth_negative_cache_s
+    auth_negative_cache_s: PositiveFloat = 1.0
+    # Rate limits per minute: per token (user, operator) and per client address without one.
+    rate_limit: bool = True
+    rate_limit_per_minute: Positive = 600
+    rate_limit_operator_per_minute: Positive = 6000
+    rate_limit_anon_per_minute: Positive = 60
+    rate_limit_sync_ms: Positive = 50  # local counts reach Valkey at least this often
+    rate_limit_overshoot_pct: Percent = 2  # each extra process may admit this much of a limit beyond it
+    rate_limit_max_keys: Positive = 100_000
+    # Hostile input and browsers.
+    max_request_body_bytes: Positive = 1_048_576
+    cors_allow_origins: str = ""  # comma-separated origins; empty: no CORS headers at all
+    allowed_hosts: str = "*"  # comma-separated Host values (`*.example.com` allowed)
+    trust_proxy_headers: bool = False  # behind the platform's proxy: X-Forwarded-Proto, rightmost X-Forwarded-For
+    hsts_max_age_s: NonNegative = 31_536_000
     # Where the embedded servers, generated keys and report files live in development.
     data_dir: str = ".data"
+
+    def __post_init__(self) -> None:
+        if self.report_time_limit_s >= self.report_deadline_s:
+            # A live attempt must finish (or be stopped) before its lease lets another worker claim it.
+            raise ValueError("REPORT_TIME_LIMIT_S must be below REPORT_DEADLINE_S")
 
 
 class SettingsError(ValueError):

@@ -8,22 +8,31 @@ from dataclasses import dataclass
 
 from dramatiq import Broker
 
+from config.queues import GENERATE_REPORT_ACTOR, REPORTS_QUEUE
 from config.settings import Settings
 from domain.adapters.breaker import CircuitBreaker
 from domain.adapters.host_metrics import PsutilHostMetrics
+from domain.adapters.pdf import ReportlabRenderer, warm_up
 from domain.adapters.postgres.holdings import PostgresHoldingsRepository
 from domain.adapters.postgres.pool import Pool, PoolConfig, PostgresProbe, open_pool
 from domain.adapters.postgres.quotes import PostgresQuoteRepository
+from domain.adapters.postgres.reports import PostgresReportRepository
 from domain.adapters.postgres.trades import PostgresTradeStore
+from domain.adapters.reports_queue import DramatiqReportQueue
 from domain.adapters.reports_queue import build_broker as _build_broker
+from domain.adapters.smtp import SmtpMailer
 from domain.adapters.valkey import ValkeyClient, ValkeyProbe, open_valkey
 from domain.adapters.valkey_bus import ValkeyInvalidationBus
 from domain.adapters.valkey_cache import ValkeyHoldingsCache
 from domain.adapters.valkey_quote_bus import ValkeyQuoteVersionBus
+from domain.adapters.valkey_rate_limit import ValkeyRateLimitStore
 from domain.errors import UnavailableError
+from domain.models import QuoteSnapshot
 from domain.services.health import HealthService
 from domain.services.market_data import MarketDataService, QuoteBook, QuoteFollower
 from domain.services.portfolios import PortfolioService
+from domain.services.rate_limits import RateLimiter
+from domain.services.reports import ReportPolicy, ReportService, ReportTools
 from domain.services.trades import TradeService
 
 log = logging.getLogger("folio.wiring")
@@ -42,6 +51,8 @@ class Services:
     quotes: QuoteBook
     health: HealthService
     market_data: MarketDataService
+    reports: ReportService
+    rate_limits: RateLimiter | None = None  # web processes only, unless RATE_LIMIT is off
 
 
 def pool_config(settings: Settings, name: str) -> PoolConfig:
@@ -56,6 +67,7 @@ def pool_config(settings: Settings, name: str) -> PoolConfig:
         connect_timeout=settings.database_connect_timeout_s,
         statement_timeout_ms=settings.statement_timeout_ms,
         deadline_s=settings.database_deadline_ms / 1000,
+        check_idle_after_s=settings.pool_pre_ping_idle_s,
         name=name,
     )
 
@@ -90,6 +102,10 @@ async def open_services(settings: Settings, *, role: str = "web") -> AsyncIterat
         portfolios = _portfolios(settings, pool, valkey, book)
         if role == "web" and settings.portfolio_cache:
             stack.push_async_callback(_cancel, asyncio.create_task(portfolios.listen(), name="invalidations"))
+        rate_limits = _rate_limits(settings, valkey) if role == "web" and settings.rate_limit else None
+        reports = await _reports(settings, pool, book, role, stack)
+        if rate_limits is not None:
+            stack.push_async_callback(_cancel, asyncio.create_task(rate_limits.run(), name="rate-limit-sync"))
         yield Services(
             settings=settings,
             portfolios=portfolios,
@@ -105,6 +121,8 @@ async def open_services(settings: Settings, *, role: str = "web") -> AsyncIterat
             market_data=MarketDataService(
                 book, PostgresQuoteRepository(pool), quote_bus, max_batch=settings.quote_batch_max
             ),
+            reports=reports,
+            rate_limits=rate_limits,
         )
 
 
@@ -140,6 +158,56 @@ def _portfolios(settings: Settings, pool: Pool, valkey: ValkeyClient, book: Quot
     )
 
 
+def _rate_limits(settings: Settings, valkey: ValkeyClient) -> RateLimiter:
+    breaker = CircuitBreaker(
+        "rate-limit store", failures=settings.cache_breaker_failures, reset_s=settings.cache_breaker_reset_s
+    )
+    return RateLimiter(
+        ValkeyRateLimitStore(valkey, breaker),
+        sync_s=settings.rate_limit_sync_ms / 1000,
+        overshoot_pct=settings.rate_limit_overshoot_pct,
+        max_keys=settings.rate_limit_max_keys,
+    )
+
+
+async def _reports(
+    settings: Settings, pool: Pool, book: QuoteBook, role: str, stack: contextlib.AsyncExitStack
+) -> ReportService:
+    """Web processes request and read reports; workers also run them and sweep for stale ones."""
+    broker = build_broker(settings)
+    stack.callback(broker.close)
+    queue = DramatiqReportQueue(broker, queue_name=REPORTS_QUEUE, actor_name=GENERATE_REPORT_ACTOR)
+    policy = ReportPolicy(
+        deadline_s=settings.report_deadline_s,
+        max_attempts=settings.report_max_attempts,
+        history_days=settings.report_history_days,
+        risk_free_rate=settings.risk_free_rate,
+        estimate_s=settings.report_estimate_s,
+        base_currency=settings.base_currency,
+    )
+    if role != "worker":
+        return ReportService(PostgresReportRepository(pool), queue, None, policy)
+
+    async def current_snapshot() -> QuoteSnapshot:
+        await book.refresh()
+        return book.current()
+
+    if not settings.smtp_url:
+        raise RuntimeError("SMTP_URL must be set for the worker (make run starts an SMTP sink)")
+    tools = ReportTools(
+        holdings=PostgresHoldingsRepository(pool),
+        quotes=PostgresQuoteRepository(pool),
+        snapshot=current_snapshot,
+        renderer=ReportlabRenderer(),
+        mailer=SmtpMailer(settings.smtp_url, sender=settings.mail_from, timeout_s=settings.smtp_timeout_s),
+    )
+    service = ReportService(PostgresReportRepository(pool), queue, tools, policy)
+    await asyncio.to_thread(warm_up)  # the first report should not pay for importing matplotlib
+    sweeper = asyncio.create_task(service.sweep_forever(settings.report_sweep_interval_s), name="report-sweeper")
+    stack.push_async_callback(_cancel, sweeper)
+    return service
+
+
 async def _first_snapshot(book: QuoteBook) -> None:
     # A database that is down at start is not fatal: the follower keeps trying and readiness says so.
     try:
@@ -156,4 +224,8 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 
 def build_broker(settings: Settings) -> Broker:
     """The Dramatiq broker, for the worker (and, through a port, for the web's enqueues)."""
-    return _build_broker(settings.valkey_url, socket_timeout_s=BROKER_TIMEOUT_S)
+    return _build_broker(
+        settings.valkey_url,
+        socket_timeout_s=BROKER_TIMEOUT_S,
+        heartbeat_timeout_ms=settings.broker_heartbeat_timeout_ms,
+    )

@@ -58,3 +58,21 @@ class InsufficientHoldingsError(InvalidRequestError):
 class IdempotencyKeyReusedError(InvalidRequestError):
     def __init__(self) -> None:
         super().__init__("this Idempotency-Key was used for a different request", field="Idempotency-Key")
+
+
+class ReportNotFoundError(NotFoundError):
+    def __init__(self, report_id: str) -> None:
+        super().__init__(f"no report {report_id}", field="task_id")
+
+
+class ReportNotReadyError(ConflictError):
+    def __init__(self, report_id: str, status: str) -> None:
+        super().__init__(f"report {report_id} has no document yet (status {status})")
+
+
+class MailNotSentError(UnavailableError):
+    """The mail server refused or could not be reached before the message was handed over: safe to retry."""
+
+
+class MailOutcomeUnknownError(DomainError):
+    """The connection broke after the message was handed over: it may have been delivered, so never resend."""

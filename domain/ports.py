@@ -6,11 +6,18 @@ from typing import Protocol
 
 from domain.models import (
     DailyClose,
+    Email,
     FillTicket,
     Holdings,
     Order,
     QuoteSnapshot,
     QuoteUpdate,
+    Report,
+    ReportClaim,
+    ReportDocument,
+    ReportPage,
+    ReportRequest,
+    ReportStatus,
     TradePage,
     TradeResult,
 )
@@ -54,6 +61,10 @@ class QuoteRepository(Protocol):
     @abstractmethod
     async def daily_closes(self, instrument_id: int, days: int) -> tuple[DailyClose, ...]:
         """The instrument's last `days` daily closes, oldest first."""
+
+    @abstractmethod
+    async def daily_closes_many(self, instrument_ids: Sequence[int], days: int) -> dict[int, tuple[DailyClose, ...]]:
+        """Each instrument's last `days` daily closes, oldest first, in one round trip (absent: no closes)."""
 
 
 class HostMetrics(Protocol):
@@ -152,3 +163,106 @@ class TradeStore(Protocol):
     @abstractmethod
     async def history(self, user_id: int, *, limit: int, before: int | None) -> TradePage:
         """The user's trades, newest first, with ids below `before`. Raises UserNotFoundError."""
+
+
+class RateLimitStore(Protocol):
+    """Counters shared by every process: one per (key, window), expiring with the window."""
+
+    @abstractmethod
+    async def add(self, deltas: Sequence[tuple[str, int, int]], ttl_s: int) -> list[int]:
+        """Add each `(key digest, window number, delta)` and return the new totals, in order.
+
+        Raises:
+            UnavailableError: the store cannot answer now (the limiter then counts locally).
+        """
+
+
+class ReportRepository(Protocol):
+    """The durable record of report requests. Every write of an attempt is fenced by its `attempt`
+    number: once another attempt has claimed the report, a stale attempt's writes change nothing."""
+
+    @abstractmethod
+    async def create(self, user_id: int, idempotency_key: str | None, deadline_s: float) -> ReportRequest:
+        """Insert a `queued` report due within `deadline_s`; a repeated key returns the first report.
+
+        Raises:
+            UserNotFoundError: no such user.
+        """
+
+    @abstractmethod
+    async def get(self, report_id: str) -> Report | None:
+        """The report without its document; None when there is no such report."""
+
+    @abstractmethod
+    async def document(self, report_id: str) -> bytes | None:
+        """The stored PDF, or None."""
+
+    @abstractmethod
+    async def claim(self, report_id: str, lease_s: float) -> ReportClaim | None:
+        """Move `queued` (or `running` past its deadline) to `running`, count the attempt, hold it for
+        `lease_s`. None when the report is finished, held by a live attempt, or unknown."""
+
+    @abstractmethod
+    async def store_document(self, claim: ReportClaim, document: bytes) -> bool:
+        """Keep the PDF; False when the claim is stale."""
+
+    @abstractmethod
+    async def set_email_status(self, claim: ReportClaim, status: str, *, expected: str) -> bool:
+        """Move the email status from `expected` to `status`; False when it was not `expected` or the
+        claim is stale (the caller must then not send)."""
+
+    @abstractmethod
+    async def finish(self, claim: ReportClaim, status: ReportStatus, error: str | None) -> bool:
+        """End the attempt as `succeeded` or `failed` (with the reason); False when the claim is stale."""
+
+    @abstractmethod
+    async def release(self, claim: ReportClaim, error: str, deadline_s: float) -> bool:
+        """Put the report back to `queued` after a transient failure (the reason kept in `error`)."""
+
+    @abstractmethod
+    async def requeue_stale(self, deadline_s: float, limit: int) -> list[str]:
+        """Reports in `queued` or `running` past their deadline, put back to `queued` with a new deadline.
+
+        Safe under concurrent sweepers: each stale report is returned to one of them.
+        """
+
+    @abstractmethod
+    async def by_status(self, status: ReportStatus, *, limit: int, cursor: str | None) -> ReportPage:
+        """Reports in `status`, newest first, paged by the opaque `cursor` of the previous page.
+
+        Raises:
+            InvalidRequestError: the cursor is not one this repository gave out.
+        """
+
+
+class ReportQueue(Protocol):
+    """Wakes a worker for a report. At most a hint: the repository row is the record."""
+
+    @abstractmethod
+    async def send(self, report_id: str) -> None:
+        """Ask a worker to run the report.
+
+        Raises:
+            UnavailableError: the broker cannot take the message now (the sweeper sends it later).
+        """
+
+
+class ReportRenderer(Protocol):
+    """Turns a report's figures into a document a person reads (CPU-bound; called off the event loop)."""
+
+    @abstractmethod
+    def render(self, document: ReportDocument) -> bytes:
+        """The PDF bytes."""
+
+
+class Mailer(Protocol):
+    """Sends one email and says for certain whether it was handed over."""
+
+    @abstractmethod
+    async def send(self, email: Email) -> None:
+        """Return once the server accepted the message (SMTP 250).
+
+        Raises:
+            MailNotSentError: the message was certainly not accepted (refused, unreachable): retry.
+            MailOutcomeUnknownError: the connection broke after the message was handed over.
+        """

@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 from litestar import Request, Response
+from litestar.openapi.datastructures import ResponseSpec
 
 from domain.models import QuoteSnapshot
 from gateway.content_coding import PREFERENCE, Coding, compress, negotiate, none_match
@@ -128,3 +129,11 @@ async def document_response(
     if coding != "identity":
         headers["Content-Encoding"] = coding
     return Response(body, media_type="application/json", headers=headers)
+
+
+def document_responses(view: type, description: str) -> dict[int, ResponseSpec]:
+    """The OpenAPI truth about a pre-encoded document route: `view`'s JSON (the handler returns bytes), or 304."""
+    return {
+        200: ResponseSpec(data_container=view, description=description, generate_examples=False),
+        304: ResponseSpec(data_container=None, description="Not modified: the If-None-Match tag is current"),
+    }

@@ -1,9 +1,12 @@
-"""The portfolio read's fast lane: a cache hit answered before Litestar's routing.
+"""The portfolio read's fast lane: `GET /api/user/{id}/portfolio` answered before Litestar's routing.
 
-A hit needs no I/O: holdings from the in-process cache, valued at the current snapshot, encoded
-once per (user, holdings, quote version) and compressed once per coding. Anything else (a miss,
-an odd path, a header this lane does not handle) falls through to the regular handler, which is
-the documented route and the one mechanism for errors; the lane only ever answers 200.
+The lane calls the same use case as the regular handler (`PortfolioService.holdings`), values
+the holdings at the current snapshot, encodes once per (user, holdings, quote version) and
+compresses once per coding; an in-process hit needs no I/O at all. It only ever answers 200:
+an error of any kind (unknown user, database down, ...) falls through to the regular handler,
+which is the documented route and the one mechanism for problem details. Authentication and
+authorisation come first and are the app's own (`Authenticator.principal`, `may_access_user`):
+a missing, invalid or foreign token falls through too, and the regular path answers 401/403.
 """
 
 from typing import Any
@@ -11,8 +14,10 @@ from typing import Any
 from litestar import Litestar
 from litestar.types import ASGIApp, Receive, Send
 
+from domain.errors import DomainError
 from domain.models import Holdings
 from domain.services.valuation import value_holdings
+from gateway.auth import AuthenticationError, Authenticator
 from gateway.content_coding import Coding, compress, negotiate
 from gateway.responses import json_encoder
 
@@ -22,6 +27,7 @@ CODINGS: tuple[Coding, ...] = ("br", "zstd", "gzip", "identity")
 _JSON = (b"content-type", b"application/json")
 _VARY = (b"vary", b"Accept-Encoding")
 _HIT = (b"x-cache", b"hit")
+_MISS = (b"x-cache", b"miss")
 
 
 class _Body:
@@ -36,9 +42,12 @@ class _Body:
 class PortfolioFastLane:
     """Outer ASGI layer for `GET /api/user/{id}/portfolio` cache hits."""
 
-    def __init__(self, app: ASGIApp, litestar: Litestar, *, min_size: int, max_entries: int) -> None:
+    def __init__(
+        self, app: ASGIApp, litestar: Litestar, *, authenticator: Authenticator, min_size: int, max_entries: int
+    ) -> None:
         self.app = app
         self.litestar = litestar
+        self.authenticator = authenticator
         self.min_size = min_size
         self.max_entries = max_entries
         self.bodies: dict[int, _Body] = {}
@@ -54,23 +63,38 @@ class PortfolioFastLane:
         await self.app(scope, receive, send)
 
     async def _answer(self, user_id: int, scope: Any, send: Any) -> bool:
-        services = self.litestar.state.get("services")
-        if services is None:
-            return False
-        holdings = services.portfolios.cached(user_id)
-        if holdings is None:
-            return False
-        accept = None
+        accept = authorization = None
         for name, value in scope["headers"]:
             if name == b"accept-encoding":
                 accept = value.decode("latin-1")
+            elif name == b"authorization":
+                authorization = value.decode("latin-1")
+        if not self._authorized(authorization, user_id):
+            return False  # the regular path answers with the 401/403 problem details
+        services = self.litestar.state.get("services")
+        if services is None:
+            return False
+        portfolios = services.portfolios
+        holdings = portfolios.cached(user_id)
+        hit = True
+        if holdings is None:
+            try:
+                holdings, hit = await portfolios.holdings(user_id)
+            except DomainError:
+                return False  # the regular handler tries again and answers with problem details
         body, coding = self._body(user_id, holdings, services.portfolios.snapshot(), accept)
-        headers = [_JSON, _HIT, _VARY, (b"content-length", str(len(body)).encode())]
+        headers = [_JSON, _HIT if hit else _MISS, _VARY, (b"content-length", str(len(body)).encode())]
         if coding != "identity":
             headers.append((b"content-encoding", coding.encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return True
+
+    def _authorized(self, authorization: str | None, user_id: int) -> bool:
+        try:
+            return self.authenticator.principal(authorization).may_access_user(user_id)
+        except AuthenticationError:
+            return False
 
     def _body(self, user_id: int, holdings: Holdings, snapshot: Any, accept: str | None) -> tuple[bytes, Coding]:
         entry = self.bodies.get(user_id)

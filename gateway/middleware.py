@@ -1,18 +1,23 @@
 """Request context at the outermost layer: request id, timing header and the access log line."""
 
+import itertools
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Send
 
+from gateway.access_log import AccessLog
+from gateway.problems import UNEXPECTED_DETAIL, send_problem
+from gateway.security_headers import SecurityHeaders
+
 # ASGI scopes are plain dicts at run time; the TypedDict union only gets in the way here.
 Scope = dict[str, Any]
 
-access_log = logging.getLogger("folio.access")
+log = logging.getLogger("folio.errors")
 
 _SANE_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -24,45 +29,60 @@ def _client_request_id(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
     return None
 
 
+class RequestIds:
+    """Unique ids without a syscall per request: 16 random hex digits per process, then a counter."""
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._counter = itertools.count(1)
+
+    def next(self) -> bytes:
+        return f"{self._prefix}{next(self._counter):016x}".encode()
+
+
 class RequestContextMiddleware:
     """Wraps the whole app (404s included): `X-Request-ID`, `X-Process-Time`, one access line."""
 
-    def __init__(self, app: ASGIApp, *, log_requests: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, *, access_log: AccessLog | None, security_headers: SecurityHeaders | None = None
+    ) -> None:
         self.app = app
-        self.log_requests = log_requests
+        self.access_log = access_log
+        self.security_headers = security_headers
+        self.ids = RequestIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)  # type: ignore[arg-type]
             return
         start = time.perf_counter()
-        rid = _client_request_id(scope["headers"]) or uuid.uuid4().hex.encode()
+        rid = _client_request_id(scope["headers"]) or self.ids.next()
         scope["state"]["request_id"] = rid.decode()
         status = 500
+        started = False
 
         async def send_with_context(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
                 headers = list(message.get("headers", ()))
                 headers.append((b"x-request-id", rid))
                 headers.append((b"x-process-time", f"{time.perf_counter() - start:.6f}".encode()))
+                if self.security_headers is not None:
+                    self.security_headers.extend(scope, headers)
                 message["headers"] = headers
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_context)  # type: ignore[arg-type]
+        except Exception:
+            # The last net for errors no handler mapped (a layer in front of Litestar's, the fast lane):
+            # the client gets a bare 500 problem, the log keeps the detail under the request id.
+            if started:
+                raise
+            log.exception("unhandled error", extra={"request_id": rid.decode()})
+            await send_problem(scope, send_with_context, 500, UNEXPECTED_DETAIL)
         finally:
-            if self.log_requests:
-                _log_access(scope, status, start, rid)
-
-
-def _log_access(scope: Scope, status: int, start: float, rid: bytes) -> None:
-    extra: dict[str, Any] = {
-        "method": scope["method"],
-        "path": scope["path"],
-        "status": status,
-        "duration_ms": round((time.perf_counter() - start) * 1000, 3),
-        "request_id": rid.decode(),
-    }
-    access_log.info("request", extra=extra)
+            if self.access_log is not None:
+                duration_ms = round((time.perf_counter() - start) * 1000, 3)
+                self.access_log.request(scope["method"], scope["path"], status, duration_ms, rid.decode())

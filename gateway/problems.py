@@ -1,12 +1,14 @@
 """Every error leaves as RFC 9457 problem details, mapped here and nowhere else."""
 
 import logging
+import re
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
 from domain.errors import (
@@ -21,6 +23,8 @@ from domain.errors import (
 log = logging.getLogger("folio.errors")
 
 PROBLEM_JSON = "application/problem+json"
+_PROBLEM_JSON_BYTES = PROBLEM_JSON.encode()
+UNEXPECTED_DETAIL = "an unexpected error occurred; quote the request id when reporting it"
 
 _STATUS_BY_CATEGORY: tuple[tuple[type[DomainError], int], ...] = (
     (NotFoundError, 404),
@@ -50,6 +54,24 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 
 _encoder = msgspec.json.Encoder()
+_NAMED_FIELD = re.compile(r"(?:required|unknown) field `([^`]+)`")
+
+
+async def send_problem(
+    scope: Any, send: Any, status: int, detail: str, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """Problem details straight onto the wire, for the ASGI layers in front of Litestar."""
+    problem = Problem(
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=scope["path"],
+        request_id=scope.get("state", {}).get("request_id"),
+    )
+    body = _encoder.encode(problem)
+    start = [(b"content-type", _PROBLEM_JSON_BYTES), (b"content-length", str(len(body)).encode()), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": start})
+    await send({"type": "http.response.body", "body": body})
 
 
 def request_id_of(request: Request[Any, Any, Any]) -> str | None:
@@ -94,21 +116,30 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     detail = exc.detail if exc.status_code < 500 else None
     if isinstance(exc, ValidationException):
         detail = "the request is not valid" + (f": {errors[0].field} is wrong" if errors else "")
+    elif isinstance(exc.__cause__, SerializationException):  # Litestar could not decode the body at all
+        detail = f"the request body is not valid JSON: {exc.detail}"
+        errors = [FieldError(field="body", message=str(exc.detail), source="body")]
     return problem_response(request, exc.status_code, detail, errors=errors, headers=exc.headers or None)
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     # The client learns nothing internal; the log keeps the detail under the request id.
     log.exception("unhandled error", exc_info=exc, extra={"request_id": request_id_of(request)})
-    return problem_response(request, 500, "an unexpected error occurred; quote the request id when reporting it")
+    return problem_response(request, 500, UNEXPECTED_DETAIL)
 
 
 def _field_of(item: dict[str, Any]) -> str:
-    # A body error names the parameter ("data"); msgspec's message has the path: "... - at `$.quotes[0].price`".
+    # A body error names the parameter ("data"); msgspec's message has the path: "... - at `$.quotes[0].price`",
+    # and a missing or unknown field is named in the message itself: "Object missing required field `price`".
+    key = item.get("key")
+    if key and key != "data":
+        return str(key)  # a parameter, or a field a handler named itself
     message = str(item.get("message", ""))
-    if "- at `$." in message:
-        return message.rpartition("- at `$.")[2].rstrip("`")
-    return str(item.get("key") or "body")
+    path = message.rpartition("- at `$.")[2].rstrip("`") if "- at `$." in message else ""
+    named = _NAMED_FIELD.search(message)
+    if named:
+        return f"{path}.{named.group(1)}" if path else named.group(1)
+    return path or "body"
 
 
 def _field_errors(exc: ValidationException) -> list[FieldError]:

@@ -1,14 +1,81 @@
-"""Who may call what. Bearer-token authentication lands in the next issue; this is where it plugs in."""
+"""Who may call what: bearer authentication on every `/api` route and per-object authorisation.
+
+Authentication is Litestar's `AbstractAuthenticationMiddleware` around `Authenticator.principal`
+(401). Authorisation is one app-wide guard, `authorize` (403): operator routes (`opt["operator_only"]`
+or under `/api/ops/`) need an operator token; a route with a `user_id` path parameter needs that
+user's token or an operator's. Handlers that learn an object's owner only after loading it (a
+report by task id) call `authorize_owner`. The portfolio fast lane reuses `Authenticator.principal`
+and `Principal.may_access_user` and, on any failure, leaves the answer to this path.
+"""
 
 from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware.base import DefineMiddleware
+
+from domain.errors import ForbiddenError
+from gateway.auth import AuthenticationError, Authenticator, Principal, authorization_header
+
+OPEN_PATHS = ("/health", "/docs")
+OPS_PREFIX = "/api/ops/"
+API_PREFIX = "/api/"
+
+Connection = ASGIConnection[Any, Any, Any, Any]
 
 
-def operator_only(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """The guard on every operator route (each is also marked `# operator-only`).
+class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
+    """Sets `request.user` to the caller's `Principal`; 401 problem details otherwise."""
 
-    OPEN until authentication lands: the next issue raises NotAuthorizedException (401) without a
-    token and PermissionDeniedException (403) for a non-operator token here, closing them all at once.
-    """
+    def __init__(self, app: Any, *, authenticator: Authenticator, exclude: list[str]) -> None:
+        super().__init__(app, exclude=exclude)
+        self.authenticator = authenticator
+
+    async def authenticate_request(self, connection: Connection) -> AuthenticationResult:
+        principal = self.authenticator.principal(authorization_header(connection.scope["headers"]))
+        return AuthenticationResult(user=principal, auth=None)
+
+
+def bearer_auth(authenticator: Authenticator) -> DefineMiddleware:
+    """The app's authentication middleware: everything but the health and docs routes."""
+    exclude = [f"^{path}(/|$)" for path in OPEN_PATHS]
+    return DefineMiddleware(BearerAuthMiddleware, authenticator=authenticator, exclude=exclude)
+
+
+def principal_of(connection: Connection) -> Principal:
+    """The authenticated caller; 401 if this route was somehow reached without one."""
+    user = connection.scope.get("user")
+    if not isinstance(user, Principal):
+        raise AuthenticationError("this route needs an Authorization: Bearer token", invalid_token=False)
+    return user
+
+
+def require_operator(principal: Principal) -> None:
+    if not principal.is_operator:
+        raise ForbiddenError("this route is for operators")
+
+
+def authorize_owner(caller: Connection | Principal, owner_user_id: int) -> None:
+    """Raise ForbiddenError (403) unless the caller is `owner_user_id` or an operator."""
+    principal = caller if isinstance(caller, Principal) else principal_of(caller)
+    if not principal.may_access_user(owner_user_id):
+        raise ForbiddenError(f"this token may not access user {owner_user_id}'s data")
+
+
+def authorize(connection: Connection, handler: BaseRouteHandler) -> None:
+    """The app-wide guard: the one place that says which principal reaches which route."""
+    path = connection.scope["path"]
+    if not path.startswith(API_PREFIX) or connection.scope.get("method") == "OPTIONS":
+        return  # open routes, and preflights (the middleware does not authenticate them either)
+    principal = principal_of(connection)
+    if handler.opt.get("operator_only") or path.startswith(OPS_PREFIX):
+        require_operator(principal)
+    user_id = connection.path_params.get("user_id")
+    if isinstance(user_id, int):
+        authorize_owner(principal, user_id)
+
+
+def operator_only(connection: Connection, handler: BaseRouteHandler) -> None:
+    """The guard on every operator route (each is also marked `opt={"operator_only": True}`)."""
+    require_operator(principal_of(connection))

@@ -8,7 +8,7 @@ from typing import Any
 
 import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
-from dramatiq.middleware import AsyncIO, Middleware
+from dramatiq.middleware import AsyncIO, Middleware, Retries, TimeLimit
 
 from config.logs import configure_logging
 from config.settings import Settings, load_settings
@@ -36,6 +36,14 @@ class ServicesMiddleware(Middleware):
             self._context = None
 
 
+def services() -> Services:
+    """The services the worker opened at boot (for the actors)."""
+    for middleware in dramatiq.get_broker().middleware:
+        if isinstance(middleware, ServicesMiddleware) and middleware.services is not None:
+            return middleware.services
+    raise RuntimeError("the worker's services are not open (run with `dramatiq tasks.broker:setup ...`)")
+
+
 def drain_on_first_sigterm() -> None:
     """Let only the first SIGTERM reach Dramatiq's handler; later ones would kill a task mid-way.
 
@@ -57,12 +65,25 @@ def drain_on_first_sigterm() -> None:
     signal.signal(signal.SIGTERM, once)
 
 
+def tune_for_reports(broker: dramatiq.Broker, settings: Settings) -> None:
+    """Retries and time limits that fit a report, from settings (Dramatiq's defaults: 20 retries over
+    days, 10 minutes per message). The row counts attempts too, so a poison report ends `failed`."""
+    for middleware in broker.middleware:
+        if isinstance(middleware, Retries):
+            middleware.max_retries = max(settings.report_max_attempts - 1, 0)
+            middleware.min_backoff = settings.report_min_backoff_ms
+            middleware.max_backoff = settings.report_max_backoff_ms
+        elif isinstance(middleware, TimeLimit):
+            middleware.time_limit = int(settings.report_time_limit_s * 1000)
+
+
 def setup() -> None:
     """Build the broker from the environment and make it Dramatiq's global broker."""
     settings = load_settings()
     configure_logging(settings.log_level)
     drain_on_first_sigterm()
     broker = build_broker(settings)
+    tune_for_reports(broker, settings)
     broker.add_middleware(AsyncIO())
     broker.add_middleware(ServicesMiddleware(settings))
     dramatiq.set_broker(broker)

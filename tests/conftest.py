@@ -1,7 +1,7 @@
 """Real servers for the whole session: started once from pip packages unless URLs are given."""
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import msgspec
@@ -14,9 +14,20 @@ from config.settings import Settings, load_settings
 from domain.adapters.postgres.demo_data import load_demo_data
 from domain.adapters.postgres.migrate import apply_migrations
 from gateway.app import create_app
+from gateway.auth import Scope, mint_token
 from tests.processes import WebProcess, web_processes
 
 ROOT = Path(__file__).resolve().parent.parent
+TokenFactory = Callable[..., str]
+HeadersFactory = Callable[[int], dict[str, str]]
+# One signing secret for the session: the in-process app, the test's own tokens and every process started.
+TEST_JWT_SECRET = "folio-test-secret-" + "0123456789abcdef" * 2
+# The limiter runs in every test, with limits no test reaches; tests/**/test_rate_limit*.py set low ones.
+GENEROUS_RATE_LIMITS = {
+    "RATE_LIMIT_PER_MINUTE": "1000000",
+    "RATE_LIMIT_OPERATOR_PER_MINUTE": "1000000",
+    "RATE_LIMIT_ANON_PER_MINUTE": "1000000",
+}
 
 
 @pytest.fixture(scope="session")
@@ -30,8 +41,29 @@ def servers() -> Iterator[EmbeddedServers]:
 
 @pytest.fixture(scope="session")
 def settings(servers: EmbeddedServers) -> Settings:
-    env = {**os.environ, **servers.env(), "ENVIRONMENT": "test", "ACCESS_LOG": "false"}
-    return load_settings(env)
+    env = {**os.environ, **servers.env(), "ENVIRONMENT": "test", "ACCESS_LOG": "false", "JWT_SECRET": TEST_JWT_SECRET}
+    return load_settings({**env, **GENEROUS_RATE_LIMITS})
+
+
+@pytest.fixture(scope="session")
+def token(settings: Settings) -> TokenFactory:
+    """`token(user_id)` mints a user token; `token("ops", scope="operator")` an operator's."""
+
+    def make(subject: int | str, scope: Scope = "user", ttl_s: int | None = None) -> str:
+        return mint_token(settings, subject=str(subject), scope=scope, ttl_s=ttl_s)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def auth_headers(token: TokenFactory) -> HeadersFactory:
+    """`auth_headers(user_id)`: the Authorization header of that user's token."""
+    return lambda user_id: {"Authorization": f"Bearer {token(user_id)}"}
+
+
+@pytest.fixture(scope="session")
+def operator_headers(token: TokenFactory) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token('operator', 'operator')}"}
 
 
 def with_settings(settings: Settings, **changes: object) -> Settings:
@@ -44,15 +76,23 @@ def app(settings: Settings) -> Litestar:
 
 
 @pytest.fixture(scope="session")
-async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+async def client(app: Litestar, operator_headers: dict[str, str]) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(app=app) as c:
+        c.headers["Authorization"] = operator_headers["Authorization"]  # per-object tests send user tokens
         yield c
 
 
 @pytest.fixture(scope="session")
 def process_env(servers: EmbeddedServers) -> dict[str, str]:
     """The environment a Folio process started by a test gets: the session's servers, quiet logs."""
-    return {**servers.env(), "ENVIRONMENT": "test", "ACCESS_LOG": "false", "LOG_LEVEL": "WARNING"}
+    return {
+        **servers.env(),
+        "ENVIRONMENT": "test",
+        "ACCESS_LOG": "false",
+        "LOG_LEVEL": "WARNING",
+        "JWT_SECRET": TEST_JWT_SECRET,
+        **GENEROUS_RATE_LIMITS,
+    }
 
 
 @pytest.fixture(scope="session")

@@ -69,3 +69,61 @@ def web_processes(env: Mapping[str, str], count: int, log_dir: Path) -> Iterator
     finally:
         for proc in procs:
             proc.stop()
+
+
+class WorkerProcess:
+    """One `dramatiq tasks.broker:setup tasks.actors`, as the Procfile's worker line runs it."""
+
+    def __init__(self, env: Mapping[str, str], *, log_path: Path, processes: int = 1, threads: int = 2) -> None:
+        self.log_path = log_path
+        self._offset = log_path.stat().st_size if log_path.exists() else 0
+        args = [
+            str(BIN / "dramatiq"), "tasks.broker:setup", "tasks.actors",
+            "--processes", str(processes), "--threads", str(threads), "--worker-shutdown-timeout", "5000",
+        ]  # fmt: skip
+        # INFO: Dramatiq says "ready for action" once every worker process has booted.
+        full_env = {**os.environ, **env, "LOG_LEVEL": "INFO"}
+        with log_path.open("ab") as log:
+            self.proc = subprocess.Popen(args, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+                                         process_group=0)  # fmt: skip
+
+    def log(self) -> str:
+        with self.log_path.open("rb") as f:
+            f.seek(self._offset)
+            return f.read().decode(errors="replace")
+
+    def wait_ready(self, processes: int = 1, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited; log:\n{self.log()[-3000:]}")
+            if self.log().count("ready for action") >= processes:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"worker not ready in {timeout}s; log:\n{self.log()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: the main process and its worker processes, mid-task."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@contextmanager
+def worker_process(env: Mapping[str, str], log_path: Path, **kwargs: int) -> Iterator[WorkerProcess]:
+    """A ready worker process, stopped (SIGTERM, then SIGKILL) on the way out."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    worker = WorkerProcess(env, log_path=log_path, **kwargs)
+    try:
+        worker.wait_ready()
+        yield worker
+    finally:
+        worker.stop()

@@ -1,47 +1,68 @@
-"""Valuation: holdings priced at one quote snapshot, totals and weights in the base currency."""
+"""Valuation: holdings priced at one quote snapshot, totals and weights in the base currency.
+
+This runs once per (user, holdings, quote version) on the read path, so it is written as one
+pass over the holdings with the snapshot's lookups hoisted out of the loop.
+"""
 
 from decimal import Decimal
+from operator import itemgetter
 
-from domain.models import Holding, Holdings, Portfolio, QuoteSnapshot, ValuedHolding
+from domain.models import Holdings, Portfolio, QuoteSnapshot, ValuedHolding
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
-
-
-def _money(value: Decimal) -> Decimal:
-    return value.quantize(CENT)
+ONE = Decimal(1)
+_by_value = itemgetter(0)
 
 
 def _percent(part: Decimal, whole: Decimal) -> Decimal:
     return (part * HUNDRED / whole).quantize(CENT) if whole else ZERO
 
 
-class _Line:
-    """One holding's figures before weights are known."""
-
-    __slots__ = ("cost_base", "holding", "market_value", "price", "value_base")
-
-    def __init__(self, holding: Holding, snapshot: QuoteSnapshot) -> None:
-        inst = snapshot.instruments[holding.instrument_id]
-        quote = snapshot.quotes.get(holding.instrument_id)
-        # An instrument never quoted is carried at cost rather than at zero.
-        self.price = quote.price if quote is not None else holding.average_cost
-        self.holding = holding
-        self.market_value = holding.quantity * self.price
-        fx = snapshot.fx_to_base.get(inst.currency, Decimal(1))
-        self.value_base = self.market_value * fx
-        self.cost_base = holding.quantity * holding.average_cost * fx
-
-
 def value_holdings(holdings: Holdings, snapshot: QuoteSnapshot) -> Portfolio:
-    """Value every holding at the snapshot's price; totals and weights in the base currency."""
-    lines = [_Line(h, snapshot) for h in holdings.items if h.instrument_id in snapshot.instruments]
-    lines.sort(key=lambda line: line.value_base, reverse=True)
-    # Totals and differences are taken from rounded figures, so a client's own sums agree to the cent.
-    total_value = _money(sum((line.value_base for line in lines), ZERO))
-    total_cost = _money(sum((line.cost_base for line in lines), ZERO))
-    valued = tuple(_valued(line, snapshot, total_value) for line in lines)
+    """Value every holding at the snapshot's price; totals and weights in the base currency.
+
+    Money is rounded to the cent before differences and totals are taken, so a client's own sums
+    agree to the cent. An instrument never quoted is carried at cost rather than at zero.
+    """
+    instruments, quotes, fx_to_base = snapshot.instruments, snapshot.quotes, snapshot.fx_to_base
+    lines = []
+    total_value = total_cost = ZERO
+    for h in holdings.items:
+        inst = instruments.get(h.instrument_id)
+        if inst is None:
+            continue
+        quote = quotes.get(h.instrument_id)
+        price = quote.price if quote is not None else h.average_cost
+        fx = fx_to_base.get(inst.currency, ONE)
+        market_value = h.quantity * price
+        cost_basis = h.quantity * h.average_cost
+        value_base = market_value * fx
+        total_value += value_base
+        total_cost += cost_basis * fx
+        lines.append((value_base, h, inst, price, market_value.quantize(CENT), cost_basis.quantize(CENT)))
+    lines.sort(key=_by_value, reverse=True)
+    total_value = total_value.quantize(CENT)
+    total_cost = total_cost.quantize(CENT)
+    valued = tuple(
+        ValuedHolding(
+            symbol=inst.symbol,
+            name=inst.name,
+            asset_class=inst.asset_class,
+            currency=inst.currency,
+            quantity=h.quantity,
+            average_cost=h.average_cost,
+            price=price,
+            market_value=market_value,
+            cost_basis=cost_basis,
+            unrealized_pnl=market_value - cost_basis,
+            unrealized_pnl_pct=_percent(market_value - cost_basis, cost_basis),
+            market_value_base=value_base.quantize(CENT),
+            weight=_percent(value_base, total_value),
+        )
+        for value_base, h, inst, price, market_value, cost_basis in lines
+    )
     return Portfolio(
         user_id=holdings.user_id,
         base_currency=snapshot.base_currency,
@@ -52,27 +73,4 @@ def value_holdings(holdings: Holdings, snapshot: QuoteSnapshot) -> Portfolio:
         total_unrealized_pnl=total_value - total_cost,
         total_unrealized_pnl_pct=_percent(total_value - total_cost, total_cost),
         holdings=valued,
-    )
-
-
-def _valued(line: _Line, snapshot: QuoteSnapshot, total_value: Decimal) -> ValuedHolding:
-    h = line.holding
-    inst = snapshot.instruments[h.instrument_id]
-    market_value = _money(line.market_value)
-    cost_basis = _money(h.quantity * h.average_cost)
-    pnl = market_value - cost_basis
-    return ValuedHolding(
-        symbol=inst.symbol,
-        name=inst.name,
-        asset_class=inst.asset_class,
-        currency=inst.currency,
-        quantity=h.quantity,
-        average_cost=h.average_cost,
-        price=line.price,
-        market_value=market_value,
-        cost_basis=cost_basis,
-        unrealized_pnl=pnl,
-        unrealized_pnl_pct=_percent(pnl, cost_basis),
-        market_value_base=_money(line.value_base),
-        weight=_percent(line.value_base, total_value),
     )

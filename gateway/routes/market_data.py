@@ -8,8 +8,16 @@ from litestar.params import JSONBody, Parameter
 
 from domain.services.market_data import MAX_HISTORY_DAYS
 from gateway.dependencies import services_of
-from gateway.documents import SnapshotDocument, document_response
-from gateway.market_data_schemas import IngestResult, ListingView, QuotesIn, Symbol, listing_view, render_market_data
+from gateway.documents import SnapshotDocument, document_response, document_responses
+from gateway.market_data_schemas import (
+    IngestResult,
+    ListingView,
+    MarketDataView,
+    QuotesIn,
+    Symbol,
+    listing_view,
+    render_market_data,
+)
 from gateway.security import operator_only
 
 Days = Annotated[
@@ -27,7 +35,12 @@ class MarketDataController(Controller):
     path = "/api/market-data"
     tags = ["market data"]
 
-    @get("/", operation_id="getMarketData", summary="Every instrument's latest quote (gzip, br or zstd; ETag)")
+    @get(
+        "/",
+        operation_id="getMarketData",
+        summary="Every instrument's latest quote (gzip, br or zstd; ETag)",
+        responses=document_responses(MarketDataView, "Every instrument's latest quote"),
+    )
     async def snapshot(self, request: Request[Any, Any, Any], state: State) -> Response[bytes]:
         snapshot = services_of(state).quotes.current()
         return await document_response(request, state.market_data_document, snapshot, MARKET_DATA_CACHE_CONTROL)

@@ -6,8 +6,8 @@ from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 
 from gateway.dependencies import services_of
-from gateway.documents import SnapshotDocument, document_response
-from gateway.market_data_schemas import render_instruments
+from gateway.documents import SnapshotDocument, document_response, document_responses
+from gateway.market_data_schemas import InstrumentsView, render_instruments
 
 
 def instruments_document() -> SnapshotDocument:
@@ -19,7 +19,12 @@ class StaticDataController(Controller):
     path = "/api/static-data"
     tags = ["static data"]
 
-    @get("/instruments", operation_id="listInstruments", summary="Every instrument's reference data (ETag)")
+    @get(
+        "/instruments",
+        operation_id="listInstruments",
+        summary="Every instrument's reference data (ETag)",
+        responses=document_responses(InstrumentsView, "Every instrument's reference data"),
+    )
     async def instruments(self, request: Request[Any, Any, Any], state: State) -> Response[bytes]:
         snapshot = services_of(state).quotes.current()
         cache_control = f"public, max-age={services_of(state).settings.cdn_cache_ttl}"

@@ -38,9 +38,13 @@ async def test_a_hundred_concurrent_misses_in_one_process_make_one_query(client,
     assert holdings_queries(statements) - before == 1
 
 
-async def test_a_hundred_concurrent_misses_across_two_processes_make_one_query(two_web_processes, statements):
+async def test_a_hundred_concurrent_misses_across_two_processes_make_one_query(
+    two_web_processes, statements, auth_headers
+):
     before = holdings_queries(statements)
-    async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=200)) as http:
+    async with httpx.AsyncClient(
+        headers=auth_headers(5002), timeout=10, limits=httpx.Limits(max_connections=200)
+    ) as http:
         responses = await asyncio.gather(
             *(http.get(f"{p.url}/api/user/5002/portfolio") for p in two_web_processes for _ in range(50))
         )

@@ -74,11 +74,12 @@ def through(proxy: TcpProxy, url: str) -> str:
     return f"{user_host}@127.0.0.1:{proxy.port}/{rest.split('/', 1)[1]}"
 
 
-async def test_an_unreachable_database_answers_503_with_retry_after_fast(settings, servers, proxy):
+async def test_an_unreachable_database_answers_503_with_retry_after_fast(settings, servers, proxy, operator_headers):
     s = with_settings(
         settings, database_url=through(proxy, servers.database_url), portfolio_cache=False, database_pool_size=2
     )
     async with AsyncTestClient(app=create_app(s), timeout=10) as c:
+        c.headers.update(operator_headers)
         assert (await c.get("/api/user/11/portfolio")).status_code == 200
         proxy.cut()
         started = time.perf_counter()
@@ -100,7 +101,7 @@ async def _ok(c, url: str) -> bool:
     return (await c.get(url)).status_code == 200
 
 
-async def test_a_hung_database_and_an_exhausted_pool_answer_503_not_a_hang(settings, servers, proxy):
+async def test_a_hung_database_and_an_exhausted_pool_answer_503_not_a_hang(settings, servers, proxy, operator_headers):
     s = with_settings(
         settings,
         database_url=through(proxy, servers.database_url),
@@ -111,6 +112,7 @@ async def test_a_hung_database_and_an_exhausted_pool_answer_503_not_a_hang(setti
         database_deadline_ms=1500,
     )
     async with AsyncTestClient(app=create_app(s), timeout=10) as c:
+        c.headers.update(operator_headers)
         assert (await c.get("/api/user/13/portfolio")).status_code == 200
         proxy.stall()
         answers = await asyncio.gather(*(c.get(f"/api/user/{14 + i}/portfolio") for i in range(6)))

@@ -27,10 +27,12 @@ async def hammer(http: httpx.AsyncClient, url: str, stop: asyncio.Event) -> int:
     return reads
 
 
-async def test_no_stale_read_after_an_acknowledged_write_across_two_processes(two_web_processes):
+async def test_no_stale_read_after_an_acknowledged_write_across_two_processes(two_web_processes, auth_headers):
     a, b = two_web_processes
     stale, writes = 0, 20
-    async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=100)) as http:
+    async with httpx.AsyncClient(
+        headers=auth_headers(USER), timeout=10, limits=httpx.Limits(max_connections=100)
+    ) as http:
         base = quantity((await http.get(f"{a.url}/api/user/{USER}/portfolio")).json())
         stop = asyncio.Event()
         readers = [asyncio.create_task(hammer(http, p.url, stop)) for p in (a, b) for _ in range(4)]

@@ -45,6 +45,15 @@ ON CONFLICT (instrument_id) DO UPDATE SET
 """
 _PUBLISH = "INSERT INTO quote_versions (quotes) VALUES (%s) RETURNING version"
 _CLOSES = "SELECT day, close FROM daily_prices WHERE instrument_id = %s ORDER BY day DESC LIMIT %s"
+# One round trip for a report's holdings; each lateral subquery walks the primary key backwards.
+_CLOSES_MANY = """
+SELECT i.id, d.day, d.close
+FROM unnest(%s::int[]) AS i(id)
+CROSS JOIN LATERAL (
+    SELECT day, close FROM daily_prices WHERE instrument_id = i.id ORDER BY day DESC LIMIT %s
+) d
+ORDER BY i.id, d.day
+"""
 
 
 class PostgresQuoteRepository(QuoteRepository):
@@ -113,3 +122,12 @@ class PostgresQuoteRepository(QuoteRepository):
             cur = await conn.execute(_CLOSES, (instrument_id, days), prepare=True)
             rows = await cur.fetchall()
         return tuple(DailyClose(day=day, close=close) for day, close in reversed(rows))
+
+    async def daily_closes_many(self, instrument_ids: Sequence[int], days: int) -> dict[int, tuple[DailyClose, ...]]:
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(_CLOSES_MANY, (list(instrument_ids), days), prepare=True)
+            rows = await cur.fetchall()
+        closes: dict[int, list[DailyClose]] = {}
+        for instrument_id, day, close in rows:
+            closes.setdefault(instrument_id, []).append(DailyClose(day=day, close=close))
+        return {k: tuple(v) for k, v in closes.items()}

@@ -1,0 +1,200 @@
+"""Portfolio analytics for reports: pure functions over current holdings and a year of daily closes.
+
+Money (value, cost, P&L) stays `Decimal`; the daily series and the statistics on it are floats.
+Pure Python (stdlib `statistics`/`math`): 30 holdings x 252 days is ~7,600 multiply-adds, measured
+well under the 20 ms budget (see `make bench` / README), so numpy would buy nothing here.
+
+Conventions, so a reader can recompute every figure by hand:
+* A holding is worth quantity x price x fx_to_base (today's price and today's FX rate).
+* The daily series uses each instrument's close on each day of the calendar (the union of the days
+  any holding has a close, the last `days` of them). A missing day carries the previous close
+  forward; days before an instrument's first close use that first close. Today's FX rate applies
+  to the whole series (no FX history is kept). An instrument without closes is flat at its price.
+* Daily return r_t = v_t / v_{t-1} - 1. Volatility = sample stdev(r) x sqrt(252).
+  Sharpe = (mean(r) x 252 - risk-free rate) / volatility.
+* 1M / 3M / 1Y returns compare the last value with the value 21 / 63 / 251 trading days earlier;
+  YTD compares it with the last value of the previous calendar year. None when the series is short.
+* Max drawdown = the largest fall from a running peak, as a positive fraction of that peak.
+* Herfindahl = sum of squared weights of the holdings by value (1/n for n equal holdings, 1 for one).
+"""
+
+import itertools
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from datetime import date
+from decimal import Decimal
+
+from domain.models import (
+    CASH_PREFIX,
+    Allocation,
+    PortfolioAnalytics,
+    ReportHolding,
+    TopHolding,
+    ValuePoint,
+)
+
+TRADING_DAYS_PER_YEAR = 252
+ONE_MONTH = 21
+THREE_MONTHS = 63
+ONE_YEAR = TRADING_DAYS_PER_YEAR - 1  # 252 closes span 251 daily moves
+TOP_HOLDINGS = 10
+CENT = Decimal("0.01")
+ZERO = Decimal(0)
+
+
+def analyse(
+    holdings: Sequence[ReportHolding],
+    *,
+    base_currency: str,
+    risk_free_rate: float,
+    days: int = TRADING_DAYS_PER_YEAR,
+    top: int = TOP_HOLDINGS,
+) -> PortfolioAnalytics:
+    """Every figure of a report, from the user's holdings and their closes."""
+    values = [h.quantity * h.price * h.fx_to_base for h in holdings]
+    costs = [h.quantity * h.average_cost * h.fx_to_base for h in holdings]
+    total = sum(values, ZERO)
+    cost = sum(costs, ZERO)
+    pnl = total - cost
+    series = value_series(holdings, days)
+    points = [p.value for p in series]
+    returns = daily_returns(points)
+    vol = volatility(returns)
+    as_of = series[-1].day if series else None
+    return PortfolioAnalytics(
+        base_currency=base_currency,
+        as_of=as_of,
+        holdings_count=len(holdings),
+        total_value=total.quantize(CENT),
+        cost_basis=cost.quantize(CENT),
+        unrealized_pnl=pnl.quantize(CENT),
+        unrealized_pnl_pct=float(pnl / cost) if cost else None,
+        by_asset_class=allocation(((h.asset_class, v) for h, v in zip(holdings, values, strict=True)), total),
+        by_currency=allocation(((exposure_currency(h), v) for h, v in zip(holdings, values, strict=True)), total),
+        top_holdings=top_holdings(holdings, values, total, top),
+        series=series,
+        return_1m=period_return(points, ONE_MONTH),
+        return_3m=period_return(points, THREE_MONTHS),
+        return_ytd=year_to_date(series),
+        return_1y=period_return(points, ONE_YEAR),
+        volatility=vol,
+        sharpe=sharpe(returns, vol, risk_free_rate),
+        max_drawdown=max_drawdown(points),
+        herfindahl=herfindahl(values, total),
+    )
+
+
+def exposure_currency(holding: ReportHolding) -> str:
+    """The currency a holding exposes the owner to: a cash line's own currency (`CASH-EUR` → EUR)."""
+    if holding.asset_class == "cash" and holding.symbol.startswith(CASH_PREFIX):
+        return holding.symbol.removeprefix(CASH_PREFIX)
+    return holding.currency
+
+
+def allocation(pairs: Iterable[tuple[str, Decimal]], total: Decimal) -> tuple[Allocation, ...]:
+    """Values summed by key, largest first, with each key's fraction of `total`."""
+    sums: dict[str, Decimal] = {}
+    for key, value in pairs:
+        sums[key] = sums.get(key, ZERO) + value
+    ordered = sorted(sums.items(), key=lambda kv: (-kv[1], kv[0]))
+    return tuple(
+        Allocation(key=k, value=v.quantize(CENT), weight=float(v / total) if total else 0.0) for k, v in ordered
+    )
+
+
+def top_holdings(
+    holdings: Sequence[ReportHolding], values: Sequence[Decimal], total: Decimal, top: int
+) -> tuple[TopHolding, ...]:
+    ranked = sorted(zip(holdings, values, strict=True), key=lambda hv: (-hv[1], hv[0].symbol))[:top]
+    return tuple(
+        TopHolding(
+            symbol=h.symbol,
+            name=h.name,
+            asset_class=h.asset_class,
+            value=v.quantize(CENT),
+            unrealized_pnl=(v - h.quantity * h.average_cost * h.fx_to_base).quantize(CENT),
+            weight=float(v / total) if total else 0.0,
+        )
+        for h, v in ranked
+    )
+
+
+def value_series(holdings: Sequence[ReportHolding], days: int) -> tuple[ValuePoint, ...]:
+    """The portfolio's value on each of the last `days` trading days (see the module's conventions)."""
+    calendar = sorted({c.day for h in holdings for c in h.closes})[-days:]
+    if not calendar:
+        return ()
+    totals = [0.0] * len(calendar)
+    for h in holdings:
+        units = float(h.quantity * h.fx_to_base)
+        for i, close in enumerate(_aligned_closes(h, calendar)):
+            totals[i] += units * close
+    return tuple(ValuePoint(day=d, value=v) for d, v in zip(calendar, totals, strict=True))
+
+
+def _aligned_closes(holding: ReportHolding, calendar: Sequence[date]) -> list[float]:
+    closes = holding.closes
+    if not closes:
+        return [float(holding.price)] * len(calendar)
+    out: list[float] = []
+    last = float(closes[0].close)
+    j = 0
+    for day in calendar:
+        while j < len(closes) and closes[j].day <= day:
+            last = float(closes[j].close)
+            j += 1
+        out.append(last)
+    return out
+
+
+def daily_returns(values: Sequence[float]) -> list[float]:
+    return [b / a - 1 for a, b in itertools.pairwise(values) if a > 0]
+
+
+def period_return(values: Sequence[float], periods: int) -> float | None:
+    """The return over the last `periods` daily moves; None when the series is shorter."""
+    if len(values) <= periods or values[-1 - periods] <= 0:
+        return None
+    return values[-1] / values[-1 - periods] - 1
+
+
+def year_to_date(series: Sequence[ValuePoint]) -> float | None:
+    """The return since the last value of the previous calendar year; None if the series starts later."""
+    if not series:
+        return None
+    year_start = date(series[-1].day.year, 1, 1)
+    base = next((p.value for p in reversed(series) if p.day < year_start), None)
+    if base is None or base <= 0:
+        return None
+    return series[-1].value / base - 1
+
+
+def volatility(returns: Sequence[float]) -> float | None:
+    if len(returns) < 2:  # a sample deviation needs two points
+        return None
+    return statistics.stdev(returns) * math.sqrt(TRADING_DAYS_PER_YEAR)
+
+
+def sharpe(returns: Sequence[float], vol: float | None, risk_free_rate: float) -> float | None:
+    if vol is None or vol == 0:
+        return None
+    return (statistics.fmean(returns) * TRADING_DAYS_PER_YEAR - risk_free_rate) / vol
+
+
+def max_drawdown(values: Sequence[float]) -> float | None:
+    if len(values) < 2:  # a fall needs two points
+        return None
+    peak = values[0]
+    worst = 0.0
+    for v in values:
+        peak = max(peak, v)
+        if peak > 0:
+            worst = max(worst, (peak - v) / peak)
+    return worst
+
+
+def herfindahl(values: Sequence[Decimal], total: Decimal) -> float | None:
+    if total <= 0:
+        return None
+    return sum(float(v / total) ** 2 for v in values)

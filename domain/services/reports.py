@@ -1,0 +1,269 @@
+"""Reports: request (durable row, then a wake-up message), run (idempotent, fenced), and sweep.
+
+The row is the record and the message only a hint. An attempt claims the row (which counts it),
+renders and stores the PDF once, records the email intent before sending and the outcome after the
+server's 250, then finishes the row. A worker killed anywhere leaves the row `running` until its
+lease runs out; the sweeper then queues and sends it again, and the next attempt picks up where
+the record says: the stored PDF is reused, a `sent` email is not sent again, and an email whose
+sending was interrupted (`sending`) is never resent but marked `unknown` for an operator.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from domain.analytics import analyse
+from domain.errors import (
+    DomainError,
+    InvalidRequestError,
+    MailNotSentError,
+    MailOutcomeUnknownError,
+    NotFoundError,
+    ReportNotFoundError,
+    ReportNotReadyError,
+    UnavailableError,
+    UserNotFoundError,
+)
+from domain.models import (
+    Email,
+    PortfolioAnalytics,
+    QuoteSnapshot,
+    Report,
+    ReportClaim,
+    ReportDocument,
+    ReportHolding,
+    ReportPage,
+    ReportRequest,
+    ReportStatus,
+)
+from domain.ports import HoldingsRepository, Mailer, QuoteRepository, ReportQueue, ReportRenderer, ReportRepository
+
+log = logging.getLogger("folio.reports")
+
+SWEEP_BATCH = 100
+
+
+class ReportRetryError(UnavailableError):
+    """An attempt failed for a reason that may pass; the row is `queued` again and the queue retries it."""
+
+
+class _SupersededError(Exception):
+    """Another attempt claimed the report meanwhile; this one stops without writing."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportPolicy:
+    deadline_s: float
+    max_attempts: int
+    history_days: int
+    risk_free_rate: float
+    estimate_s: float
+    base_currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportTools:
+    """What an attempt reads and drives: the record of holdings and prices, the renderer, the mail."""
+
+    holdings: HoldingsRepository
+    quotes: QuoteRepository
+    snapshot: Callable[[], Awaitable[QuoteSnapshot]]
+    renderer: ReportRenderer
+    mailer: Mailer
+
+
+class ReportService:
+    def __init__(
+        self, reports: ReportRepository, queue: ReportQueue, tools: ReportTools | None, policy: ReportPolicy
+    ) -> None:
+        self._reports = reports
+        self._queue = queue
+        self._tools = tools  # None in the web process: it requests and reads, never runs
+        self._policy = policy
+
+    # --- the web side -------------------------------------------------------------------------
+    async def request(self, user_id: int, idempotency_key: str | None) -> ReportRequest:
+        """Record the request, then wake a worker. A broker that is down delays the report, never loses it."""
+        result = await self._reports.create(user_id, idempotency_key, self._policy.deadline_s)
+        if result.created:
+            try:
+                await self._queue.send(result.report.id)
+            except UnavailableError as e:
+                log.warning("report queued, broker unavailable: the sweeper will send it (%s)", e.detail,
+                            extra={"report_id": result.report.id})  # fmt: skip
+        return result
+
+    def estimated_completion(self, report: Report) -> datetime:
+        return report.created_at + timedelta(seconds=self._policy.estimate_s)
+
+    async def get(self, report_id: str) -> Report:
+        report = await self._reports.get(report_id)
+        if report is None:
+            raise ReportNotFoundError(report_id)
+        return report
+
+    async def document(self, report_id: str) -> bytes:
+        report = await self.get(report_id)
+        document = await self._reports.document(report_id) if report.has_document else None
+        if document is None:
+            raise ReportNotReadyError(report_id, report.status)
+        return document
+
+    async def by_status(self, status: ReportStatus, *, limit: int, cursor: str | None) -> ReportPage:
+        return await self._reports.by_status(status, limit=limit, cursor=cursor)
+
+    # --- the worker side ----------------------------------------------------------------------
+    async def run(self, report_id: str) -> str:
+        """One attempt at a report; returns what happened. Raises ReportRetryError to be retried later."""
+        claim = await self._reports.claim(report_id, self._policy.deadline_s)
+        if claim is None:
+            log.info("report not claimable (finished, held by a live attempt, or unknown)",
+                     extra={"report_id": report_id})  # fmt: skip
+            return "skipped"
+        extra = {"report_id": report_id, "user_id": claim.user_id, "attempt": claim.attempt}
+        log.info("report attempt started", extra=extra)
+        try:
+            await self._attempt(claim)
+        except _SupersededError:
+            log.warning("report attempt superseded by a newer one; stopping", extra=extra)
+            return "superseded"
+        except MailOutcomeUnknownError as e:
+            await self._reports.set_email_status(claim, "unknown", expected="sending")
+            return await self._fail(claim, f"email outcome unknown, not resent: {e.detail}", extra)
+        except (NotFoundError, InvalidRequestError) as e:
+            return await self._fail(claim, e.detail, extra)
+        except Exception as e:  # noqa: BLE001 - any other failure is retried, then recorded with its reason
+            return await self._retry_or_fail(claim, _reason(e), extra, e)
+        log.info("report succeeded", extra=extra)
+        return "succeeded"
+
+    async def _attempt(self, claim: ReportClaim) -> None:
+        document = await self._document(claim)
+        if claim.email_status in ("sending", "unknown"):
+            raise MailOutcomeUnknownError("an earlier attempt stopped while sending the email")
+        if claim.email_status == "pending":
+            await self._email(claim, document)
+        if not await self._reports.finish(claim, "succeeded", None):
+            raise _SupersededError
+
+    async def _email(self, claim: ReportClaim, document: bytes) -> None:
+        assert self._tools is not None
+        if not await self._reports.set_email_status(claim, "sending", expected="pending"):
+            raise _SupersededError
+        try:
+            await self._tools.mailer.send(_email(claim, document))
+        except MailNotSentError:
+            await self._reports.set_email_status(claim, "pending", expected="sending")
+            raise
+        await self._reports.set_email_status(claim, "sent", expected="sending")
+        log.info("report emailed", extra={"report_id": claim.report_id, "attempt": claim.attempt})
+
+    async def _document(self, claim: ReportClaim) -> bytes:
+        if claim.has_document:
+            stored = await self._reports.document(claim.report_id)
+            if stored is not None:
+                return stored
+        assert self._tools is not None, "the web process does not run reports"
+        analytics = await self.analytics(claim.user_id)
+        request = ReportDocument(
+            report_id=claim.report_id,
+            user_id=claim.user_id,
+            recipient_name=claim.recipient_name,
+            generated_at=datetime.now(UTC),
+            analytics=analytics,
+        )
+        # Charts and PDF are CPU work: off the event loop, which the worker's other threads share.
+        document = await asyncio.to_thread(self._tools.renderer.render, request)
+        if not await self._reports.store_document(claim, document):
+            raise _SupersededError
+        return document
+
+    async def analytics(self, user_id: int) -> PortfolioAnalytics:
+        """The figures of a report for the user's current holdings."""
+        assert self._tools is not None
+        holdings = await self._tools.holdings.get(user_id)
+        if holdings is None:
+            raise UserNotFoundError(user_id)
+        snapshot = await self._tools.snapshot()
+        ids = [h.instrument_id for h in holdings.items if h.instrument_id in snapshot.instruments]
+        closes = await self._tools.quotes.daily_closes_many(ids, self._policy.history_days)
+        lines = []
+        for h in holdings.items:
+            inst = snapshot.instruments.get(h.instrument_id)
+            if inst is None:
+                continue
+            quote = snapshot.quotes.get(h.instrument_id)
+            lines.append(
+                ReportHolding(
+                    symbol=inst.symbol,
+                    name=inst.name,
+                    asset_class=inst.asset_class,
+                    currency=inst.currency,
+                    quantity=h.quantity,
+                    average_cost=h.average_cost,
+                    price=quote.price if quote is not None else h.average_cost,
+                    fx_to_base=snapshot.fx_to_base.get(inst.currency, Decimal(1)),
+                    closes=closes.get(h.instrument_id, ()),
+                )
+            )
+        return analyse(
+            lines,
+            base_currency=snapshot.base_currency,
+            risk_free_rate=self._policy.risk_free_rate,
+            days=self._policy.history_days,
+        )
+
+    async def _fail(self, claim: ReportClaim, reason: str, extra: dict[str, object]) -> str:
+        await self._reports.finish(claim, "failed", reason)
+        log.error("report failed: %s", reason, extra=extra)
+        return "failed"
+
+    async def _retry_or_fail(self, claim: ReportClaim, reason: str, extra: dict[str, object], e: Exception) -> str:
+        if claim.attempt >= self._policy.max_attempts:
+            return await self._fail(claim, f"gave up after {claim.attempt} attempts: {reason}", extra)
+        await self._reports.release(claim, reason, self._policy.deadline_s)
+        log.warning("report attempt failed, will retry: %s", reason, extra=extra)
+        raise ReportRetryError(reason) from e
+
+    # --- the sweeper --------------------------------------------------------------------------
+    async def sweep(self) -> int:
+        """Send again every report stuck in `queued`/`running` past its deadline; return how many."""
+        ids = await self._reports.requeue_stale(self._policy.deadline_s, SWEEP_BATCH)
+        for report_id in ids:
+            log.warning("report past its deadline: sending it again", extra={"report_id": report_id})
+            await self._queue.send(report_id)
+        return len(ids)
+
+    async def sweep_forever(self, interval_s: float) -> None:
+        """Run `sweep` every `interval_s` until cancelled; failures are logged and the loop goes on."""
+        while True:
+            try:
+                await self.sweep()
+            except DomainError as e:
+                log.warning("report sweep failed: %s", e.detail)
+            except Exception:
+                log.exception("report sweep failed")
+            await asyncio.sleep(interval_s)
+
+
+def _reason(e: Exception) -> str:
+    detail = e.detail if isinstance(e, DomainError) else str(e)
+    return f"{type(e).__name__}: {detail}"[:500]
+
+
+def _email(claim: ReportClaim, document: bytes) -> Email:
+    day = datetime.now(UTC).date().isoformat()
+    return Email(
+        to=claim.recipient,
+        subject=f"Your Folio portfolio report ({day})",
+        text=(
+            f"Hello {claim.recipient_name},\n\nyour portfolio report is attached as a PDF: current value,"
+            " allocation, a year of performance and risk figures.\n\nFolio\n"
+        ),
+        attachment_name=f"folio-report-{day}.pdf",
+        attachment=document,
+        headers={"X-Folio-Report-Id": claim.report_id},
+    )

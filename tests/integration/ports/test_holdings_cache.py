@@ -1,0 +1,104 @@
+"""One contract for the holdings cache, run against the in-memory twin and the real Valkey adapter."""
+
+from decimal import Decimal
+from itertools import count
+
+import pytest
+import valkey.asyncio as avalkey
+
+from domain.adapters.breaker import CircuitBreaker
+from domain.adapters.memory import InMemoryHoldingsCache
+from domain.adapters.valkey_cache import ValkeyHoldingsCache, holdings_key
+from domain.models import Holding, Holdings
+from domain.ports import HoldingsCache
+
+pytestmark = pytest.mark.integration
+_users = count(700_000)
+
+
+def holdings(user_id: int, quantity: str = "3") -> Holdings:
+    lot = Holding(instrument_id=1, quantity=Decimal(quantity), average_cost=Decimal("2.5"))
+    return Holdings(user_id=user_id, items=(lot,))
+
+
+@pytest.fixture(params=["memory", "valkey"])
+async def cache(request, servers):
+    if request.param == "memory":
+        yield InMemoryHoldingsCache()
+        return
+    client = avalkey.Valkey.from_url(servers.valkey_url, socket_timeout=1)
+    yield ValkeyHoldingsCache(client, CircuitBreaker("test", failures=5, reset_s=1), ttl_s=60, fill_wait_s=0.2)
+    await client.aclose()
+
+
+async def test_a_miss_then_a_fill_then_a_hit(cache: HoldingsCache):
+    user = next(_users)
+    found, ticket = await cache.read(user)
+    assert found is None
+    assert await cache.fill(ticket, holdings(user)) is True
+    found, _ = await cache.read(user)
+    assert found == holdings(user)
+
+
+async def test_a_fill_that_began_before_an_invalidation_is_refused(cache: HoldingsCache):
+    user = next(_users)
+    _, ticket = await cache.read(user)
+    await cache.invalidate(user)
+    assert await cache.fill(ticket, holdings(user, "1")) is False
+    assert (await cache.read(user))[0] is None
+    _, fresh = await cache.read(user)
+    assert await cache.fill(fresh, holdings(user, "2")) is True
+
+
+async def test_invalidate_drops_the_entry(cache: HoldingsCache):
+    user = next(_users)
+    _, ticket = await cache.read(user)
+    await cache.fill(ticket, holdings(user))
+    await cache.invalidate(user)
+    assert (await cache.read(user))[0] is None
+
+
+async def test_one_fill_lease_at_a_time_and_waiters_see_the_fill(cache: HoldingsCache):
+    user = next(_users)
+    assert await cache.lead_fill(user) is True
+    assert await cache.lead_fill(user) is False
+    _, ticket = await cache.read(user)
+    await cache.fill(ticket, holdings(user))
+    assert await cache.await_fill(user) == holdings(user)
+    await cache.end_fill(user)
+    assert await cache.lead_fill(user) is True
+    await cache.end_fill(user)
+
+
+async def test_a_waiter_gives_up_when_the_leader_leaves_without_filling(cache: HoldingsCache):
+    user = next(_users)
+    assert await cache.lead_fill(user) is True
+    await cache.end_fill(user)
+    assert await cache.await_fill(user) is None
+
+
+async def test_valkey_entries_are_versioned_msgpack_under_a_hash_tagged_key(servers):
+    client = avalkey.Valkey.from_url(servers.valkey_url)
+    adapter = ValkeyHoldingsCache(client, CircuitBreaker("test", failures=5, reset_s=1), ttl_s=60)
+    user = next(_users)
+    _, ticket = await adapter.read(user)
+    await adapter.fill(ticket, holdings(user))
+    key = holdings_key(user)
+    assert key == f"folio:{{u{user}}}:holdings:v1"
+    raw = await client.get(key)
+    assert raw is not None
+    assert not raw.startswith(b"{")  # msgpack, not JSON
+    assert 0 < await client.pttl(key) <= 60_000
+    await client.aclose()
+
+
+async def test_a_dead_valkey_reads_as_a_miss_and_opens_the_breaker():
+    client = avalkey.Valkey.from_url("redis://127.0.0.1:1", socket_connect_timeout=0.1, socket_timeout=0.1)
+    breaker = CircuitBreaker("test", failures=2, reset_s=30)
+    adapter = ValkeyHoldingsCache(client, breaker, ttl_s=60)
+    for _ in range(3):
+        found, ticket = await adapter.read(1)
+        assert found is None
+        assert ticket.usable is False
+    assert breaker.state == "open"
+    await client.aclose()
