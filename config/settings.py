@@ -30,7 +30,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     portfolio_cache: bool = True
     local_cache: bool = True
     local_cache_max_entries: Positive = 100_000
-    cache_fill_wait_ms: Positive = 1000
+    cache_fill_wait_ms: Positive = 3000
     invalidation_ack_timeout_ms: Positive = 250
     invalidation_heartbeat_ms: Positive = 100
     # Database pool (the seed's configuration 2).

@@ -39,6 +39,7 @@ log = logging.getLogger("folio.wiring")
 
 QUOTE_POLL_S = 0.5
 BROKER_TIMEOUT_S = 5.0
+TASK_STOP_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,9 +218,13 @@ async def _first_snapshot(book: QuoteBook) -> None:
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
+    """Stop a background task; a task that does not stop in time must not hang the shutdown."""
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    done, _ = await asyncio.wait({task}, timeout=TASK_STOP_TIMEOUT_S)
+    if not done:
+        log.warning("background task %s did not stop within %ss", task.get_name(), TASK_STOP_TIMEOUT_S)
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning("background task %s had failed: %r", task.get_name(), task.exception())
 
 
 def build_broker(settings: Settings) -> Broker:

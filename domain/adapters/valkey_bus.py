@@ -8,6 +8,7 @@ acknowledged write never sees the old holdings.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -100,8 +101,10 @@ class ValkeyInvalidationBus(InvalidationBus):
                 elif time.monotonic() - self._alive_at > self._trust_s and self._alive_at > 0:
                     raise TimeoutError("no heartbeat from the invalidation bus")
         finally:
-            await pubsub.aclose()
-            await client.aclose()
+            # Bounded: closing a connection that a cancelled read left behind must not hang a shutdown.
+            with contextlib.suppress(*_FAILURES):
+                await asyncio.wait_for(pubsub.aclose(), self._trust_s)
+                await asyncio.wait_for(client.aclose(), self._trust_s)
 
     async def _handle(self, message: dict[str, object], on_invalidate: Callable[[int], None]) -> None:
         kind = message.get("type")

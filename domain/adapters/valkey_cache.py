@@ -66,14 +66,15 @@ class ValkeyHoldingsCache(HoldingsCache):
         breaker: CircuitBreaker,
         *,
         ttl_s: int,
-        lease_s: float = 2.0,
-        fill_wait_s: float = 1.0,
+        fill_wait_s: float = 3.0,
         poll_s: float = 0.005,
     ) -> None:
         self._client = client
         self._breaker = breaker
         self._ttl_ms = ttl_s * 1000
-        self._lease_ms = int(lease_s * 1000)
+        # The lease outlives the waiters' patience: a waiter gives up only when the leader is gone
+        # (lease released without a fill) or has had all the time a database deadline allows.
+        self._lease_ms = int(fill_wait_s * 1000)
         self._fill_wait_s = fill_wait_s
         self._poll_s = poll_s
         self._token = uuid.uuid4().hex
