@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from cli.embedded import free_port
+from cli.embedded.processes import spawn
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -29,10 +30,8 @@ class WebProcess:
             "--port", str(self.port), "--workers", str(workers), "--workers-kill-timeout", "5",
             "gateway.app:create_app",
         ]  # fmt: skip
-        with log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                args, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, process_group=0
-            )
+        # Dies with the test session even when pytest is killed before its fixtures tear down.
+        self.proc = spawn(args, log_path, cwd=ROOT, death_signal=signal.SIGTERM, env={**os.environ, **env})
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -83,9 +82,7 @@ class WorkerProcess:
         ]  # fmt: skip
         # INFO: Dramatiq says "ready for action" once every worker process has booted.
         full_env = {**os.environ, **env, "LOG_LEVEL": "INFO"}
-        with log_path.open("ab") as log:
-            self.proc = subprocess.Popen(args, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
-                                         process_group=0)  # fmt: skip
+        self.proc = spawn(args, log_path, cwd=ROOT, death_signal=signal.SIGTERM, env=full_env)
 
     def log(self) -> str:
         with self.log_path.open("rb") as f:
