@@ -71,6 +71,30 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     auto_scale_target_memory: Percent = 80
     health_sample_interval_s: PositiveFloat = 1.0
     retry_after_s: Positive = 1
+    # Autoscaling policy (issue 7): target tracking, the seed's numbers. Cooldowns are in seconds.
+    min_instances: Positive = 2
+    max_instances: Positive = 8
+    scale_out_cooldown: NonNegative = 300
+    scale_in_cooldown: NonNegative = 600
+    scale_window_s: Positive = 180  # metrics are averaged over this window, so one spike does not scale
+    worker_min_instances: Positive = 1
+    worker_max_instances: Positive = 8
+    worker_target_backlog: PositiveFloat = 20.0  # queued reports per worker process
+    worker_target_queue_age_s: PositiveFloat = 30.0  # age of the oldest queued report
+    fleet_heartbeat_s: PositiveFloat = 5.0  # every process publishes its samples this often
+    fleet_heartbeat_ttl_s: PositiveFloat = 15.0  # a process silent this long has left the fleet
+    # Metrics (issue 7): Prometheus exposition on /metrics for an operator token, and optionally on a
+    # separate, unauthenticated bind address (host:port; empty = closed).
+    metrics: bool = True
+    metrics_dir: str = ""  # prometheus-client multiprocess folder; empty = DATA_DIR/metrics
+    metrics_bind: str = ""
+    # Cost model and budget alert (issue 7), in US dollars.
+    instance_type: str = "t3.large"
+    instance_price_per_hour: Annotated[float, msgspec.Meta(ge=0)] = 0.0832
+    cache_price_per_month: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    database_price_per_month: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    bandwidth_price_per_gb: Annotated[float, msgspec.Meta(ge=0)] = 0.09
+    monthly_budget_usd: Annotated[float, msgspec.Meta(ge=0)] = 1000.0
     # HTTP.
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     web_concurrency: Positive = 2
@@ -110,6 +134,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         if self.report_time_limit_s >= self.report_deadline_s:
             # A live attempt must finish (or be stopped) before its lease lets another worker claim it.
             raise ValueError("REPORT_TIME_LIMIT_S must be below REPORT_DEADLINE_S")
+        if self.min_instances > self.max_instances:
+            raise ValueError("MIN_INSTANCES must not exceed MAX_INSTANCES")
+        if self.worker_min_instances > self.worker_max_instances:
+            raise ValueError("WORKER_MIN_INSTANCES must not exceed WORKER_MAX_INSTANCES")
 
 
 class SettingsError(ValueError):
