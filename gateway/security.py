@@ -63,8 +63,12 @@ def authorize_owner(caller: Connection | Principal, owner_user_id: int) -> None:
         raise ForbiddenError(f"this token may not access user {owner_user_id}'s data")
 
 
-def authorize(connection: Connection, handler: BaseRouteHandler) -> None:
-    """The app-wide guard: the one place that says which principal reaches which route."""
+async def authorize(connection: Connection, handler: BaseRouteHandler) -> None:
+    """The app-wide guard: the one place that says which principal reaches which route.
+
+    Guards are `async` though they only compute: Litestar runs a synchronous guard in a worker
+    thread (`ensure_async_callable`), a thread hop and two interpreter-lock hand-offs per request.
+    """
     path = connection.scope["path"]
     if not path.startswith(API_PREFIX) or connection.scope.get("method") == "OPTIONS":
         return  # open routes, and preflights (the middleware does not authenticate them either)
@@ -76,6 +80,6 @@ def authorize(connection: Connection, handler: BaseRouteHandler) -> None:
         authorize_owner(principal, user_id)
 
 
-def operator_only(connection: Connection, handler: BaseRouteHandler) -> None:
+async def operator_only(connection: Connection, handler: BaseRouteHandler) -> None:
     """The guard on every operator route (each is also marked `opt={"operator_only": True}`)."""
     require_operator(principal_of(connection))
