@@ -18,7 +18,7 @@ from domain.adapters.postgres.pool import Pool, PoolConfig, PostgresProbe, open_
 from domain.adapters.postgres.quotes import PostgresQuoteRepository
 from domain.adapters.postgres.reports import PostgresReportRepository
 from domain.adapters.postgres.trades import PostgresTradeStore
-from domain.adapters.reports_queue import DramatiqReportQueue
+from domain.adapters.reports_queue import ValkeyReportQueue
 from domain.adapters.reports_queue import build_broker as _build_broker
 from domain.adapters.smtp import SmtpMailer
 from domain.adapters.valkey import ValkeyClient, ValkeyProbe, open_valkey
@@ -104,7 +104,7 @@ async def open_services(settings: Settings, *, role: str = "web") -> AsyncIterat
         if role == "web" and settings.portfolio_cache:
             stack.push_async_callback(_cancel, asyncio.create_task(portfolios.listen(), name="invalidations"))
         rate_limits = _rate_limits(settings, valkey) if role == "web" and settings.rate_limit else None
-        reports = await _reports(settings, pool, book, role, stack)
+        reports = await _reports(settings, pool, valkey, book, role, stack)
         if rate_limits is not None:
             stack.push_async_callback(_cancel, asyncio.create_task(rate_limits.run(), name="rate-limit-sync"))
         yield Services(
@@ -172,12 +172,20 @@ def _rate_limits(settings: Settings, valkey: ValkeyClient) -> RateLimiter:
 
 
 async def _reports(
-    settings: Settings, pool: Pool, book: QuoteBook, role: str, stack: contextlib.AsyncExitStack
+    settings: Settings,
+    pool: Pool,
+    valkey: ValkeyClient,
+    book: QuoteBook,
+    role: str,
+    stack: contextlib.AsyncExitStack,
 ) -> ReportService:
     """Web processes request and read reports; workers also run them and sweep for stale ones."""
-    broker = build_broker(settings)
-    stack.callback(broker.close)
-    queue = DramatiqReportQueue(broker, queue_name=REPORTS_QUEUE, actor_name=GENERATE_REPORT_ACTOR)
+    queue = ValkeyReportQueue(
+        valkey,
+        queue_name=REPORTS_QUEUE,
+        actor_name=GENERATE_REPORT_ACTOR,
+        heartbeat_timeout_ms=settings.broker_heartbeat_timeout_ms,
+    )
     policy = ReportPolicy(
         deadline_s=settings.report_deadline_s,
         max_attempts=settings.report_max_attempts,

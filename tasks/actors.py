@@ -1,7 +1,7 @@
 """Dramatiq actors: thin shells that call one domain use case each.
 
 Imported by the worker only (`dramatiq tasks.broker:setup tasks.actors`), after `setup()` has set
-the broker; the web process sends by name through `DramatiqReportQueue` and never imports this.
+the broker; the web process sends by name through `ValkeyReportQueue` and never imports this.
 Retries, backoff and the time limit come from settings (`tasks.broker.tune_for_reports`).
 """
 
