@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from domain.analytics import analyse
 from domain.errors import (
@@ -44,6 +45,7 @@ from domain.ports import HoldingsRepository, Mailer, QuoteRepository, ReportQueu
 log = logging.getLogger("folio.reports")
 
 SWEEP_BATCH = 100
+_T = TypeVar("_T")
 
 
 class ReportRetryError(UnavailableError):
@@ -62,6 +64,7 @@ class ReportPolicy:
     risk_free_rate: float
     estimate_s: float
     base_currency: str
+    compute_concurrency: int = 1  # reports computing at once per process (one interpreter lock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,7 @@ class ReportService:
         self._queue = queue
         self._tools = tools  # None in the web process: it requests and reads, never runs
         self._policy = policy
+        self._compute_gate = asyncio.Semaphore(policy.compute_concurrency)
 
     # --- the web side -------------------------------------------------------------------------
     async def request(self, user_id: int, idempotency_key: str | None) -> ReportRequest:
@@ -117,31 +121,47 @@ class ReportService:
 
     # --- the worker side ----------------------------------------------------------------------
     async def run(self, report_id: str) -> str:
-        """One attempt at a report; returns what happened. Raises ReportRetryError to be retried later."""
-        claim = await self._reports.claim(report_id, self._policy.deadline_s)
-        if claim is None:
-            log.info("report not claimable (finished, held by a live attempt, or unknown)",
-                     extra={"report_id": report_id})  # fmt: skip
-            return "skipped"
-        extra = {"report_id": report_id, "user_id": claim.user_id, "attempt": claim.attempt}
-        log.info("report attempt started", extra=extra)
-        try:
-            await self._attempt(claim)
-        except _SupersededError:
-            log.warning("report attempt superseded by a newer one; stopping", extra=extra)
-            return "superseded"
-        except MailOutcomeUnknownError as e:
-            await self._reports.set_email_status(claim, "unknown", expected="sending")
-            return await self._fail(claim, f"email outcome unknown, not resent: {e.detail}", extra)
-        except (NotFoundError, InvalidRequestError) as e:
-            return await self._fail(claim, e.detail, extra)
-        except Exception as e:  # noqa: BLE001 - any other failure is retried, then recorded with its reason
-            return await self._retry_or_fail(claim, _reason(e), extra, e)
+        """One attempt at a report; returns what happened. Raises ReportRetryError to be retried later.
+
+        The claim and the document (analytics, charts, PDF: CPU work) happen one report at a time per
+        process, behind the compute gate: threads that interleave CPU work under one interpreter lock
+        finish every report later and none sooner. Waiting reports stay `queued` (their lease has not
+        started); the email, which waits on the network, goes out after the gate is passed on.
+        """
+        async with self._compute_gate:
+            claim = await self._reports.claim(report_id, self._policy.deadline_s)
+            if claim is None:
+                log.info("report not claimable (finished, held by a live attempt, or unknown)",
+                         extra={"report_id": report_id})  # fmt: skip
+                return "skipped"
+            extra = {"report_id": report_id, "user_id": claim.user_id, "attempt": claim.attempt}
+            log.info("report attempt started", extra=extra)
+            outcome, document = await self._step(claim, extra, self._document(claim))
+        if outcome is None and document is not None:
+            outcome, _ = await self._step(claim, extra, self._deliver(claim, document))
+        if outcome is not None:
+            return outcome
         log.info("report succeeded", extra=extra)
         return "succeeded"
 
-    async def _attempt(self, claim: ReportClaim) -> None:
-        document = await self._document(claim)
+    async def _step(
+        self, claim: ReportClaim, extra: dict[str, object], work: Awaitable[_T]
+    ) -> tuple[str | None, _T | None]:
+        """Await one part of an attempt: (None, its result), or (the attempt's outcome, None)."""
+        try:
+            return None, await work
+        except _SupersededError:
+            log.warning("report attempt superseded by a newer one; stopping", extra=extra)
+            return "superseded", None
+        except MailOutcomeUnknownError as e:
+            await self._reports.set_email_status(claim, "unknown", expected="sending")
+            return await self._fail(claim, f"email outcome unknown, not resent: {e.detail}", extra), None
+        except (NotFoundError, InvalidRequestError) as e:
+            return await self._fail(claim, e.detail, extra), None
+        except Exception as e:  # noqa: BLE001 - any other failure is retried, then recorded with its reason
+            return await self._retry_or_fail(claim, _reason(e), extra, e), None
+
+    async def _deliver(self, claim: ReportClaim, document: bytes) -> None:
         if claim.email_status in ("sending", "unknown"):
             raise MailOutcomeUnknownError("an earlier attempt stopped while sending the email")
         if claim.email_status == "pending":
