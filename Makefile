@@ -33,6 +33,7 @@ fmt: venv
 
 bench: venv
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.reports $(BENCH_REPORT_ARGS)
 
 clean:
 	rm -rf .data

@@ -132,6 +132,12 @@ function M.trade()
   return M.request("POST", "/api/user/" .. user .. "/trades", user, JSON, body)
 end
 
+-- A report request by a uniformly random user for their own portfolio (POST /api/generate-report).
+function M.report()
+  local user = math.random(M.users)
+  return M.request("POST", "/api/generate-report?user_id=" .. user, user)
+end
+
 -- wrk's entry points shared by all scenarios (a scenario defines init() and request()).
 local threads = {}
 
