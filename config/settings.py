@@ -83,6 +83,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     worker_target_queue_age_s: PositiveFloat = 30.0  # age of the oldest queued report
     fleet_heartbeat_s: PositiveFloat = 5.0  # every process publishes its samples this often
     fleet_heartbeat_ttl_s: PositiveFloat = 15.0  # a process silent this long has left the fleet
+    instance_id: str = ""  # the fleet view's scaling unit (container, dyno, pod); empty = the host name
     # Metrics (issue 7): Prometheus exposition on /metrics for an operator token, and optionally on a
     # separate, unauthenticated bind address (host:port; empty = closed).
     metrics: bool = True
@@ -91,8 +92,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # Cost model and budget alert (issue 7), in US dollars.
     instance_type: str = "t3.large"
     instance_price_per_hour: Annotated[float, msgspec.Meta(ge=0)] = 0.0832
-    cache_price_per_month: Annotated[float, msgspec.Meta(ge=0)] = 0.0
-    database_price_per_month: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    # ElastiCache for Valkey cache.t3.small, on-demand us-east-1: $0.0272/h x 730 h (Redis OSS: $0.034/h).
+    cache_price_per_month: Annotated[float, msgspec.Meta(ge=0)] = 19.86
+    # RDS for PostgreSQL db.t3.medium Single-AZ, on-demand us-east-1: $0.072/h x 730 h + 20 GB gp3 at $0.115.
+    database_price_per_month: Annotated[float, msgspec.Meta(ge=0)] = 54.86
     bandwidth_price_per_gb: Annotated[float, msgspec.Meta(ge=0)] = 0.09
     monthly_budget_usd: Annotated[float, msgspec.Meta(ge=0)] = 1000.0
     # HTTP.

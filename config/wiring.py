@@ -3,8 +3,13 @@
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 
 from dramatiq import Broker
 
@@ -12,27 +17,36 @@ from config.queues import GENERATE_REPORT_ACTOR, REPORTS_QUEUE
 from config.settings import Settings
 from domain.adapters.breaker import CircuitBreaker
 from domain.adapters.host_metrics import PsutilHostMetrics
+from domain.adapters.memory import NullMetrics
 from domain.adapters.pdf import ReportlabRenderer, warm_up
 from domain.adapters.postgres.holdings import PostgresHoldingsRepository
-from domain.adapters.postgres.pool import Pool, PoolConfig, PostgresProbe, open_pool
+from domain.adapters.postgres.pool import Pool, PoolConfig, PostgresProbe, open_pool, report_pool
 from domain.adapters.postgres.quotes import PostgresQuoteRepository
+from domain.adapters.postgres.report_stats import PostgresReportStatistics
 from domain.adapters.postgres.reports import PostgresReportRepository
 from domain.adapters.postgres.trades import PostgresTradeStore
+from domain.adapters.prometheus import open_prometheus
+from domain.adapters.queue_backlog import ValkeyQueueBacklog
 from domain.adapters.reports_queue import ValkeyReportQueue
 from domain.adapters.reports_queue import build_broker as _build_broker
 from domain.adapters.smtp import SmtpMailer
 from domain.adapters.valkey import ValkeyClient, ValkeyProbe, open_valkey
 from domain.adapters.valkey_bus import ValkeyInvalidationBus
 from domain.adapters.valkey_cache import ValkeyHoldingsCache
+from domain.adapters.valkey_fleet import ValkeyFleetRegistry
 from domain.adapters.valkey_quote_bus import ValkeyQuoteVersionBus
 from domain.adapters.valkey_rate_limit import ValkeyRateLimitStore
 from domain.errors import UnavailableError
 from domain.models import QuoteSnapshot
+from domain.ports import HostMetrics, Metrics
+from domain.scaling import ScalingPolicy, web_policy, worker_policy
+from domain.services.fleet import WEB, WORKER, FleetService, Identity
 from domain.services.health import HealthService
 from domain.services.market_data import MarketDataService, QuoteBook, QuoteFollower
 from domain.services.portfolios import PortfolioService
 from domain.services.rate_limits import RateLimiter
 from domain.services.reports import ReportPolicy, ReportService, ReportTools
+from domain.services.telemetry import ReportTelemetry
 from domain.services.trades import TradeService
 
 log = logging.getLogger("folio.wiring")
@@ -40,6 +54,7 @@ log = logging.getLogger("folio.wiring")
 QUOTE_POLL_S = 0.5
 BROKER_TIMEOUT_S = 5.0
 TASK_STOP_TIMEOUT_S = 2.0
+REPORT_METRICS_S = 15.0  # report rows and queue, sampled by each web process
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +69,8 @@ class Services:
     market_data: MarketDataService
     reports: ReportService
     rate_limits: RateLimiter | None = None  # web processes only, unless RATE_LIMIT is off
+    fleet: FleetService | None = None  # heartbeats and the fleet's scaling decisions (issue 7)
+    metrics: Metrics = field(default_factory=NullMetrics)  # Prometheus, or nothing when METRICS=false
 
 
 def pool_config(settings: Settings, name: str) -> PoolConfig:
@@ -79,7 +96,9 @@ async def open_services(settings: Settings, *, role: str = "web") -> AsyncIterat
     if not settings.database_url or not settings.valkey_url:
         raise RuntimeError("DATABASE_URL and VALKEY_URL must be set (make run starts embedded servers)")
     async with contextlib.AsyncExitStack() as stack:
-        pool = await open_pool(pool_config(settings, f"folio-{role}"))
+        telemetry = open_metrics(settings)
+        stack.callback(telemetry.close)
+        pool = await open_pool(pool_config(settings, f"folio-{role}"), telemetry if settings.metrics else None)
         stack.push_async_callback(pool.close)
         valkey = open_valkey(
             settings.valkey_url,
@@ -91,6 +110,7 @@ async def open_services(settings: Settings, *, role: str = "web") -> AsyncIterat
         metrics = PsutilHostMetrics(settings.health_sample_interval_s)
         metrics.start()
         stack.callback(metrics.stop)
+        _sample_metrics(settings, telemetry, pool, valkey, metrics, role, stack)
         book = QuoteBook(PostgresQuoteRepository(pool), settings.base_currency)
         quote_bus = ValkeyQuoteVersionBus(valkey, settings.valkey_url)
         if role == "web":
@@ -100,31 +120,83 @@ async def open_services(settings: Settings, *, role: str = "web") -> AsyncIterat
             stack.push_async_callback(_cancel, asyncio.create_task(follower.run(), name="quote-follower"))
             listener = asyncio.create_task(quote_bus.listen(follower.nudge), name="quote-listener")
             stack.push_async_callback(_cancel, listener)
-        portfolios = _portfolios(settings, pool, valkey, book)
+        portfolios = _portfolios(settings, pool, valkey, book, telemetry)
         if role == "web" and settings.portfolio_cache:
             stack.push_async_callback(_cancel, asyncio.create_task(portfolios.listen(), name="invalidations"))
-        rate_limits = _rate_limits(settings, valkey) if role == "web" and settings.rate_limit else None
-        reports = await _reports(settings, pool, valkey, book, role, stack)
+        rate_limits = _rate_limits(settings, valkey, telemetry) if role == "web" and settings.rate_limit else None
+        reports = await _reports(settings, pool, valkey, book, role, stack, telemetry)
         if rate_limits is not None:
             stack.push_async_callback(_cancel, asyncio.create_task(rate_limits.run(), name="rate-limit-sync"))
+        health = HealthService(
+            metrics,
+            # The broker lives on the same Valkey as the cache; each gets its own readiness line.
+            [PostgresProbe(pool), ValkeyProbe("cache", valkey), ValkeyProbe("broker", valkey)],
+            policy=web_scaling_policy(settings),
+            sample_interval_s=settings.health_sample_interval_s,
+        )
+        stack.push_async_callback(_cancel, asyncio.create_task(health.sample_forever(), name="health-sampler"))
+        fleet = _fleet(settings, valkey, metrics, role, telemetry)
+        stack.push_async_callback(_cancel, asyncio.create_task(fleet.run(), name="fleet-heartbeat"))
         yield Services(
             settings=settings,
             portfolios=portfolios,
             trades=TradeService(PostgresTradeStore(pool), portfolios.invalidate),
             quotes=book,
-            health=HealthService(
-                metrics,
-                # The broker lives on the same Valkey as the cache; each gets its own readiness line.
-                [PostgresProbe(pool), ValkeyProbe("cache", valkey), ValkeyProbe("broker", valkey)],
-                cpu_target=settings.auto_scale_target_cpu,
-                cpu_low=settings.auto_scale_low_cpu,
-            ),
+            health=health,
             market_data=MarketDataService(
                 book, PostgresQuoteRepository(pool), quote_bus, max_batch=settings.quote_batch_max
             ),
             reports=reports,
             rate_limits=rate_limits,
+            fleet=fleet,
+            metrics=telemetry,
         )
+
+
+def web_scaling_policy(settings: Settings) -> ScalingPolicy:
+    """The web processes' autoscaling policy: the seed's CPU and memory targets, bounds and cooldowns."""
+    return web_policy(
+        min_instances=settings.min_instances,
+        max_instances=settings.max_instances,
+        target_cpu=settings.auto_scale_target_cpu,
+        target_memory=settings.auto_scale_target_memory,
+        low_cpu=settings.auto_scale_low_cpu,
+        scale_out_cooldown_s=settings.scale_out_cooldown,
+        scale_in_cooldown_s=settings.scale_in_cooldown,
+        window_s=settings.scale_window_s,
+    )
+
+
+def worker_scaling_policy(settings: Settings) -> ScalingPolicy:
+    """The workers' autoscaling policy: report backlog per worker and the oldest report's wait."""
+    return worker_policy(
+        min_instances=settings.worker_min_instances,
+        max_instances=settings.worker_max_instances,
+        target_backlog=settings.worker_target_backlog,
+        target_queue_age_s=settings.worker_target_queue_age_s,
+        scale_out_cooldown_s=settings.scale_out_cooldown,
+        scale_in_cooldown_s=settings.scale_in_cooldown,
+        window_s=settings.scale_window_s,
+    )
+
+
+def _fleet(
+    settings: Settings, valkey: ValkeyClient, host: PsutilHostMetrics, role: str, telemetry: Metrics
+) -> FleetService:
+    """This process in the fleet view: its heartbeat, and a share of computing every type's decision."""
+    me = Identity(
+        process=role, instance=settings.instance_id or socket.gethostname(), pid=os.getpid(), started_at=time.time()
+    )
+    return FleetService(
+        ValkeyFleetRegistry(valkey),
+        host,
+        {WEB: web_scaling_policy(settings), WORKER: worker_scaling_policy(settings)},
+        me=me,
+        backlog=ValkeyQueueBacklog(valkey, REPORTS_QUEUE),
+        heartbeat_s=settings.fleet_heartbeat_s,
+        ttl_s=settings.fleet_heartbeat_ttl_s,
+        metrics=telemetry,  # folio_fleet_instances, folio_desired_instances, ... after every heartbeat
+    )
 
 
 def _bus(settings: Settings, valkey: ValkeyClient) -> ValkeyInvalidationBus:
@@ -137,7 +209,48 @@ def _bus(settings: Settings, valkey: ValkeyClient) -> ValkeyInvalidationBus:
     )
 
 
-def _portfolios(settings: Settings, pool: Pool, valkey: ValkeyClient, book: QuoteBook) -> PortfolioService:
+def open_metrics(settings: Settings) -> Metrics:
+    """This process's Prometheus metrics (multiprocess mode, see domain/adapters/prometheus.py), with the
+    prices the cost alerts need; nothing at all when METRICS is false."""
+    if not settings.metrics:
+        return NullMetrics()
+    directory = Path(settings.metrics_dir or Path(settings.data_dir) / "metrics")
+    metrics = open_prometheus(directory, bind=settings.metrics_bind)
+    metrics.costs(
+        instance_hour=settings.instance_price_per_hour,
+        bandwidth_gb=settings.bandwidth_price_per_gb,
+        fixed_month=settings.cache_price_per_month + settings.database_price_per_month,
+        budget=settings.monthly_budget_usd,
+    )
+    metrics.instance_bounds("web", settings.min_instances, settings.max_instances)
+    metrics.instance_bounds("worker", settings.worker_min_instances, settings.worker_max_instances)
+    return metrics
+
+
+def _sample_metrics(
+    settings: Settings,
+    metrics: Metrics,
+    pool: Pool,
+    valkey: ValkeyClient,
+    host: HostMetrics,
+    role: str,
+    stack: contextlib.AsyncExitStack,
+) -> None:
+    """Publish every second with the pool's state and the host's load; web processes add the reports'."""
+    if not settings.metrics:
+        return
+    stack.callback(metrics.watch(partial(report_pool, pool, metrics)))
+    stack.callback(metrics.watch(lambda: metrics.host(host.cpu_percent(), host.memory_percent())))
+    stack.push_async_callback(_cancel, asyncio.create_task(metrics.run(), name="metrics"))
+    if role == "web":
+        backlog = ValkeyQueueBacklog(valkey, REPORTS_QUEUE)
+        sampler = ReportTelemetry(PostgresReportStatistics(pool), backlog, metrics, interval_s=REPORT_METRICS_S)
+        stack.push_async_callback(_cancel, asyncio.create_task(sampler.run(), name="report-metrics"))
+
+
+def _portfolios(
+    settings: Settings, pool: Pool, valkey: ValkeyClient, book: QuoteBook, metrics: Metrics
+) -> PortfolioService:
     """Holdings behind two cache levels: in process (unless LOCAL_CACHE is off), then Valkey.
 
     PORTFOLIO_CACHE=off reads every portfolio from PostgreSQL (the cold figures in `make bench`).
@@ -145,7 +258,9 @@ def _portfolios(settings: Settings, pool: Pool, valkey: ValkeyClient, book: Quot
     repository = PostgresHoldingsRepository(pool)
     if not settings.portfolio_cache:
         return PortfolioService(repository, book.current)
-    breaker = CircuitBreaker("cache", failures=settings.cache_breaker_failures, reset_s=settings.cache_breaker_reset_s)
+    breaker = CircuitBreaker(
+        "cache", failures=settings.cache_breaker_failures, reset_s=settings.cache_breaker_reset_s, metrics=metrics
+    )
     cache = ValkeyHoldingsCache(
         valkey, breaker, ttl_s=settings.redis_cache_ttl, fill_wait_s=settings.cache_fill_wait_ms / 1000
     )
@@ -156,12 +271,16 @@ def _portfolios(settings: Settings, pool: Pool, valkey: ValkeyClient, book: Quot
         bus=_bus(settings, valkey) if settings.local_cache else None,
         local_ttl_s=settings.redis_cache_ttl,
         local_max_entries=settings.local_cache_max_entries,
+        metrics=metrics if settings.metrics else None,
     )
 
 
-def _rate_limits(settings: Settings, valkey: ValkeyClient) -> RateLimiter:
+def _rate_limits(settings: Settings, valkey: ValkeyClient, metrics: Metrics) -> RateLimiter:
     breaker = CircuitBreaker(
-        "rate-limit store", failures=settings.cache_breaker_failures, reset_s=settings.cache_breaker_reset_s
+        "rate-limit store",
+        failures=settings.cache_breaker_failures,
+        reset_s=settings.cache_breaker_reset_s,
+        metrics=metrics,
     )
     return RateLimiter(
         ValkeyRateLimitStore(valkey, breaker),
@@ -178,6 +297,7 @@ async def _reports(
     book: QuoteBook,
     role: str,
     stack: contextlib.AsyncExitStack,
+    metrics: Metrics | None = None,
 ) -> ReportService:
     """Web processes request and read reports; workers also run them and sweep for stale ones."""
     queue = ValkeyReportQueue(
@@ -209,6 +329,7 @@ async def _reports(
         snapshot=current_snapshot,
         renderer=ReportlabRenderer(),
         mailer=SmtpMailer(settings.smtp_url, sender=settings.mail_from, timeout_s=settings.smtp_timeout_s),
+        metrics=metrics,
     )
     service = ReportService(PostgresReportRepository(pool), queue, tools, policy)
     await asyncio.to_thread(warm_up)  # the first report should not pay for importing matplotlib

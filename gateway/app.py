@@ -20,11 +20,13 @@ from gateway.docs import OfflineSwaggerPlugin, swagger_init
 from gateway.edge import cors_config, guard
 from gateway.health import HealthController
 from gateway.hot_path import PortfolioFastLane
+from gateway.metrics import MetricsController, RequestTelemetry
 from gateway.middleware import RequestContextMiddleware
 from gateway.openapi_schemas import DecimalAsNumber, declare_problem_responses
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.responses import FolioResponse
 from gateway.routes.market_data import MarketDataController, market_data_document
+from gateway.routes.ops import OpsController
 from gateway.routes.portfolios import PortfolioController
 from gateway.routes.reports import ReportController
 from gateway.routes.static_data import StaticDataController, instruments_document
@@ -84,8 +86,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             PortfolioController,
             TradeController,
             ReportController,
+            OpsController,
             MarketDataController,
             StaticDataController,
+            MetricsController,
             create_static_files_router(DOCS_ASSETS, [swagger_ui.static_path], include_in_schema=False),
             swagger_init,
         ],
@@ -122,6 +126,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         trust_proxy_headers=settings.trust_proxy_headers, hsts_max_age_s=settings.hsts_max_age_s
     )
     app.asgi_handler = RequestContextMiddleware(  # type: ignore[assignment]
-        guarded, access_log=access_log, security_headers=security_headers
+        guarded,
+        access_log=access_log,
+        security_headers=security_headers,
+        telemetry=RequestTelemetry(app, settings),
     )
     return app

@@ -21,7 +21,15 @@ from gateway.rate_limit import RateLimitMiddleware
 
 CORS_METHODS: list[Method | Literal["*"]] = ["GET", "POST", "PUT", "OPTIONS"]
 CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-ID"]
-CORS_EXPOSED_HEADERS = ["ETag", "Retry-After", "X-Cache", "X-Process-Time", "X-Request-ID", "Idempotent-Replayed"]
+CORS_EXPOSED_HEADERS = [
+    "ETag",
+    "Retry-After",
+    "X-Cache",
+    "X-Process-Time",
+    "X-Request-ID",
+    "Idempotent-Replayed",
+    "Server-Timing",
+]
 
 
 def csv_setting(value: str) -> list[str]:

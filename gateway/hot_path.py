@@ -23,6 +23,7 @@ from gateway.responses import json_encoder
 
 PREFIX = "/api/user/"
 SUFFIX = "/portfolio"
+TEMPLATE = "/api/user/{user_id}/portfolio"  # the metrics' route label, as Litestar names this route
 CODINGS: tuple[Coding, ...] = ("br", "zstd", "gzip", "identity")
 _JSON = (b"content-type", b"application/json")
 _VARY = (b"vary", b"Accept-Encoding")
@@ -86,6 +87,7 @@ class PortfolioFastLane:
         headers = [_JSON, _HIT if hit else _MISS, _VARY, (b"content-length", str(len(body)).encode())]
         if coding != "identity":
             headers.append((b"content-encoding", coding.encode()))
+        scope["path_template"] = TEMPLATE
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return True

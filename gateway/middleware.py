@@ -1,4 +1,4 @@
-"""Request context at the outermost layer: request id, timing header and the access log line."""
+"""Request context at the outermost layer: request id, timing headers, metrics, the access log line."""
 
 import itertools
 import logging
@@ -10,7 +10,9 @@ from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Send
 
+from domain import timing
 from gateway.access_log import AccessLog
+from gateway.metrics import RequestTelemetry, content_encoding, server_timing
 from gateway.problems import UNEXPECTED_DETAIL, send_problem
 from gateway.security_headers import SecurityHeaders
 
@@ -41,14 +43,21 @@ class RequestIds:
 
 
 class RequestContextMiddleware:
-    """Wraps the whole app (404s included): `X-Request-ID`, `X-Process-Time`, one access line."""
+    """Wraps the whole app (404s included): `X-Request-ID`, `X-Process-Time`, `Server-Timing`, metrics,
+    the slow-request warning and one access line."""
 
     def __init__(
-        self, app: ASGIApp, *, access_log: AccessLog | None, security_headers: SecurityHeaders | None = None
+        self,
+        app: ASGIApp,
+        *,
+        access_log: AccessLog | None,
+        security_headers: SecurityHeaders | None = None,
+        telemetry: RequestTelemetry | None = None,
     ) -> None:
         self.app = app
         self.access_log = access_log
         self.security_headers = security_headers
+        self.telemetry = telemetry
         self.ids = RequestIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -60,17 +69,25 @@ class RequestContextMiddleware:
         scope["state"]["request_id"] = rid.decode()
         status = 500
         started = False
+        sent = 0
+        encoding = "identity"
+        spent, token = timing.begin()  # the adapters add their database and cache time to it
 
         async def send_with_context(message: Message) -> None:
-            nonlocal status, started
+            nonlocal status, started, sent, encoding
             if message["type"] == "http.response.start":
                 status, started = message["status"], True
                 headers = list(message.get("headers", ()))
+                encoding = content_encoding(headers)
+                elapsed = time.perf_counter() - start
                 headers.append((b"x-request-id", rid))
-                headers.append((b"x-process-time", f"{time.perf_counter() - start:.6f}".encode()))
+                headers.append((b"x-process-time", f"{elapsed:.6f}".encode()))
+                headers.append((b"server-timing", server_timing(spent, elapsed)))
                 if self.security_headers is not None:
                     self.security_headers.extend(scope, headers)
                 message["headers"] = headers
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
             await send(message)
 
         try:
@@ -83,6 +100,9 @@ class RequestContextMiddleware:
             log.exception("unhandled error", extra={"request_id": rid.decode()})
             await send_problem(scope, send_with_context, 500, UNEXPECTED_DETAIL)
         finally:
+            timing.end(token)
+            seconds = time.perf_counter() - start
+            if self.telemetry is not None:
+                self.telemetry.finished(scope, status, seconds, spent, sent, encoding, rid)
             if self.access_log is not None:
-                duration_ms = round((time.perf_counter() - start) * 1000, 3)
-                self.access_log.request(scope["method"], scope["path"], status, duration_ms, rid.decode())
+                self.access_log.request(scope["method"], scope["path"], status, round(seconds * 1000, 3), rid.decode())

@@ -42,6 +42,7 @@ def servers() -> Iterator[EmbeddedServers]:
 @pytest.fixture(scope="session")
 def settings(servers: EmbeddedServers) -> Settings:
     env = {**os.environ, **servers.env(), "ENVIRONMENT": "test", "ACCESS_LOG": "false", "JWT_SECRET": TEST_JWT_SECRET}
+    env["METRICS_DIR"] = str(servers.data_dir / "metrics")  # shared with the processes the tests start
     return load_settings({**env, **GENEROUS_RATE_LIMITS})
 
 
@@ -91,6 +92,7 @@ def process_env(servers: EmbeddedServers) -> dict[str, str]:
         "ACCESS_LOG": "false",
         "LOG_LEVEL": "WARNING",
         "JWT_SECRET": TEST_JWT_SECRET,
+        "METRICS_DIR": str(servers.data_dir / "metrics"),
         **GENEROUS_RATE_LIMITS,
     }
 

@@ -7,19 +7,27 @@ call, and the cache needs only the classic closed / open / half-open cycle.
 import logging
 import time
 
+from domain.ports import Metrics
+
 log = logging.getLogger("folio.breaker")
 
 
 class CircuitBreaker:
     """Opens after `failures` consecutive failures; after `reset_s`, lets one trial call through."""
 
-    def __init__(self, name: str, *, failures: int, reset_s: float) -> None:
+    def __init__(self, name: str, *, failures: int, reset_s: float, metrics: Metrics | None = None) -> None:
         self.name = name
+        self._metrics = metrics  # state changes and failed calls, for the operators' dashboards
         self._threshold = failures
         self._reset_s = reset_s
         self._failures = 0
         self._open_until = 0.0
         self._trial = False
+        self._report("closed")
+
+    def _report(self, state: str) -> None:
+        if self._metrics is not None:
+            self._metrics.breaker(self.name, state)
 
     @property
     def state(self) -> str:
@@ -34,6 +42,7 @@ class CircuitBreaker:
         if time.monotonic() < self._open_until or self._trial:
             return False
         self._trial = True  # one probe at a time while half-open
+        self._report("half-open")
         return True
 
     def succeeded(self) -> bool:
@@ -43,12 +52,17 @@ class CircuitBreaker:
         self._trial = False
         if recovered:
             log.warning("%s is back: circuit closed", self.name)
+            self._report("closed")
         return recovered
 
-    def failed(self, error: BaseException) -> None:
+    def failed(self, error: BaseException, operation: str | None = None) -> None:
+        """Record a failed call (`operation` names it in the error count; the breaker's name otherwise)."""
         self._failures += 1
         self._trial = False
+        if self._metrics is not None:
+            self._metrics.valkey_error(operation or self.name)
         if self._failures >= self._threshold:
             if self._failures == self._threshold:
                 log.warning("%s failing (%s): circuit open for %.1fs", self.name, type(error).__name__, self._reset_s)
             self._open_until = time.monotonic() + self._reset_s
+            self._report("open")

@@ -16,6 +16,7 @@ import msgspec
 import valkey.asyncio as avalkey
 from valkey.exceptions import ValkeyError
 
+from domain import timing
 from domain.adapters.breaker import CircuitBreaker
 from domain.models import FillTicket, Holdings
 from domain.ports import HoldingsCache
@@ -83,14 +84,17 @@ class ValkeyHoldingsCache(HoldingsCache):
         self._release = client.register_script(_RELEASE)
         self._undelivered: set[int] = set()
 
-    async def _call(self, op: Callable[[], Awaitable[T]], fallback: T) -> T:
+    async def _call(self, operation: str, op: Callable[[], Awaitable[T]], fallback: T) -> T:
         if not self._breaker.allow():
             return fallback
+        start = time.perf_counter()
         try:
             result = await op()
         except _FAILURES as e:
-            self._breaker.failed(e)
+            self._breaker.failed(e, operation)
             return fallback
+        finally:
+            timing.add_cache(time.perf_counter() - start)  # the request's Server-Timing
         if self._breaker.succeeded() or self._undelivered:
             await self._replay()
         return result
@@ -107,7 +111,7 @@ class ValkeyHoldingsCache(HoldingsCache):
         if self._undelivered and user_id in self._undelivered:
             return None, FillTicket(user_id=user_id, usable=False)
         keys = (holdings_key(user_id), _version_key(user_id))
-        values = await self._call(lambda: self._client.mget(keys), None)
+        values = await self._call("holdings.read", lambda: self._client.mget(keys), None)
         if values is None:
             return None, FillTicket(user_id=user_id, usable=False)
         raw, version = values
@@ -125,7 +129,7 @@ class ValkeyHoldingsCache(HoldingsCache):
             return False
         keys = [holdings_key(ticket.user_id), _version_key(ticket.user_id)]
         args: list[bytes | int] = [ticket.version or b"", _encoder.encode(holdings), self._ttl_ms]
-        stored = await self._call(lambda: self._fill(keys=keys, args=args), 0)
+        stored = await self._call("holdings.fill", lambda: self._fill(keys=keys, args=args), 0)
         return bool(stored)
 
     async def invalidate(self, user_id: int) -> None:
@@ -135,24 +139,26 @@ class ValkeyHoldingsCache(HoldingsCache):
 
     async def _try_invalidate(self, user_id: int) -> bool:
         keys = [holdings_key(user_id), _version_key(user_id)]
-        done = await self._call(lambda: self._invalidate(keys=keys, args=[self._ttl_ms * 2]), 0)
+        done = await self._call("holdings.invalidate", lambda: self._invalidate(keys=keys, args=[self._ttl_ms * 2]), 0)
         return bool(done)
 
     async def lead_fill(self, user_id: int) -> bool:
         taken = await self._call(
-            lambda: self._client.set(_lease_key(user_id), self._token, nx=True, px=self._lease_ms), True
+            "holdings.lease",
+            lambda: self._client.set(_lease_key(user_id), self._token, nx=True, px=self._lease_ms),
+            True,
         )
         return bool(taken)
 
     async def end_fill(self, user_id: int) -> None:
-        await self._call(lambda: self._release(keys=[_lease_key(user_id)], args=[self._token]), 0)
+        await self._call("holdings.release", lambda: self._release(keys=[_lease_key(user_id)], args=[self._token]), 0)
 
     async def await_fill(self, user_id: int) -> Holdings | None:
         deadline = time.monotonic() + self._fill_wait_s
         keys = (holdings_key(user_id), _lease_key(user_id))
         while time.monotonic() < deadline:
             await asyncio.sleep(self._poll_s)
-            values = await self._call(lambda: self._client.mget(keys), None)
+            values = await self._call("holdings.await_fill", lambda: self._client.mget(keys), None)
             if values is None:
                 return None
             raw, lease = values

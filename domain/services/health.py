@@ -1,4 +1,13 @@
-"""Health: the host's load from a background sampler, and whether each dependency answers."""
+"""Health: the host's load from a background sampler, and whether each dependency answers.
+
+`scale_recommendation` comes from the autoscaling policy (domain/scaling.py) run on this process's
+own samples, averaged over the policy's window so one spike does not say "up". One instance cannot
+scale in to fewer than one, so the recommendation is the policy's push before rounding, bounds and
+cooldowns: "up" when a metric is above its target (CPU above AUTO_SCALE_TARGET_CPU, as the seed
+said, or memory above AUTO_SCALE_TARGET_MEMORY), "down" when every metric is below its low mark
+(CPU below AUTO_SCALE_LOW_CPU, memory below its target), else "maintain". The fleet's decision,
+with bounds and cooldowns, is `/api/ops/scaling`.
+"""
 
 import asyncio
 import time
@@ -8,8 +17,10 @@ from typing import Literal
 import msgspec
 
 from domain.ports import DependencyProbe, HostMetrics
+from domain.scaling import Autoscaler, Direction, ScalingPolicy, pressure
 
 ScaleRecommendation = Literal["up", "down", "maintain"]
+RECOMMENDATIONS: dict[Direction, ScaleRecommendation] = {"out": "up", "in": "down", "hold": "maintain"}
 
 
 class DependencyCheck(msgspec.Struct, frozen=True, kw_only=True):
@@ -30,15 +41,6 @@ class HealthReport(msgspec.Struct, frozen=True, kw_only=True):
         return [name for name, check in self.checks.items() if check.status == "down"]
 
 
-def recommend_scale(cpu_percent: float, target: float, low: float) -> ScaleRecommendation:
-    """The seed's rule: scale up above the CPU target, down below the low mark."""
-    if cpu_percent > target:
-        return "up"
-    if cpu_percent < low:
-        return "down"
-    return "maintain"
-
-
 class HealthService:
     """Answers health questions without blocking: samples come from a background sampler."""
 
@@ -47,21 +49,28 @@ class HealthService:
         metrics: HostMetrics,
         probes: Sequence[DependencyProbe],
         *,
-        cpu_target: float,
-        cpu_low: float,
+        policy: ScalingPolicy,
+        sample_interval_s: float = 1.0,
         critical: frozenset[str] = frozenset({"database"}),
         timeout_s: float = 1.0,
         cache_s: float = 1.0,
     ) -> None:
         self._metrics = metrics
         self._probes = tuple(probes)
-        self._cpu_target = cpu_target
-        self._cpu_low = cpu_low
+        self._policy = policy
+        self._scaler = Autoscaler(policy)
+        self._sample_interval_s = sample_interval_s
+        self._sampled_at: float | None = None
         self._critical = critical
         self._timeout_s = timeout_s
         self._cache_s = cache_s
         self._last: tuple[float, dict[str, DependencyCheck]] | None = None
         self._lock = asyncio.Lock()
+
+    @property
+    def critical(self) -> frozenset[str]:
+        """The dependencies without which this process cannot serve (the others fail open)."""
+        return self._critical
 
     async def report(self) -> HealthReport:
         checks = await self.checks()
@@ -69,14 +78,28 @@ class HealthService:
         status: Literal["healthy", "degraded", "unhealthy"] = "healthy"
         if down:
             status = "unhealthy" if down & self._critical else "degraded"
-        cpu = self._metrics.cpu_percent()
         return HealthReport(
             status=status,
-            cpu_percent=cpu,
+            cpu_percent=self._metrics.cpu_percent(),
             memory_percent=self._metrics.memory_percent(),
-            scale_recommendation=recommend_scale(cpu, self._cpu_target, self._cpu_low),
+            scale_recommendation=self.recommendation(),
             checks=checks,
         )
+
+    def recommendation(self, now: float | None = None) -> ScaleRecommendation:
+        """Feed the latest sample to this process's scaler (once per sample interval), and read its push."""
+        now = time.time() if now is None else now
+        if self._sampled_at is None or now - self._sampled_at >= self._sample_interval_s:
+            sample = {"cpu": self._metrics.cpu_percent(), "memory": self._metrics.memory_percent()}
+            self._scaler.observe(now, 1, sample)
+            self._sampled_at = now
+        return RECOMMENDATIONS[pressure(self._policy, self._scaler.smoothed(now))]
+
+    async def sample_forever(self) -> None:
+        """Keep the window fed between requests, so the recommendation is a mean over time, not over calls."""
+        while True:
+            self.recommendation()
+            await asyncio.sleep(self._sample_interval_s)
 
     async def checks(self) -> dict[str, DependencyCheck]:
         """Probe every dependency at once, each with a deadline; results are reused for `cache_s`."""

@@ -9,9 +9,10 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from domain import timing
 from domain.errors import UserNotFoundError
 from domain.models import FillTicket, Holdings, Portfolio, QuoteSnapshot
-from domain.ports import HoldingsCache, HoldingsRepository, InvalidationBus
+from domain.ports import HoldingsCache, HoldingsRepository, InvalidationBus, Metrics
 from domain.services.valuation import value_holdings
 
 
@@ -27,8 +28,10 @@ class PortfolioService:
         bus: InvalidationBus | None = None,
         local_ttl_s: float = 300.0,
         local_max_entries: int = 100_000,
+        metrics: Metrics | None = None,
     ) -> None:
         self._repository = repository
+        self._metrics = metrics  # cache lookups that end a read: "holdings" hit, miss or error
         self._snapshot = snapshot
         self._cache = cache
         self._bus = bus
@@ -50,6 +53,8 @@ class PortfolioService:
         if entry[1] < time.monotonic():
             del self._local[user_id]
             return None
+        if self._metrics is not None:
+            self._metrics.cache("holdings", "hit")
         return entry[0]
 
     async def read(self, user_id: int) -> tuple[Portfolio, bool]:
@@ -81,6 +86,8 @@ class PortfolioService:
             return await self._repository.get(user_id), False
         holdings, ticket = await self._cache.read(user_id)
         hit = holdings is not None
+        if self._metrics is not None:
+            self._metrics.cache("holdings", "hit" if hit else "miss" if ticket.usable else "error")
         if holdings is None:
             holdings = await self._fill(self._cache, user_id, ticket)
         # Stored only if no invalidation for this user (or loss of the bus) happened meanwhile.
@@ -134,4 +141,6 @@ class PortfolioService:
         if self._cache is not None:
             await self._cache.invalidate(user_id)
         if self._bus is not None:
+            start = time.perf_counter()
             await self._bus.broadcast(user_id)
+            timing.add_cache(time.perf_counter() - start)  # waiting for every process's ack, over Valkey

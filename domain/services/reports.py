@@ -10,6 +10,7 @@ sending was interrupted (`sending`) is never resent but marked `unknown` for an 
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,7 +41,15 @@ from domain.models import (
     ReportRequest,
     ReportStatus,
 )
-from domain.ports import HoldingsRepository, Mailer, QuoteRepository, ReportQueue, ReportRenderer, ReportRepository
+from domain.ports import (
+    HoldingsRepository,
+    Mailer,
+    Metrics,
+    QuoteRepository,
+    ReportQueue,
+    ReportRenderer,
+    ReportRepository,
+)
 
 log = logging.getLogger("folio.reports")
 
@@ -76,6 +85,7 @@ class ReportTools:
     snapshot: Callable[[], Awaitable[QuoteSnapshot]]
     renderer: ReportRenderer
     mailer: Mailer
+    metrics: Metrics | None = None  # each attempt's outcome and time, for the operators
 
 
 class ReportService:
@@ -87,6 +97,7 @@ class ReportService:
         self._tools = tools  # None in the web process: it requests and reads, never runs
         self._policy = policy
         self._compute_gate = asyncio.Semaphore(policy.compute_concurrency)
+        self._attempts: dict[str, float] = {}  # report id -> when its attempt claimed it (metrics)
 
     # --- the web side -------------------------------------------------------------------------
     async def request(self, user_id: int, idempotency_key: str | None) -> ReportRequest:
@@ -136,9 +147,11 @@ class ReportService:
                 return "skipped"
             extra = {"report_id": report_id, "user_id": claim.user_id, "attempt": claim.attempt}
             log.info("report attempt started", extra=extra)
+            self._attempts[report_id] = time.perf_counter()
             outcome, document = await self._step(claim, extra, self._document(claim))
         if outcome is None and document is not None:
             outcome, _ = await self._step(claim, extra, self._deliver(claim, document))
+        self._attempt_ended(report_id, outcome or "succeeded")
         if outcome is not None:
             return outcome
         log.info("report succeeded", extra=extra)
@@ -246,7 +259,14 @@ class ReportService:
             return await self._fail(claim, f"gave up after {claim.attempt} attempts: {reason}", extra)
         await self._reports.release(claim, reason, self._policy.deadline_s)
         log.warning("report attempt failed, will retry: %s", reason, extra=extra)
+        self._attempt_ended(claim.report_id, "retry")
         raise ReportRetryError(reason) from e
+
+    def _attempt_ended(self, report_id: str, outcome: str) -> None:
+        """Record the attempt's outcome and its time since the claim (worker only)."""
+        started = self._attempts.pop(report_id, None)
+        if started is not None and self._tools is not None and self._tools.metrics is not None:
+            self._tools.metrics.report_attempt(outcome, time.perf_counter() - started)
 
     # --- the sweeper --------------------------------------------------------------------------
     async def sweep(self) -> int:

@@ -2,7 +2,7 @@
 
 from psycopg_pool import AsyncConnectionPool
 
-from domain.adapters.postgres.pool import connection
+from domain.adapters.postgres.pool import connection, name_queries
 from domain.models import Holding, Holdings
 from domain.ports import HoldingsRepository
 
@@ -14,6 +14,7 @@ LEFT JOIN holdings h ON h.user_id = u.id AND h.quantity > 0
 WHERE u.id = %s
 ORDER BY h.instrument_id
 """
+name_queries({_HOLDINGS: "holdings.get"})
 
 
 class PostgresHoldingsRepository(HoldingsRepository):

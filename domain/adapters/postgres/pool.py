@@ -3,14 +3,45 @@
 import asyncio
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any, Self
 
 import psycopg
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor
+from psycopg.abc import Params, Query
 from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 
+from domain import timing
 from domain.errors import DatabaseUnavailableError
+from domain.ports import Metrics
+
+# Every statement's short, stable name for the query-duration metric (`name_queries`); others: "other".
+QUERY_NAMES: dict[str, str] = {"": "ping", "SELECT 1": "probe"}
+
+
+def name_queries(names: Mapping[str, str]) -> None:
+    """Name an adapter's SQL statements (statement text -> name), once, where they are defined."""
+    QUERY_NAMES.update(names)
+
+
+def timed_cursor(metrics: Metrics) -> type[AsyncCursor[Any]]:
+    """A cursor class that reports each statement's time under its name."""
+
+    class TimedCursor(AsyncCursor[Any]):
+        async def execute(
+            self, query: Query, params: Params | None = None, *, prepare: bool | None = None, binary: bool | None = None
+        ) -> Self:
+            start = time.perf_counter()
+            parent: Any = super()  # its overloads split str and template queries; this takes both
+            try:
+                cursor: Self = await parent.execute(query, params, prepare=prepare, binary=binary)
+                return cursor
+            finally:
+                name = QUERY_NAMES.get(query, "other") if isinstance(query, str) else "other"
+                metrics.query(name, time.perf_counter() - start)
+
+    return TimedCursor
 
 
 class IdleCheck:
@@ -70,9 +101,13 @@ class PoolConfig:
         self.name = name
 
 
-async def open_pool(config: PoolConfig) -> Pool:
-    """Open the pool without waiting: a database that is down at start is reported by readiness."""
+async def open_pool(config: PoolConfig, metrics: Metrics | None = None) -> Pool:
+    """Open the pool without waiting: a database that is down at start is reported by readiness.
+
+    With `metrics`, statements are timed by name and the pool's state is sampled (`report_pool`).
+    """
     idle_check = IdleCheck(config.check_idle_after_s)
+    extra: dict[str, Any] = {} if metrics is None else {"cursor_factory": timed_cursor(metrics)}
     pool = Pool(
         config.url,
         min_size=config.min_size,
@@ -87,6 +122,7 @@ async def open_pool(config: PoolConfig) -> Pool:
             "connect_timeout": config.connect_timeout,
             "options": f"-c statement_timeout={config.statement_timeout_ms}",
             "application_name": config.name,
+            **extra,
         },
         reconnect_timeout=30,
         name=config.name,
@@ -105,6 +141,7 @@ async def connection(pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnection
     DatabaseUnavailableError, which the gateway answers with a 503 and Retry-After.
     """
     deadline = getattr(pool, "deadline_s", None)
+    start = time.perf_counter()
     try:
         async with asyncio.timeout(deadline), pool.connection() as conn:
             yield conn
@@ -116,6 +153,20 @@ async def connection(pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnection
         raise DatabaseUnavailableError("the database did not answer in time") from e
     except psycopg.OperationalError as e:
         raise DatabaseUnavailableError() from e
+    finally:
+        timing.add_db(time.perf_counter() - start)  # the request's Server-Timing: the wait for a connection too
+
+
+def report_pool(pool: AsyncConnectionPool, metrics: Metrics) -> None:
+    """Sample the pool's state into `metrics`; the metrics own `pop_stats` (others: `get_stats`)."""
+    stats = pool.pop_stats()
+    metrics.pool(
+        size=stats.get("pool_size", 0),
+        idle=stats.get("pool_available", 0),
+        waiting=stats.get("requests_waiting", 0),
+        max_size=stats.get("pool_max", 0),
+        timeouts=stats.get("requests_errors", 0),
+    )
 
 
 class PostgresProbe:

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from psycopg_pool import AsyncConnectionPool
 
-from domain.adapters.postgres.pool import connection
+from domain.adapters.postgres.pool import connection, name_queries
 from domain.errors import UnknownSymbolError
 from domain.models import DailyClose, Instrument, Quote, QuoteSnapshot, QuoteUpdate, build_snapshot
 from domain.ports import QuoteRepository
@@ -55,6 +55,14 @@ CROSS JOIN LATERAL (
 ORDER BY i.id, d.day
 """
 
+_REPEATABLE_READ = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
+_LOCK_INGEST = "SELECT pg_advisory_xact_lock(%s)"
+name_queries({
+    _VERSION: "quotes.version", _SNAPSHOT: "quotes.snapshot", _REPEATABLE_READ: "quotes.snapshot_isolation",
+    _LOCK_INGEST: "quotes.ingest_lock", _IDS: "quotes.instrument_ids", _UPSERT: "quotes.upsert",
+    _PUBLISH: "quotes.publish", _CLOSES: "quotes.closes", _CLOSES_MANY: "quotes.closes_many",
+})  # fmt: skip
+
 
 class PostgresQuoteRepository(QuoteRepository):
     def __init__(self, pool: AsyncConnectionPool) -> None:
@@ -69,7 +77,7 @@ class PostgresQuoteRepository(QuoteRepository):
     async def load_snapshot(self, base_currency: str) -> QuoteSnapshot:
         # Version and rows are read in one repeatable-read transaction so they agree.
         async with connection(self._pool) as conn, conn.transaction():
-            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            await conn.execute(_REPEATABLE_READ)
             cur = await conn.execute(_VERSION)
             row = await cur.fetchone()
             version = int(row[0]) if row else 0
@@ -98,7 +106,7 @@ class PostgresQuoteRepository(QuoteRepository):
     async def apply_quotes(self, updates: Sequence[QuoteUpdate]) -> int:
         symbols = [u.symbol for u in updates]
         async with connection(self._pool) as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_INGEST_LOCK,), prepare=True)
+            await conn.execute(_LOCK_INGEST, (_INGEST_LOCK,), prepare=True)
             cur = await conn.execute(_IDS, (symbols,), prepare=True)
             ids: dict[str, int] = dict(await cur.fetchall())
             for i, symbol in enumerate(symbols):

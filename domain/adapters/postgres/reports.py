@@ -7,7 +7,7 @@ from datetime import datetime
 
 from psycopg_pool import AsyncConnectionPool
 
-from domain.adapters.postgres.pool import connection
+from domain.adapters.postgres.pool import connection, name_queries
 from domain.errors import InvalidRequestError, UserNotFoundError
 from domain.models import Report, ReportClaim, ReportPage, ReportRequest, ReportStatus
 from domain.ports import ReportRepository
@@ -72,6 +72,12 @@ FROM reports
 WHERE status = %s AND (%s::timestamptz IS NULL OR (created_at, id) < (%s::timestamptz, %s::uuid))
 ORDER BY created_at DESC, id DESC LIMIT %s
 """
+
+name_queries({
+    _CREATE: "reports.create", _BY_KEY: "reports.by_key", _GET: "reports.get", _DOCUMENT: "reports.document",
+    _CLAIM: "reports.claim", _STORE: "reports.store_document", _EMAIL: "reports.email_status",
+    _FINISH: "reports.finish", _RELEASE: "reports.release", _STALE: "reports.requeue_stale", _PAGE: "reports.page",
+})  # fmt: skip
 
 
 def _report(row: tuple[object, ...]) -> Report:

@@ -3,7 +3,7 @@
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from domain.adapters.postgres.pool import connection
+from domain.adapters.postgres.pool import connection, name_queries
 from domain.errors import IdempotencyKeyReusedError, UnknownSymbolError, UserNotFoundError
 from domain.models import Order, Position, Trade, TradePage, TradeResult
 from domain.ports import TradeStore
@@ -45,6 +45,11 @@ LIMIT %s
 """
 _USER_EXISTS = "SELECT 1 FROM users WHERE id = %s"
 _NO_CURSOR = 2**63 - 1
+name_queries({
+    _LOCK_USER: "trades.lock_user", _BY_KEY: "trades.by_key", _INSTRUMENT: "trades.instrument",
+    _POSITION: "trades.position", _UPSERT_HOLDING: "trades.upsert_holding", _INSERT_TRADE: "trades.insert",
+    _HISTORY: "trades.history", _USER_EXISTS: "trades.user_exists",
+})  # fmt: skip
 
 
 class PostgresTradeStore(TradeStore):
