@@ -1,4 +1,4 @@
-"""`python -m cli <command>`: dev (make run), migrate, seed, simulate, token.
+"""`python -m cli <command>`: dev (make run), migrate, seed, simulate, token, deploy, cost.
 
 Subcommands import their modules lazily, so `migrate` works where the dev-only packages
 (embedded servers, honcho) are not installed.
@@ -72,12 +72,29 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _deploy(settings: Settings, args: argparse.Namespace) -> int:
+    from cli.deploy.command import main
+
+    return main(settings, args)
+
+
+def _cost(settings: Settings, args: argparse.Namespace) -> int:
+    from cli.cost.command import main
+
+    return main(settings, args)
+
+
 _COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] = {
     "dev": ("run embedded servers (for unset URLs), release, seed, then the Procfile's processes", _dev),
     "migrate": ("apply the outstanding database migrations to DATABASE_URL", _migrate),
     "seed": ("load the demo data into DATABASE_URL (a no-op when it is there)", _seed),
     "simulate": ("development only: move random prices every second and publish them as new versions", _simulate),
     "token": ("print a signed bearer token for a user (--user ID) or an operator (--operator)", _token),
+    "deploy": (
+        "write a platform's deployment and autoscaling files (ECS, Kubernetes, Procfile) from settings",
+        _deploy,
+    ),
+    "cost": ("replay a day of traffic through the autoscaling policy and print the monthly bill", _cost),
 }
 
 
@@ -92,6 +109,14 @@ def _parser() -> argparse.ArgumentParser:
             _simulate_arguments(command)
         if name == "token":
             _token_arguments(command)
+        if name == "deploy":
+            from cli.deploy.command import add_arguments as deploy_arguments
+
+            deploy_arguments(command)
+        if name == "cost":
+            from cli.cost.command import add_arguments as cost_arguments
+
+            cost_arguments(command)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""`python -m cli deploy`: platform files (ECS, Kubernetes, a Procfile platform) generated from settings."""

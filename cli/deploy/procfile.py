@@ -1,0 +1,62 @@
+"""The Procfile read as data, so that every platform runs exactly the commands `make run` runs."""
+
+import re
+from pathlib import Path
+
+# The process types a deployment runs; `simulator` is development-only and never deployed.
+DEPLOYED = ("release", "web", "worker")
+_LINE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+):\s*(?P<command>\S.*)$")
+# The drain deadlines the Procfile gives Granian (seconds) and Dramatiq (milliseconds).
+_DRAIN_S = re.compile(r"--workers-kill-timeout[ =](?P<value>\d+)")
+_DRAIN_MS = re.compile(r"--worker-shutdown-timeout[ =](?P<value>\d+)")
+
+
+class ProcfileError(ValueError):
+    """The Procfile is malformed or lacks a process type a deployment needs."""
+
+
+def parse_procfile(text: str) -> dict[str, str]:
+    """`name: command` lines to a dict; blank lines and `#` comments are skipped."""
+    processes: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _LINE.match(line)
+        if match is None:
+            raise ProcfileError(f"Procfile line {number} is not `name: command`: {line!r}")
+        if match["name"] in processes:
+            raise ProcfileError(f"Procfile line {number} repeats the process type {match['name']!r}")
+        processes[match["name"]] = match["command"].strip()
+    return processes
+
+
+def deployed_commands(text: str) -> dict[str, str]:
+    """The release, web and worker commands of a Procfile; a missing one is an error."""
+    processes = parse_procfile(text)
+    missing = [name for name in DEPLOYED if name not in processes]
+    if missing:
+        raise ProcfileError(f"the Procfile has no {', '.join(missing)} process type")
+    return {name: processes[name] for name in DEPLOYED}
+
+
+def read_procfile(path: Path) -> dict[str, str]:
+    """`deployed_commands` of the Procfile at `path`."""
+    try:
+        return deployed_commands(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ProcfileError(f"cannot read {path}: {e.strerror}") from None
+
+
+def shell_argv(command: str) -> list[str]:
+    """The argv a container runs: a shell expands `${PORT:-8000}` and `exec` hands it the signals."""
+    return ["sh", "-c", f"exec {command}"]
+
+
+def drain_seconds(command: str) -> int | None:
+    """How long the command drains on SIGTERM, from its own flags (None when it does not say)."""
+    if (match := _DRAIN_S.search(command)) is not None:
+        return int(match["value"])
+    if (match := _DRAIN_MS.search(command)) is not None:
+        return -(-int(match["value"]) // 1000)
+    return None

@@ -1,0 +1,85 @@
+"""What every platform's files are built from: settings, the Procfile's commands, names and sizes."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from config.settings import Settings
+
+READY_PATH = "/health/ready"  # 200 once PostgreSQL, Valkey and the broker answer (gateway/health.py)
+LIVE_PATH = "/health/live"  # 200 while the process serves
+# Never written as values: each platform gets a reference to its own secret store instead.
+SECRET_VARIABLES = ("DATABASE_URL", "VALKEY_URL", "SMTP_URL", "JWT_SECRET")
+# Sizing per OS process (a Granian worker, a Dramatiq process): one core and 2 GiB. The HPA's
+# utilisation targets are fractions of these requests, as ECS's are of the task's reservation.
+PROCESS_CPU_MILLIS = 1000
+PROCESS_MEMORY_MIB = 2048
+# Settings the running processes need to agree with the platform: their own /health scaling signal
+# and the fleet view use the same targets, bounds and cooldowns as the platform's autoscaler.
+_SCALING_FIELDS = (
+    "auto_scale_target_cpu",
+    "auto_scale_low_cpu",
+    "auto_scale_target_memory",
+    "min_instances",
+    "max_instances",
+    "scale_out_cooldown",
+    "scale_in_cooldown",
+    "scale_window_s",
+    "worker_min_instances",
+    "worker_max_instances",
+    "worker_target_backlog",
+    "worker_target_queue_age_s",
+)
+_PROCESS_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "web": ("port", "web_concurrency"),
+    "worker": ("worker_processes", "worker_threads"),
+    "release": (),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeploySpec:
+    """The inputs of a deployment target; names are placeholders an operator may override."""
+
+    settings: Settings
+    commands: Mapping[str, str]  # release, web, worker: the Procfile's lines
+    app: str = "folio"
+    image: str = "folio:latest"
+
+    def name(self, process: str) -> str:
+        """The platform name of a process type: `folio-web`."""
+        return f"{self.app}-{process}"
+
+    def processes(self, process: str) -> int:
+        """OS processes inside one instance of a process type (Granian workers, Dramatiq processes)."""
+        if process == "web":
+            return self.settings.web_concurrency
+        if process == "worker":
+            return self.settings.worker_processes
+        return 1
+
+    def bounds(self, process: str) -> tuple[int, int]:
+        """(min, max) instances of a scaled process type."""
+        s = self.settings
+        if process == "web":
+            return s.min_instances, s.max_instances
+        return s.worker_min_instances, s.worker_max_instances
+
+    def backlog_per_instance(self) -> float:
+        """Queued reports per worker instance: WORKER_TARGET_BACKLOG is per Dramatiq process."""
+        return self.settings.worker_target_backlog * self.settings.worker_processes
+
+    def environment(self, process: str) -> dict[str, str]:
+        """The non-secret variables of a process type, with the values of these settings."""
+        env = {"ENVIRONMENT": "production"}
+        for field in (*_PROCESS_FIELDS[process], *_SCALING_FIELDS):
+            env[field.upper()] = env_value(getattr(self.settings, field))
+        return env
+
+
+def env_value(value: object) -> str:
+    """A setting as its environment variable spells it (`true`, `70`, `0.5`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
