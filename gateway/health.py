@@ -23,14 +23,18 @@ class HealthController(Controller):
     @get(
         "/ready",
         operation_id="readiness",
-        summary="200 when database, cache and broker answer; 503 naming what does not",
+        summary="200 while the database answers (`degraded`, naming the cache or broker, when they do not);"
+        " 503 naming what is down when the database does not",
     )
     async def ready(self, state: State) -> Response[dict[str, object]]:
+        # The cache and the broker fail open (reads go to PostgreSQL, the sweeper sends reports later),
+        # so only a critical dependency takes an instance out of the router: a Valkey outage must not
+        # make every instance unready at once.
         services = services_of(state)
         checks = await services.health.checks()
         down = sorted(name for name, check in checks.items() if check.status == "down")
-        if not down:
-            return Response({"status": "ready", "checks": checks})
+        if not services.health.critical.intersection(down):
+            return Response({"status": "degraded" if down else "ready", "down": down, "checks": checks})
         body: dict[str, object] = {
             "type": "about:blank",
             "title": "Service Unavailable",

@@ -50,6 +50,11 @@ async def test_with_valkey_stopped_reads_and_writes_stay_correct_and_caching_res
         health = (await client.get("/health")).json()
         assert health["status"] == "degraded"
         assert health["checks"]["cache"]["status"] == "down"
+        # Still ready: the platform must not pull every instance out of its router while they serve.
+        ready = await client.get("/health/ready")
+        assert ready.status_code == 200
+        assert ready.json()["status"] == "degraded"
+        assert "cache" in ready.json()["down"]
     finally:
         servers.valkey.start()
 
