@@ -7,13 +7,23 @@ quotes. Invalidation after a trade reaches every process before the trade is ack
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from domain import timing
 from domain.errors import UserNotFoundError
 from domain.models import FillTicket, Holdings, Portfolio, QuoteSnapshot
 from domain.ports import HoldingsCache, HoldingsRepository, InvalidationBus, Metrics
 from domain.services.valuation import value_holdings
+
+
+class _LeaderGoneError(Exception):
+    """The request loading a user's holdings was cancelled; whoever waited on it loads them anew."""
+
+
+def _retrieve(flight: asyncio.Future[tuple[Holdings | None, bool]]) -> None:
+    if not flight.cancelled():
+        flight.exception()  # seen here, so a flight nobody waited on does not log "never retrieved"
 
 
 class PortfolioService:
@@ -41,6 +51,7 @@ class PortfolioService:
         self._generation: dict[int, int] = {}
         self._epoch = 0
         self._flights: dict[int, asyncio.Future[tuple[Holdings | None, bool]]] = {}
+        self._stores: set[asyncio.Future[None]] = set()
 
     def snapshot(self) -> QuoteSnapshot:
         return self._snapshot()
@@ -66,19 +77,43 @@ class PortfolioService:
         local = self.cached(user_id)
         if local is not None:
             return local, True
-        flight = self._flights.get(user_id)
-        if flight is None:
-            flight = asyncio.ensure_future(self._load(user_id))
-            self._flights[user_id] = flight
-            flight.add_done_callback(lambda f: self._land(user_id, f))
-        holdings, hit = await asyncio.shield(flight)
+        while True:
+            flight = self._flights.get(user_id)
+            if flight is None:
+                holdings, hit = await self._lead(user_id)
+                break
+            try:
+                holdings, hit = await asyncio.shield(flight)
+                break
+            except _LeaderGoneError:
+                continue  # the request that was loading went away: load it ourselves
         if holdings is None:
             raise UserNotFoundError(user_id)
         return holdings, hit
 
-    def _land(self, user_id: int, flight: asyncio.Future[tuple[Holdings | None, bool]]) -> None:
-        if self._flights.get(user_id) is flight:
-            del self._flights[user_id]
+    async def _lead(self, user_id: int) -> tuple[Holdings | None, bool]:
+        """Load inline, as the one request of this process doing so; others wait on its flight.
+
+        Inline rather than in a task: under load every hand-off between tasks costs a turn of the
+        event loop (tens of requests' work), and a miss already waits for several round trips.
+        """
+        flight: asyncio.Future[tuple[Holdings | None, bool]] = asyncio.get_running_loop().create_future()
+        flight.add_done_callback(_retrieve)
+        self._flights[user_id] = flight
+        try:
+            result = await self._load(user_id)
+        except asyncio.CancelledError:
+            flight.set_exception(_LeaderGoneError())
+            raise
+        except BaseException as e:
+            flight.set_exception(e)
+            raise
+        else:
+            flight.set_result(result)
+            return result
+        finally:
+            if self._flights.get(user_id) is flight:
+                del self._flights[user_id]
 
     async def _load(self, user_id: int) -> tuple[Holdings | None, bool]:
         stamp = (self._epoch, self._generation.get(user_id, 0))
@@ -104,12 +139,34 @@ class PortfolioService:
                 return waited
         try:
             holdings = await self._repository.get(user_id)
+        except BaseException:
+            if leader:
+                self._background(cache.end_fill(user_id))
+            raise
+        # The request has its answer: storing it (guarded by the ticket's version, so a fill that
+        # raced a trade stores nothing) and releasing the lease need not hold it up.
+        self._background(self._store(cache, user_id, ticket, holdings, leader))
+        return holdings
+
+    async def _store(
+        self, cache: HoldingsCache, user_id: int, ticket: FillTicket, holdings: Holdings | None, leader: bool
+    ) -> None:
+        try:
             if holdings is not None:
                 await cache.fill(ticket, holdings)
-            return holdings
         finally:
             if leader:
                 await cache.end_fill(user_id)
+
+    async def drain(self) -> None:
+        """Wait for the cache stores still under way (at shutdown, and in tests)."""
+        while self._stores:
+            await asyncio.gather(*self._stores, return_exceptions=True)
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._stores.add(task)  # a reference until it is done, so it is not collected half-way
+        task.add_done_callback(self._stores.discard)
 
     def _remember(self, user_id: int, holdings: Holdings) -> None:
         if self._bus is None or not self._bus.trusted():
