@@ -121,7 +121,6 @@ async def open_services(settings: Settings, *, role: str = "web") -> AsyncIterat
             listener = asyncio.create_task(quote_bus.listen(follower.nudge), name="quote-listener")
             stack.push_async_callback(_cancel, listener)
         portfolios = _portfolios(settings, pool, valkey, book, telemetry)
-        stack.push_async_callback(portfolios.drain)  # cache stores still under way finish first
         if role == "web" and settings.portfolio_cache:
             stack.push_async_callback(_cancel, asyncio.create_task(portfolios.listen(), name="invalidations"))
         rate_limits = _rate_limits(settings, valkey, telemetry) if role == "web" and settings.rate_limit else None

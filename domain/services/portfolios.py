@@ -7,8 +7,7 @@ quotes. Invalidation after a trade reaches every process before the trade is ack
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 from domain import timing
 from domain.errors import UserNotFoundError
@@ -51,7 +50,6 @@ class PortfolioService:
         self._generation: dict[int, int] = {}
         self._epoch = 0
         self._flights: dict[int, asyncio.Future[tuple[Holdings | None, bool]]] = {}
-        self._stores: set[asyncio.Future[None]] = set()
 
     def snapshot(self) -> QuoteSnapshot:
         return self._snapshot()
@@ -139,34 +137,12 @@ class PortfolioService:
                 return waited
         try:
             holdings = await self._repository.get(user_id)
-        except BaseException:
-            if leader:
-                self._background(cache.end_fill(user_id))
-            raise
-        # The request has its answer: storing it (guarded by the ticket's version, so a fill that
-        # raced a trade stores nothing) and releasing the lease need not hold it up.
-        self._background(self._store(cache, user_id, ticket, holdings, leader))
-        return holdings
-
-    async def _store(
-        self, cache: HoldingsCache, user_id: int, ticket: FillTicket, holdings: Holdings | None, leader: bool
-    ) -> None:
-        try:
             if holdings is not None:
-                await cache.fill(ticket, holdings)
+                await cache.fill(ticket, holdings)  # refused if a trade raced it (the ticket carries the version)
+            return holdings
         finally:
             if leader:
                 await cache.end_fill(user_id)
-
-    async def drain(self) -> None:
-        """Wait for the cache stores still under way (at shutdown, and in tests)."""
-        while self._stores:
-            await asyncio.gather(*self._stores, return_exceptions=True)
-
-    def _background(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._stores.add(task)  # a reference until it is done, so it is not collected half-way
-        task.add_done_callback(self._stores.discard)
 
     def _remember(self, user_id: int, holdings: Holdings) -> None:
         if self._bus is None or not self._bus.trusted():

@@ -69,7 +69,6 @@ async def test_cache_lookups_are_counted_as_hit_miss_or_error():
     snapshot = build_snapshot(1, {}, {}, "USD")
     service = PortfolioService(repository, lambda: snapshot, cache=cache, metrics=metrics)
     await service.holdings(1)  # miss: read from the repository, then cached
-    await service.drain()
     await service.holdings(1)  # hit in the shared cache (no local level without a bus)
     cache.available = False
     await service.holdings(1)
