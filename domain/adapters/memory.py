@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import msgspec
 
-from domain.errors import UnavailableError, UnknownSymbolError, UserNotFoundError
+from domain.errors import InvalidRequestError, UnavailableError, UnknownSymbolError, UserNotFoundError
 from domain.models import (
     Backlog,
     DailyClose,
@@ -319,12 +319,20 @@ class InMemoryReportRepository(ReportRepository):
         return [r.id for r in stale]
 
     async def by_status(self, status: ReportStatus, *, limit: int, cursor: str | None) -> ReportPage:
-        ordered = sorted((r for r in self.rows.values() if r.status == status), key=lambda r: (r.created_at, r.id))
-        ordered.reverse()
-        start = next((i + 1 for i, r in enumerate(ordered) if r.id == cursor), 0) if cursor else 0
-        items = tuple(ordered[start : start + limit])
-        more = len(ordered) > start + limit
-        return ReportPage(items=items, next_cursor=items[-1].id if more and items else None)
+        # The clock stands still, so creation order breaks ties; like PostgreSQL's (created_at, id) cursor,
+        # the page resumes after the cursor's position even when that report has changed status since.
+        order = {rid: i for i, rid in enumerate(self.rows)}
+
+        def position(r: Report) -> tuple[datetime, int]:
+            return r.created_at, order[r.id]
+
+        if cursor is not None and cursor not in self.rows:
+            raise InvalidRequestError("the cursor is not one this API gave out", field="cursor")
+        after = position(self.rows[cursor]) if cursor is not None else None
+        chosen = (r for r in self.rows.values() if r.status == status and (after is None or position(r) < after))
+        ordered = sorted(chosen, key=position, reverse=True)
+        items = tuple(ordered[:limit])
+        return ReportPage(items=items, next_cursor=items[-1].id if len(ordered) > limit and items else None)
 
 
 class InMemoryReportQueue(ReportQueue):
