@@ -246,8 +246,10 @@ class ReportRepository(Protocol):
 
     @abstractmethod
     async def set_email_status(self, claim: ReportClaim, status: str, *, expected: str) -> bool:
-        """Move the email status from `expected` to `status`; False when it was not `expected` or the
-        claim is stale (the caller must then not send)."""
+        """Move the email status from `expected` to `status`; False when it was not `expected`, or when
+        the move leaves or enters `pending` and the claim is stale (the caller must then not send).
+        The outcome of an email already handed over (`sending` to `sent`) is recorded even for a
+        superseded attempt: it is what happened."""
 
     @abstractmethod
     async def finish(self, claim: ReportClaim, status: ReportStatus, error: str | None) -> bool:

@@ -46,7 +46,8 @@ _STORE = "UPDATE reports SET document = %s WHERE id = %s AND status = 'running' 
 # Entering `sending` needs the live claim; leaving it (the outcome is known) is always recorded.
 _EMAIL = """
 UPDATE reports SET email_status = %s
-WHERE id = %s AND email_status = %s AND (%s::text <> 'pending' OR (status = 'running' AND attempts = %s))
+WHERE id = %s AND email_status = %s
+  AND ((%s::text <> 'pending' AND %s::text <> 'pending') OR (status = 'running' AND attempts = %s))
 """
 _FINISH = """
 UPDATE reports SET status = %s, error = %s, finished_at = now()
@@ -154,7 +155,9 @@ class PostgresReportRepository(ReportRepository):
         return await self._write(_STORE, (document, uuid.UUID(claim.report_id), claim.attempt))
 
     async def set_email_status(self, claim: ReportClaim, status: str, *, expected: str) -> bool:
-        return await self._write(_EMAIL, (status, uuid.UUID(claim.report_id), expected, status, claim.attempt))
+        # Leaving or entering `pending` (starting to send, or giving the email back) needs the live claim.
+        args = (status, uuid.UUID(claim.report_id), expected, expected, status, claim.attempt)
+        return await self._write(_EMAIL, args)
 
     async def finish(self, claim: ReportClaim, status: ReportStatus, error: str | None) -> bool:
         return await self._write(_FINISH, (status, error, uuid.UUID(claim.report_id), claim.attempt))
