@@ -89,16 +89,15 @@ def add_to_histogram(child: object, series: _Series) -> None:
 
 
 class ProcessIdentity:
-    """This process's name in the folder's file names: its pid, then `pid-n` after the n-th close (a
-    process that reopens its metrics, as tests do, starts new live files rather than writing to
-    files that `mark_process_dead` removed)."""
+    """This process's name in the folder's file names: its pid, for the life of the process.
 
-    def __init__(self) -> None:
-        self.generation = 0
+    A process that closes and reopens its metrics (tests open many apps) keeps its files: a new
+    name per reopening made prometheus-client carry a counter's total from the old file into the
+    new one, and the exposition then counted it twice.
+    """
 
     def __call__(self) -> str:
-        pid = os.getpid()
-        return str(pid) if self.generation == 0 else f"{pid}-{self.generation}"
+        return str(os.getpid())
 
 
 class PrometheusMetrics(Metrics):
@@ -247,12 +246,15 @@ class PrometheusMetrics(Metrics):
         self.serve()
 
     def exit(self) -> None:
-        """The process is exiting with its metrics open: close them for every user."""
+        """The process is exiting: publish the last counts and take its gauges out of the merge."""
         if self._users > 0:
             self._users = 1
             self.close()
+        multiprocess.mark_process_dead(self.identity(), str(self.directory))  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
+        """One user is done; the last one stops the listener. The files stay until the process exits
+        (`exit`), or, for a process that dies without running it, until a live process reaps them."""
         self.publish()
         self._users -= 1
         if self._users > 0:
@@ -261,8 +263,6 @@ class PrometheusMetrics(Metrics):
             server, self._server = self._server, None
             server.shutdown()  # waits for its loop to notice (at most half a second), then the port is free
             server.server_close()
-        multiprocess.mark_process_dead(self.identity(), str(self.directory))  # type: ignore[no-untyped-call]
-        self.identity.generation += 1
 
 
 def collect(directory: Path) -> bytes:
