@@ -9,7 +9,8 @@ library have imported prometheus-client earlier, installs the multiprocess value
 so import order does not matter. The folder is wiped by the first process to start when no other
 is running (an exclusive `flock`, then a shared one held for the life of the process), never while
 a live process writes to it. Gauges are `live*` modes: a process's gauges leave the merge when it
-closes (`mark_process_dead`) and, for a killed one, when a live process reaps it (every tick).
+exits (`mark_process_dead` at exit) and, for one that dies without running its exit handlers (a
+killed process, a forked Granian worker), when a live process reaps it (every tick).
 Counters and histograms of exited processes stay, so totals never go backwards.
 
 Cost on the hot path. A multiprocess `inc` takes a lock and writes the mmap (measured: ~9.5 us for
