@@ -154,6 +154,14 @@ class HoldingsCache(Protocol):
     async def await_fill(self, user_id: int) -> Holdings | None:
         """Wait (bounded) for another process's fill; None when it did not come."""
 
+    @abstractmethod
+    async def read_or_lead(self, user_id: int) -> tuple[Holdings | None, FillTicket, bool]:
+        """`read`, and on a miss `lead_fill`, in one round trip: (holdings, ticket, this caller leads)."""
+
+    @abstractmethod
+    async def fill_and_end(self, ticket: FillTicket, holdings: Holdings | None) -> bool:
+        """`fill` (when there is something to store) and `end_fill`, in one round trip; True if stored."""
+
 
 class InvalidationBus(Protocol):
     """Carries "this user's holdings changed" to every process's in-process cache."""

@@ -189,6 +189,17 @@ class InMemoryHoldingsCache(HoldingsCache):
     async def end_fill(self, user_id: int) -> None:
         self.leases.discard(user_id)
 
+    async def read_or_lead(self, user_id: int) -> tuple[Holdings | None, FillTicket, bool]:
+        holdings, ticket = await self.read(user_id)
+        if holdings is not None:
+            return holdings, ticket, False
+        return None, ticket, await self.lead_fill(user_id)
+
+    async def fill_and_end(self, ticket: FillTicket, holdings: Holdings | None) -> bool:
+        stored = holdings is not None and await self.fill(ticket, holdings)
+        await self.end_fill(ticket.user_id)
+        return stored
+
     async def await_fill(self, user_id: int) -> Holdings | None:
         for _ in range(200):
             await asyncio.sleep(0.001)

@@ -45,6 +45,29 @@ redis.call('DEL', KEYS[1])
 return 1
 """
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+# A miss's first round trip: the entry and its version, and on a miss the fill lease ('' = absent).
+_READ_OR_LEAD = """
+local v = redis.call('MGET', KEYS[1], KEYS[2])
+if v[1] then
+  return {v[1], v[2] or '', 0}
+end
+if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {'', v[2] or '', 1}
+end
+return {'', v[2] or '', 0}
+"""
+# A leader's last round trip: the guarded fill (as _FILL; '' = nothing to store), then its lease back.
+_FILL_AND_END = """
+local stored = 0
+if ARGV[2] ~= '' and (redis.call('GET', KEYS[2]) or '') == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  stored = 1
+end
+if redis.call('GET', KEYS[3]) == ARGV[4] then
+  redis.call('DEL', KEYS[3])
+end
+return stored
+"""
 _FAILURES = (ValkeyError, OSError, TimeoutError, asyncio.TimeoutError)
 
 
@@ -82,6 +105,8 @@ class ValkeyHoldingsCache(HoldingsCache):
         self._fill = client.register_script(_FILL)
         self._invalidate = client.register_script(_INVALIDATE)
         self._release = client.register_script(_RELEASE)
+        self._read_or_lead = client.register_script(_READ_OR_LEAD)
+        self._fill_and_end = client.register_script(_FILL_AND_END)
         self._undelivered: set[int] = set()
 
     async def _call(self, operation: str, op: Callable[[], Awaitable[T]], fallback: T) -> T:
@@ -152,6 +177,34 @@ class ValkeyHoldingsCache(HoldingsCache):
 
     async def end_fill(self, user_id: int) -> None:
         await self._call("holdings.release", lambda: self._release(keys=[_lease_key(user_id)], args=[self._token]), 0)
+
+    async def read_or_lead(self, user_id: int) -> tuple[Holdings | None, FillTicket, bool]:
+        if self._undelivered and user_id in self._undelivered:
+            return None, FillTicket(user_id=user_id, usable=False), True
+        keys = [holdings_key(user_id), _version_key(user_id), _lease_key(user_id)]
+        args: list[str | int] = [self._token, self._lease_ms]
+        values = await self._call("holdings.read", lambda: self._read_or_lead(keys=keys, args=args), None)
+        if values is None:  # the cache is down: load from the repository, fill nothing
+            return None, FillTicket(user_id=user_id, usable=False), True
+        raw, version, leads = values
+        ticket = FillTicket(user_id=user_id, version=version or b"")
+        if not raw:
+            return None, ticket, bool(leads)
+        try:
+            return _decoder.decode(raw), ticket, False
+        except msgspec.DecodeError:
+            log.warning("undecodable cache entry for user %s dropped", user_id)
+            return None, ticket, bool(leads)
+
+    async def fill_and_end(self, ticket: FillTicket, holdings: Holdings | None) -> bool:
+        if not ticket.usable:
+            return False
+        user_id = ticket.user_id
+        keys = [holdings_key(user_id), _version_key(user_id), _lease_key(user_id)]
+        payload = _encoder.encode(holdings) if holdings is not None else b""
+        args: list[bytes | str | int] = [ticket.version or b"", payload, self._ttl_ms, self._token]
+        stored = await self._call("holdings.fill", lambda: self._fill_and_end(keys=keys, args=args), 0)
+        return bool(stored)
 
     async def await_fill(self, user_id: int) -> Holdings | None:
         deadline = time.monotonic() + self._fill_wait_s

@@ -117,32 +117,35 @@ class PortfolioService:
         stamp = (self._epoch, self._generation.get(user_id, 0))
         if self._cache is None:
             return await self._repository.get(user_id), False
-        holdings, ticket = await self._cache.read(user_id)
+        holdings, ticket, leader = await self._cache.read_or_lead(user_id)
         hit = holdings is not None
         if self._metrics is not None:
             self._metrics.cache("holdings", "hit" if hit else "miss" if ticket.usable else "error")
         if holdings is None:
-            holdings = await self._fill(self._cache, user_id, ticket)
+            holdings = await self._fill(self._cache, user_id, ticket, leader)
         # Stored only if no invalidation for this user (or loss of the bus) happened meanwhile.
         if holdings is not None and stamp == (self._epoch, self._generation.get(user_id, 0)):
             self._remember(user_id, holdings)
         return holdings, hit
 
-    async def _fill(self, cache: HoldingsCache, user_id: int, ticket: FillTicket) -> Holdings | None:
-        # Across processes, one loader per user at a time; the others wait for its fill.
-        leader = await cache.lead_fill(user_id)
+    async def _fill(self, cache: HoldingsCache, user_id: int, ticket: FillTicket, leader: bool) -> Holdings | None:
+        # Across processes, one loader per user at a time (the lease came with the read); the others
+        # wait for its fill. Two round trips to Valkey on a miss: each costs a turn of a busy loop.
         if not leader:
             waited = await cache.await_fill(user_id)
             if waited is not None:
                 return waited
         try:
             holdings = await self._repository.get(user_id)
-            if holdings is not None:
-                await cache.fill(ticket, holdings)  # refused if a trade raced it (the ticket carries the version)
-            return holdings
-        finally:
+        except BaseException:
             if leader:
                 await cache.end_fill(user_id)
+            raise
+        if leader:
+            await cache.fill_and_end(ticket, holdings)  # refused if a trade raced it (the ticket's version)
+        elif holdings is not None:
+            await cache.fill(ticket, holdings)
+        return holdings
 
     def _remember(self, user_id: int, holdings: Holdings) -> None:
         if self._bus is None or not self._bus.trusted():

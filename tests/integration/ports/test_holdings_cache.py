@@ -77,6 +77,40 @@ async def test_a_waiter_gives_up_when_the_leader_leaves_without_filling(cache: H
     assert await cache.await_fill(user) is None
 
 
+async def test_a_miss_leads_once_and_the_leaders_fill_releases_the_lease(cache: HoldingsCache):
+    user = next(_users)
+    found, ticket, leads = await cache.read_or_lead(user)
+    assert (found, leads) == (None, True)
+    assert (await cache.read_or_lead(user))[2] is False  # the lease is held: others wait
+    assert await cache.fill_and_end(ticket, holdings(user)) is True
+    assert await cache.await_fill(user) == holdings(user)
+    found, _, leads = await cache.read_or_lead(user)
+    assert (found, leads) == (holdings(user), False)  # a hit takes no lease
+    assert await cache.lead_fill(user) is True  # and the leader's lease was given back
+    await cache.end_fill(user)
+
+
+async def test_a_leaders_fill_that_raced_an_invalidation_stores_nothing_but_ends_the_lease(cache: HoldingsCache):
+    user = next(_users)
+    _, ticket, leads = await cache.read_or_lead(user)
+    assert leads is True
+    await cache.invalidate(user)
+    assert await cache.fill_and_end(ticket, holdings(user, "1")) is False
+    found, _, leads = await cache.read_or_lead(user)
+    assert (found, leads) == (None, True)
+    await cache.end_fill(user)
+
+
+async def test_a_leader_with_nothing_to_store_releases_and_its_waiters_give_up(cache: HoldingsCache):
+    user = next(_users)
+    _, ticket, leads = await cache.read_or_lead(user)
+    assert leads is True
+    assert await cache.fill_and_end(ticket, None) is False
+    assert await cache.await_fill(user) is None
+    assert await cache.lead_fill(user) is True
+    await cache.end_fill(user)
+
+
 async def test_valkey_entries_are_versioned_msgpack_under_a_hash_tagged_key(servers):
     client = avalkey.Valkey.from_url(servers.valkey_url)
     adapter = ValkeyHoldingsCache(client, CircuitBreaker("test", failures=5, reset_s=1), ttl_s=60)
