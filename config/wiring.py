@@ -17,7 +17,7 @@ from config.queues import GENERATE_REPORT_ACTOR, REPORTS_QUEUE
 from config.settings import Settings
 from domain.adapters.breaker import CircuitBreaker
 from domain.adapters.host_metrics import PsutilHostMetrics
-from domain.adapters.memory import NullMetrics
+from domain.adapters.memory_ops import NullMetrics
 from domain.adapters.pdf import ReportlabRenderer, warm_up
 from domain.adapters.postgres.holdings import PostgresHoldingsRepository
 from domain.adapters.postgres.pool import Pool, PoolConfig, PostgresProbe, open_pool, report_pool
@@ -38,7 +38,7 @@ from domain.adapters.valkey_quote_bus import ValkeyQuoteVersionBus
 from domain.adapters.valkey_rate_limit import ValkeyRateLimitStore
 from domain.errors import UnavailableError
 from domain.models import QuoteSnapshot
-from domain.ports import HostMetrics, Metrics
+from domain.ops_ports import HostMetrics, Metrics
 from domain.scaling import ScalingPolicy, web_policy, worker_policy
 from domain.services.fleet import WEB, WORKER, FleetService, Identity
 from domain.services.health import HealthService

@@ -17,7 +17,7 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from config.settings import Settings
 from domain.errors import NotFoundError
-from domain.ports import Metrics
+from domain.ops_ports import Metrics
 from domain.timing import RequestTiming
 from gateway.dependencies import services_of
 from gateway.openapi_schemas import PROBLEM_STATUSES

@@ -7,7 +7,7 @@ call, and the cache needs only the classic closed / open / half-open cycle.
 import logging
 import time
 
-from domain.ports import Metrics
+from domain.ops_ports import Metrics
 
 log = logging.getLogger("folio.breaker")
 

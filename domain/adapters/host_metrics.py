@@ -4,7 +4,7 @@ import threading
 
 import psutil
 
-from domain.ports import HostMetrics
+from domain.ops_ports import HostMetrics
 
 
 class PsutilHostMetrics(HostMetrics):

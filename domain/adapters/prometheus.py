@@ -40,7 +40,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client import values as prometheus_values
 
 from domain.adapters.prometheus_families import BREAKER_STATES, DURATION_BOUNDS, QUERY_BOUNDS, Families
-from domain.ports import Metrics
+from domain.ops_ports import Metrics
 
 log = logging.getLogger("folio.metrics")
 

@@ -16,7 +16,7 @@ from valkey.exceptions import ValkeyError
 
 from domain.errors import UnavailableError
 from domain.models import Backlog
-from domain.ports import QueueBacklog
+from domain.ops_ports import QueueBacklog
 
 _FAILURES = (ValkeyError, OSError, TimeoutError, asyncio.TimeoutError)
 

@@ -20,7 +20,7 @@ from valkey.exceptions import ValkeyError
 
 from domain.errors import UnavailableError
 from domain.models import ProcessSample
-from domain.ports import FleetRegistry
+from domain.ops_ports import FleetRegistry
 from domain.scaling import ScalerRecord
 
 _FAILURES = (ValkeyError, OSError, TimeoutError, asyncio.TimeoutError)

@@ -21,7 +21,7 @@ from typing import Literal
 import msgspec
 
 from domain.models import ProcessSample
-from domain.ports import FleetRegistry, HostMetrics, Metrics, QueueBacklog
+from domain.ops_ports import FleetRegistry, HostMetrics, Metrics, QueueBacklog
 from domain.scaling import Autoscaler, ScalerRecord, ScalingPolicy
 
 log = logging.getLogger("folio.fleet")

@@ -16,7 +16,8 @@ from typing import Literal
 
 import msgspec
 
-from domain.ports import DependencyProbe, HostMetrics
+from domain.ops_ports import HostMetrics
+from domain.ports import DependencyProbe
 from domain.scaling import Autoscaler, Direction, ScalingPolicy, pressure
 
 ScaleRecommendation = Literal["up", "down", "maintain"]

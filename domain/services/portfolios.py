@@ -12,7 +12,8 @@ from collections.abc import Callable
 from domain import timing
 from domain.errors import UserNotFoundError
 from domain.models import FillTicket, Holdings, Portfolio, QuoteSnapshot
-from domain.ports import HoldingsCache, HoldingsRepository, InvalidationBus, Metrics
+from domain.ops_ports import Metrics
+from domain.ports import HoldingsCache, HoldingsRepository, InvalidationBus
 from domain.services.valuation import value_holdings
 
 

@@ -41,15 +41,8 @@ from domain.models import (
     ReportRequest,
     ReportStatus,
 )
-from domain.ports import (
-    HoldingsRepository,
-    Mailer,
-    Metrics,
-    QuoteRepository,
-    ReportQueue,
-    ReportRenderer,
-    ReportRepository,
-)
+from domain.ops_ports import Metrics
+from domain.ports import HoldingsRepository, Mailer, QuoteRepository, ReportQueue, ReportRenderer, ReportRepository
 
 log = logging.getLogger("folio.reports")
 

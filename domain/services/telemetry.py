@@ -8,7 +8,7 @@ import asyncio
 import logging
 
 from domain.errors import DomainError
-from domain.ports import Metrics, QueueBacklog, ReportStatistics
+from domain.ops_ports import Metrics, QueueBacklog, ReportStatistics
 
 log = logging.getLogger("folio.metrics")
 

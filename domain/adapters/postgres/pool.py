@@ -14,7 +14,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 
 from domain import timing
 from domain.errors import DatabaseUnavailableError
-from domain.ports import Metrics
+from domain.ops_ports import Metrics
 
 # Every statement's short, stable name for the query-duration metric (`name_queries`); others: "other".
 QUERY_NAMES: dict[str, str] = {"": "ping", "SELECT 1": "probe"}

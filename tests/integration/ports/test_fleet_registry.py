@@ -9,12 +9,12 @@ import pytest
 import valkey.asyncio as avalkey
 from dramatiq import Message
 
-from domain.adapters.memory import InMemoryFleetRegistry
+from domain.adapters.memory_ops import InMemoryFleetRegistry
 from domain.adapters.queue_backlog import ValkeyQueueBacklog
 from domain.adapters.reports_queue import build_broker
 from domain.adapters.valkey_fleet import ValkeyFleetRegistry
 from domain.models import ProcessSample
-from domain.ports import FleetRegistry
+from domain.ops_ports import FleetRegistry
 from domain.scaling import Autoscaler, ScalerRecord, web_policy
 
 pytestmark = pytest.mark.integration

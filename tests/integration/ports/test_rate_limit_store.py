@@ -6,7 +6,7 @@ import pytest
 import valkey.asyncio as avalkey
 
 from domain.adapters.breaker import CircuitBreaker
-from domain.adapters.memory import InMemoryRateLimitStore
+from domain.adapters.memory_ops import InMemoryRateLimitStore
 from domain.adapters.valkey_rate_limit import ValkeyRateLimitStore, window_key
 from domain.ports import RateLimitStore
 

@@ -13,7 +13,7 @@ import pytest
 
 from config.settings import Settings
 from config.wiring import pool_config
-from domain.adapters.memory import InMemoryReportRepository
+from domain.adapters.memory_reports import InMemoryReportRepository
 from domain.adapters.postgres.pool import Pool, open_pool
 from domain.adapters.postgres.reports import PostgresReportRepository
 from domain.errors import InvalidRequestError, UserNotFoundError

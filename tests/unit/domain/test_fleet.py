@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from domain.adapters.memory import FixedHostMetrics, FixedQueueBacklog, InMemoryFleetRegistry, InMemoryMetrics
+from domain.adapters.memory_ops import FixedHostMetrics, FixedQueueBacklog, InMemoryFleetRegistry, InMemoryMetrics
 from domain.scaling import web_policy, worker_policy
 from domain.services.fleet import WEB, WORKER, FleetService, Identity
 from domain.services.health import HealthService

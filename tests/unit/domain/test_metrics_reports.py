@@ -5,13 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from domain.adapters.memory import (
-    FixedQueueBacklog,
-    InMemoryHoldingsCache,
-    InMemoryHoldingsRepository,
-    InMemoryMetrics,
-    InMemoryReportStatistics,
-)
+from domain.adapters.memory import InMemoryHoldingsCache, InMemoryHoldingsRepository
+from domain.adapters.memory_ops import FixedQueueBacklog, InMemoryMetrics
+from domain.adapters.memory_reports import InMemoryReportStatistics
 from domain.errors import MailNotSentError
 from domain.models import Holding, build_snapshot
 from domain.services.portfolios import PortfolioService

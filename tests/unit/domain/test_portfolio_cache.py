@@ -5,11 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from domain.adapters.memory import (
-    InMemoryHoldingsCache,
-    InMemoryHoldingsRepository,
-    InMemoryInvalidationHub,
-)
+from domain.adapters.memory import InMemoryHoldingsCache, InMemoryHoldingsRepository, InMemoryInvalidationHub
 from domain.models import Holding, Holdings, build_snapshot
 from domain.services.portfolios import PortfolioService
 

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from domain.adapters.memory import InMemoryRateLimitStore
+from domain.adapters.memory_ops import InMemoryRateLimitStore
 from domain.services.rate_limits import WINDOW_S, RateLimiter
 
 

@@ -5,11 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from domain.adapters.memory import (
+from domain.adapters.memory import InMemoryHoldingsRepository, InMemoryQuoteRepository
+from domain.adapters.memory_reports import (
     FakeReportRenderer,
-    InMemoryHoldingsRepository,
     InMemoryMailer,
-    InMemoryQuoteRepository,
     InMemoryReportQueue,
     InMemoryReportRepository,
 )

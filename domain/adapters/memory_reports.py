@@ -1,0 +1,169 @@
+"""In-memory twins of the report ports: the repository (leases, fenced writes), the queue, the
+mailer, a fake renderer, and the report statistics."""
+
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+from domain.errors import InvalidRequestError, UnavailableError, UserNotFoundError
+from domain.models import (
+    Email,
+    Report,
+    ReportClaim,
+    ReportDocument,
+    ReportPage,
+    ReportRequest,
+    ReportStatus,
+)
+from domain.ops_ports import ReportStatistics
+from domain.ports import Mailer, ReportQueue, ReportRenderer, ReportRepository
+
+
+class InMemoryReportRepository(ReportRepository):
+    """The Postgres repository's rules in a dict: fenced writes, idempotency keys, stale requeue."""
+
+    def __init__(self, users: dict[int, tuple[str, str]] | None = None) -> None:
+        self.users = users if users is not None else {}  # id -> (email, name)
+        self.rows: dict[str, Report] = {}
+        self.documents: dict[str, bytes] = {}
+        self.keys: dict[tuple[int, str], str] = {}
+        self.now = datetime(2026, 10, 30, 20, tzinfo=UTC)
+
+    def _due(self, seconds: float) -> datetime:
+        return self.now + timedelta(seconds=seconds)
+
+    async def create(self, user_id: int, idempotency_key: str | None, deadline_s: float) -> ReportRequest:
+        if user_id not in self.users:
+            raise UserNotFoundError(user_id)
+        if idempotency_key is not None and (user_id, idempotency_key) in self.keys:
+            return ReportRequest(report=self.rows[self.keys[user_id, idempotency_key]], created=False)
+        report = Report(
+            id=str(uuid.uuid4()), user_id=user_id, status="queued", attempts=0, email_status="pending", error=None,
+            has_document=False, created_at=self.now, started_at=None, finished_at=None,
+            deadline_at=self._due(deadline_s),
+        )  # fmt: skip
+        self.rows[report.id] = report
+        if idempotency_key is not None:
+            self.keys[user_id, idempotency_key] = report.id
+        return ReportRequest(report=report, created=True)
+
+    async def get(self, report_id: str) -> Report | None:
+        return self.rows.get(report_id)
+
+    async def document(self, report_id: str) -> bytes | None:
+        return self.documents.get(report_id)
+
+    async def claim(self, report_id: str, lease_s: float) -> ReportClaim | None:
+        r = self.rows.get(report_id)
+        if r is None or not (r.status == "queued" or (r.status == "running" and r.deadline_at < self.now)):
+            return None
+        r = msgspec.structs.replace(
+            r, status="running", attempts=r.attempts + 1, started_at=self.now, finished_at=None,
+            deadline_at=self._due(lease_s),
+        )  # fmt: skip
+        self.rows[report_id] = r
+        email, name = self.users[r.user_id]
+        return ReportClaim(
+            report_id=report_id, user_id=r.user_id, attempt=r.attempts, email_status=r.email_status,
+            has_document=r.has_document, recipient=email, recipient_name=name,
+        )  # fmt: skip
+
+    def _live(self, claim: ReportClaim) -> Report | None:
+        r = self.rows.get(claim.report_id)
+        return r if r is not None and r.status == "running" and r.attempts == claim.attempt else None
+
+    async def store_document(self, claim: ReportClaim, document: bytes) -> bool:
+        if (r := self._live(claim)) is None:
+            return False
+        self.documents[r.id] = document
+        self.rows[r.id] = msgspec.structs.replace(r, has_document=True)
+        return True
+
+    async def set_email_status(self, claim: ReportClaim, status: str, *, expected: str) -> bool:
+        r = self._live(claim) if status == "pending" or expected == "pending" else self.rows.get(claim.report_id)
+        if r is None or r.email_status != expected:
+            return False
+        self.rows[r.id] = msgspec.structs.replace(r, email_status=status)
+        return True
+
+    async def finish(self, claim: ReportClaim, status: ReportStatus, error: str | None) -> bool:
+        if (r := self._live(claim)) is None:
+            return False
+        self.rows[r.id] = msgspec.structs.replace(r, status=status, error=error, finished_at=self.now)
+        return True
+
+    async def release(self, claim: ReportClaim, error: str, deadline_s: float) -> bool:
+        if (r := self._live(claim)) is None:
+            return False
+        self.rows[r.id] = msgspec.structs.replace(r, status="queued", error=error, deadline_at=self._due(deadline_s))
+        return True
+
+    async def requeue_stale(self, deadline_s: float, limit: int) -> list[str]:
+        stale = sorted(
+            (r for r in self.rows.values() if r.status in ("queued", "running") and r.deadline_at < self.now),
+            key=lambda r: r.deadline_at,
+        )[:limit]
+        for r in stale:
+            self.rows[r.id] = msgspec.structs.replace(r, status="queued", deadline_at=self._due(deadline_s))
+        return [r.id for r in stale]
+
+    async def by_status(self, status: ReportStatus, *, limit: int, cursor: str | None) -> ReportPage:
+        # The clock stands still, so creation order breaks ties; like PostgreSQL's (created_at, id) cursor,
+        # the page resumes after the cursor's position even when that report has changed status since.
+        order = {rid: i for i, rid in enumerate(self.rows)}
+
+        def position(r: Report) -> tuple[datetime, int]:
+            return r.created_at, order[r.id]
+
+        if cursor is not None and cursor not in self.rows:
+            raise InvalidRequestError("the cursor is not one this API gave out", field="cursor")
+        after = position(self.rows[cursor]) if cursor is not None else None
+        chosen = (r for r in self.rows.values() if r.status == status and (after is None or position(r) < after))
+        ordered = sorted(chosen, key=position, reverse=True)
+        items = tuple(ordered[:limit])
+        return ReportPage(items=items, next_cursor=items[-1].id if len(ordered) > limit and items else None)
+
+
+class InMemoryReportQueue(ReportQueue):
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.available = True
+
+    async def send(self, report_id: str) -> None:
+        if not self.available:
+            raise UnavailableError("the broker is not answering")
+        self.sent.append(report_id)
+
+
+class InMemoryMailer(Mailer):
+    """Keeps sent emails; `fail_with` makes the next sends raise (a refusal or an unknown outcome)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Email] = []
+        self.fail_with: Exception | None = None
+
+    async def send(self, email: Email) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.sent.append(email)
+
+
+class FakeReportRenderer(ReportRenderer):
+    """A tiny stand-in document: the figures encoded, so tests can read them back."""
+
+    def __init__(self) -> None:
+        self.rendered: list[ReportDocument] = []
+
+    def render(self, document: ReportDocument) -> bytes:
+        self.rendered.append(document)
+        return b"%PDF-fake\n" + msgspec.json.encode(document.analytics)
+
+
+class InMemoryReportStatistics(ReportStatistics):
+    def __init__(self, reports: InMemoryReportRepository) -> None:
+        self._reports = reports
+
+    async def counts(self) -> dict[str, int]:
+        return dict(Counter(report.status for report in self._reports.rows.values()))
