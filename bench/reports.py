@@ -25,12 +25,13 @@ import psycopg
 import valkey
 
 from bench import report
+from cli.demo_data import load_demo_data
 from cli.embedded import embedded, fresh_session_dir
 from config.settings import load_settings
-from domain.adapters.postgres.demo_data import load_demo_data
-from domain.adapters.postgres.migrate import apply_migrations
+from config.wiring.release import migrate
 from domain.analytics import analyse
-from domain.models import AssetClass, DailyClose, ReportHolding
+from domain.models.quotes import AssetClass, DailyClose
+from domain.models.reports import ReportHolding
 from gateway.auth import mint_token
 from tests.processes import ROOT, WebProcess, worker_process
 
@@ -135,11 +136,12 @@ def main() -> int:
     print(f"{results['analytics']['what']}: p50 {results['analytics']['p50_ms']} ms,"
           f" p95 {results['analytics']['p95_ms']} ms (target <= 20 ms)", flush=True)  # fmt: skip
     with embedded(os.environ, data_dir, fast=True) as servers:
-        apply_migrations(servers.database_url)
-        load_demo_data(servers.database_url)
         env = {**servers.env(), "JWT_SECRET": SECRET, "RATE_LIMIT": "false", "ACCESS_LOG": "false",
                "LOG_LEVEL": "WARNING", "ENVIRONMENT": "test"}  # fmt: skip
-        token = mint_token(load_settings(env), subject="bench", scope="operator")
+        settings = load_settings(env)
+        migrate(settings)  # the Procfile's release step
+        load_demo_data(servers.database_url)
+        token = mint_token(settings, subject="bench", scope="operator")
         for threads in (int(t) for t in args.threads.split(",")):
             with psycopg.connect(servers.database_url, autocommit=True) as conn:
                 conn.execute("DELETE FROM reports")

@@ -25,15 +25,15 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from domain.adapters.postgres.migrate import apply_migrations
+    from config.wiring.release import migrate
 
-    applied = apply_migrations(_database_url(settings))
+    applied = migrate(settings)
     print(f"migrate: {applied} migration(s) applied" if applied else "migrate: schema is up to date")
     return 0
 
 
 def _seed(settings: Settings, args: argparse.Namespace) -> int:
-    from domain.adapters.postgres.demo_data import load_demo_data
+    from cli.demo_data import load_demo_data
 
     result = load_demo_data(_database_url(settings))
     if result.loaded:

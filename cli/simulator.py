@@ -8,14 +8,14 @@ import sys
 
 from config.logs import configure_logging
 from config.settings import Settings
-from config.wiring import open_services
+from config.wiring.feed import open_quote_feed
 from domain.errors import UnavailableError
 from domain.services.quote_simulator import QuoteSimulator
 
 
 async def _simulate(settings: Settings, *, interval_s: float, fraction: float, seed: int | None) -> None:
-    async with open_services(settings, role="simulator") as services:
-        simulator = QuoteSimulator(services.market_data, rng=random.Random(seed), fraction=fraction)
+    async with open_quote_feed(settings) as market_data:
+        simulator = QuoteSimulator(market_data, rng=random.Random(seed), fraction=fraction)
         while True:
             try:
                 await simulator.run(interval_s)

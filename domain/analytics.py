@@ -25,14 +25,8 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 
-from domain.models import (
-    CASH_PREFIX,
-    Allocation,
-    PortfolioAnalytics,
-    ReportHolding,
-    TopHolding,
-    ValuePoint,
-)
+from domain.models.quotes import CASH_PREFIX
+from domain.models.reports import Allocation, PortfolioAnalytics, ReportHolding, TopHolding, ValuePoint
 
 TRADING_DAYS_PER_YEAR = 252
 ONE_MONTH = 21

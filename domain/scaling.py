@@ -12,7 +12,7 @@ Rules, so a reader can replay a decision by hand:
 * Scale out when the desired count exceeds the last one; the metric with the largest want drove it.
 * Scale in only when every metric allows it: each is strictly below its low mark (default: its
   target) and the largest want is below the last desired count. The band between a low mark and
-  its target (the seed's 30 % / 70 % CPU) is the hysteresis that stops a sawtooth from flapping.
+  its target (the default 30 % / 70 % CPU) is the hysteresis that stops a sawtooth from flapping.
 * Cooldowns (chosen, stricter than AWS on scale-out): after a scale-out, no further scale-out
   for `scale_out_cooldown_s`; after any scaling activity, no scale-in for `scale_in_cooldown_s`
   (a scale-out restarts the scale-in clock: capacity just added is not removed at once). A scale-in
@@ -21,7 +21,10 @@ Rules, so a reader can replay a decision by hand:
 * Bounds are not subject to cooldowns: the desired count starts clamped to [min, max], so a fleet
   below its minimum is told the minimum at once.
 * Cooldowns should be longer than the window, so that a decision is not taken again on samples
-  from before the previous one took effect (the seed's 300 s / 600 s against a 180 s window).
+  from before the previous one took effect (the default 300 s / 600 s against a 180 s window).
+
+One module of about 350 lines on purpose: the rules above and the code that applies them are read
+and changed together, and the decision's reasons (the texts operators see) live beside the rules.
 """
 
 import math
@@ -306,7 +309,7 @@ def web_policy(
     scale_in_cooldown_s: float,
     window_s: float,
 ) -> ScalingPolicy:
-    """Web processes: CPU and memory per instance (the seed's 70 % / 80 %), scale-in below the CPU low mark."""
+    """Web processes: CPU and memory per instance (70 % / 80 % by default), scale-in below the CPU low mark."""
     return ScalingPolicy(
         min_instances=min_instances,
         max_instances=max_instances,

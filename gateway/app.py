@@ -12,16 +12,13 @@ from openapi_ui_bundles import swagger_ui
 
 from config.logs import configure_logging
 from config.settings import Settings, load_settings
-from config.wiring import Services, open_services
-from gateway.access_log import AccessLog
+from config.wiring.web import WebServices, open_web
 from gateway.auth import Authenticator
-from gateway.compression import CompressionMiddleware
+from gateway.dependencies import ServicesHandle
 from gateway.docs import OfflineSwaggerPlugin, swagger_init
-from gateway.edge import cors_config, guard
+from gateway.edge import cors_config
 from gateway.health import HealthController
-from gateway.hot_path import PortfolioFastLane
-from gateway.metrics import MetricsController, RequestTelemetry
-from gateway.middleware import RequestContextMiddleware
+from gateway.metrics import MetricsController
 from gateway.openapi_schemas import DecimalAsNumber, declare_problem_responses
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.responses import FolioResponse
@@ -32,7 +29,7 @@ from gateway.routes.reports import ReportController
 from gateway.routes.static_data import StaticDataController, instruments_document
 from gateway.routes.trades import TradeController
 from gateway.security import authorize, bearer_auth
-from gateway.security_headers import SecurityHeaders
+from gateway.stack import build_stack
 
 DOCS_ASSETS = "/docs/assets"
 GC_GEN0_THRESHOLD = 50_000
@@ -62,21 +59,23 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, 50, 1000)
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, services: WebServices | None = None) -> Litestar:
     """Build the app; `services` lets tests hand in ready objects instead of opening real ones."""
     settings = settings or load_settings()
     configure_logging(settings.log_level)
+    handle = ServicesHandle()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        if services is not None:
-            app.state.services = services
-            yield
-            return
-        async with open_services(settings) as opened:
-            app.state.services = opened
-            tune_garbage_collector()
-            yield
+        async with contextlib.AsyncExitStack() as stack:
+            opened = services if services is not None else await stack.enter_async_context(open_web(settings))
+            app.state.services = handle.services = opened
+            if services is None:
+                tune_garbage_collector()
+            try:
+                yield
+            finally:
+                handle.services = None
 
     # Loads the JWT keys now: a production process without one refuses to start.
     authenticator = Authenticator(settings)
@@ -110,25 +109,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.retry_after_s = settings.retry_after_s
     app.state.market_data_document = market_data_document()
     app.state.instruments_document = instruments_document()
-    # Outermost, so 404s and errors raised before routing get a request id and a timing too.
-    compressed = CompressionMiddleware(app.asgi_handler, minimum_size=settings.gzip_minimum_size)
-    fast_lane = PortfolioFastLane(
-        compressed,
-        app,
-        authenticator=authenticator,
-        min_size=settings.gzip_minimum_size,
-        max_entries=settings.local_cache_max_entries,
-    )
-    access_log = AccessLog() if settings.access_log else None
-    # Hosts, CORS and rate limits wrap the fast lane too: one set of guards for both lanes.
-    guarded = guard(fast_lane, compressed, app, settings, authenticator)
-    security_headers = SecurityHeaders(
-        trust_proxy_headers=settings.trust_proxy_headers, hsts_max_age_s=settings.hsts_max_age_s
-    )
-    app.asgi_handler = RequestContextMiddleware(  # type: ignore[assignment]
-        guarded,
-        access_log=access_log,
-        security_headers=security_headers,
-        telemetry=RequestTelemetry(app, settings),
-    )
+    app.asgi_handler = build_stack(app, handle, settings, authenticator)  # type: ignore[assignment]
     return app

@@ -15,7 +15,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.openapi.datastructures import ResponseSpec
 
-from domain.models import QuoteSnapshot
+from domain.models.quotes import QuoteSnapshot
 from gateway.content_coding import PREFERENCE, Coding, compress, negotiate, none_match
 
 log = logging.getLogger("folio.documents")

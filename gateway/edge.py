@@ -1,23 +1,19 @@
-"""The guards in front of both lanes (the portfolio fast lane and Litestar): hosts, CORS, rate limits.
+"""The edge checks in front of both lanes (the portfolio fast lane and Litestar): hosts and CORS.
 
-They wrap the fast lane, so a request meets the same checks whichever lane answers it. CORS is
-Litestar's (`cors_config`), so a cross-origin request (one with an `Origin` header) skips the
-fast lane for Litestar's. A guard that is not configured is not in the chain at all: by default
-CORS is closed (no CORS headers) and every host is served, at no cost per request.
+gateway/stack.py puts them around the fast lane, so a request meets the same checks whichever lane
+answers it. CORS is Litestar's (`cors_config`), so a cross-origin request (one with an `Origin`
+header) skips the fast lane for Litestar's. A check that is not configured is not in the chain at
+all: by default CORS is closed (no CORS headers) and every host is served, at no cost per request.
 """
 
 from typing import Any, Literal
 
-from litestar import Litestar
-from litestar.config.allowed_hosts import AllowedHostsConfig
 from litestar.config.cors import CORSConfig
 from litestar.middleware.allowed_hosts import AllowedHostsMiddleware
 from litestar.types import ASGIApp, Method, Receive, Send
 
 from config.settings import Settings
-from gateway.auth import Authenticator
 from gateway.problems import send_problem
-from gateway.rate_limit import RateLimitMiddleware
 
 CORS_METHODS: list[Method | Literal["*"]] = ["GET", "POST", "PUT", "OPTIONS"]
 CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-ID"]
@@ -76,18 +72,3 @@ class CrossOriginToLitestar:
             await self.litestar_lane(scope, receive, send)
         else:
             await self.fast(scope, receive, send)
-
-
-def guard(
-    fast_lane: ASGIApp, litestar_lane: ASGIApp, litestar: Litestar, settings: Settings, authenticator: Authenticator
-) -> ASGIApp:
-    """Both lanes behind the rate limiter, then the trusted-hosts check (outermost)."""
-    app = fast_lane
-    if litestar.cors_config is not None:
-        app = CrossOriginToLitestar(app, litestar_lane)
-    if settings.rate_limit:
-        app = RateLimitMiddleware(app, litestar, settings, authenticator)
-    hosts = csv_setting(settings.allowed_hosts)
-    if hosts and "*" not in hosts:
-        app = TrustedHostsMiddleware(app=app, config=AllowedHostsConfig(allowed_hosts=hosts))
-    return app

@@ -11,14 +11,14 @@ a missing, invalid or foreign token falls through too, and the regular path answ
 
 from typing import Any
 
-from litestar import Litestar
 from litestar.types import ASGIApp, Receive, Send
 
 from domain.errors import DomainError
-from domain.models import Holdings
+from domain.models.holdings import Holdings
 from domain.services.valuation import value_holdings
 from gateway.auth import AuthenticationError, Authenticator
 from gateway.content_coding import Coding, compress, negotiate
+from gateway.dependencies import ServicesHandle
 from gateway.responses import json_encoder
 
 PREFIX = "/api/user/"
@@ -44,10 +44,10 @@ class PortfolioFastLane:
     """Outer ASGI layer for `GET /api/user/{id}/portfolio` cache hits."""
 
     def __init__(
-        self, app: ASGIApp, litestar: Litestar, *, authenticator: Authenticator, min_size: int, max_entries: int
+        self, app: ASGIApp, handle: ServicesHandle, *, authenticator: Authenticator, min_size: int, max_entries: int
     ) -> None:
         self.app = app
-        self.litestar = litestar
+        self.handle = handle
         self.authenticator = authenticator
         self.min_size = min_size
         self.max_entries = max_entries
@@ -72,7 +72,7 @@ class PortfolioFastLane:
                 authorization = value.decode("latin-1")
         if not self._authorized(authorization, user_id):
             return False  # the regular path answers with the 401/403 problem details
-        services = self.litestar.state.get("services")
+        services = self.handle.services
         if services is None:
             return False
         portfolios = services.portfolios

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import msgspec
 
-from domain.models import AssetClass, DailyClose, Instrument, Quote, QuoteSnapshot, QuoteUpdate
+from domain.models.quotes import AssetClass, DailyClose, Instrument, Quote, QuoteSnapshot, QuoteUpdate
 from domain.services.market_data import Listing, quote_change
 from gateway.responses import json_encoder
 

@@ -11,15 +11,15 @@ route template (Litestar's, or the fast lane's; `unmatched` for requests answere
 import logging
 from typing import Any
 
-from litestar import Controller, Litestar, Response, get
+from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 
 from config.settings import Settings
 from domain.errors import NotFoundError
-from domain.ops_ports import Metrics
+from domain.ports.metrics import Metrics
 from domain.timing import RequestTiming
-from gateway.dependencies import services_of
+from gateway.dependencies import ServicesHandle, services_of
 from gateway.openapi_schemas import PROBLEM_STATUSES
 from gateway.problems import PROBLEM_JSON, Problem
 from gateway.security import operator_only
@@ -53,14 +53,14 @@ def content_encoding(headers: list[tuple[bytes, bytes]]) -> str:
 class RequestTelemetry:
     """Per request, at its end: the metrics record and, past the threshold, the slow-request warning."""
 
-    def __init__(self, litestar: Litestar, settings: Settings) -> None:
-        self.litestar = litestar
+    def __init__(self, handle: ServicesHandle, settings: Settings) -> None:
+        self.handle = handle
         self.record = settings.metrics
         self.slow_s = settings.slow_request_ms / 1000
         self._metrics: Metrics | None = None
 
     def _find_metrics(self) -> Metrics | None:
-        services = self.litestar.state.get("services")
+        services = self.handle.services
         self._metrics = services.metrics if services is not None else None
         return self._metrics
 

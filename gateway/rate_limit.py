@@ -8,12 +8,12 @@ decides in process (domain/services/rate_limits.py). A refusal is a 429 problem 
 
 from typing import Any
 
-from litestar import Litestar
 from litestar.types import ASGIApp, Receive, Send
 
 from config.settings import Settings
 from domain.services.rate_limits import RateLimiter
 from gateway.auth import AuthenticationError, Authenticator, authorization_header
+from gateway.dependencies import ServicesHandle
 from gateway.problems import send_problem
 
 EXEMPT = ("/health", "/docs")
@@ -22,9 +22,9 @@ EXEMPT = ("/health", "/docs")
 class RateLimitMiddleware:
     """429 once a caller has used its limit in the current minute; everything else passes through."""
 
-    def __init__(self, app: ASGIApp, litestar: Litestar, settings: Settings, authenticator: Authenticator) -> None:
+    def __init__(self, app: ASGIApp, handle: ServicesHandle, settings: Settings, authenticator: Authenticator) -> None:
         self.app = app
-        self.litestar = litestar
+        self.handle = handle
         self.authenticator = authenticator
         self.trust_proxy = settings.trust_proxy_headers
         self.limits = {
@@ -48,7 +48,7 @@ class RateLimitMiddleware:
         await self.app(scope, receive, send)
 
     def _find_limiter(self) -> RateLimiter | None:
-        services = self.litestar.state.get("services")
+        services = self.handle.services
         self._limiter = services.rate_limits if services is not None else None
         return self._limiter
 

@@ -12,21 +12,22 @@ from dramatiq.middleware import AsyncIO, Middleware, Retries, TimeLimit
 
 from config.logs import configure_logging
 from config.settings import Settings, load_settings
-from config.wiring import Services, build_broker, open_services
+from config.wiring.reports import build_broker
+from config.wiring.worker import WorkerServices, open_worker
 
 
 class ServicesMiddleware(Middleware):
-    """Opens the wired services on the AsyncIO loop before the worker threads start, closes them after."""
+    """Opens the worker's services on the AsyncIO loop before the worker threads start, closes them after."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.services: Services | None = None
-        self._context: contextlib.AbstractAsyncContextManager[Services] | None = None
+        self.services: WorkerServices | None = None
+        self._context: contextlib.AbstractAsyncContextManager[WorkerServices] | None = None
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
         loop = get_event_loop_thread()
         assert loop is not None, "add ServicesMiddleware after AsyncIO"
-        self._context = open_services(self.settings, role="worker")
+        self._context = open_worker(self.settings)
         self.services = loop.run_coroutine(self._context.__aenter__())
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
@@ -36,7 +37,7 @@ class ServicesMiddleware(Middleware):
             self._context = None
 
 
-def services() -> Services:
+def services() -> WorkerServices:
     """The services the worker opened at boot (for the actors)."""
     for middleware in dramatiq.get_broker().middleware:
         if isinstance(middleware, ServicesMiddleware) and middleware.services is not None:

@@ -9,9 +9,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from cli.demo_data import load_demo_data
 from cli.embedded import EmbeddedServers, fresh_session_dir, start_embedded
 from config.settings import Settings, load_settings
-from domain.adapters.postgres.demo_data import load_demo_data
 from domain.adapters.postgres.migrate import apply_migrations
 from gateway.app import create_app
 from gateway.auth import Scope, mint_token

@@ -9,6 +9,7 @@ from cli.cost.chart import ChartData, draw
 from cli.cost.measured import DEFAULT_SCENARIO, measured
 from cli.cost.profile import SEED_DAILY_REQUESTS, parse_csv, seed_profile
 from cli.cost.report import CostRun, render
+from config.scaling import web_scaling_policy  # the policy the web processes run
 from config.settings import Settings
 
 SEED_FIXED_FLEET = 12  # the seed's "12 fixed instances"
@@ -77,8 +78,6 @@ def _throughput(settings: Settings, args: argparse.Namespace) -> tuple[float, fl
 
 def run(settings: Settings, args: argparse.Namespace) -> CostRun:
     """Replay the profile through the web policy and price both fleets."""
-    from config.wiring import web_scaling_policy  # the policy the service runs (imported late: it wires drivers)
-
     if args.throughput is not None and args.throughput <= 0:
         raise ValueError("--throughput must be positive")
     profile, name = _profile(args)

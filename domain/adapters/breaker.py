@@ -7,7 +7,7 @@ call, and the cache needs only the classic closed / open / half-open cycle.
 import logging
 import time
 
-from domain.ops_ports import Metrics
+from domain.ports.metrics import Metrics
 
 log = logging.getLogger("folio.breaker")
 
@@ -15,7 +15,7 @@ log = logging.getLogger("folio.breaker")
 class CircuitBreaker:
     """Opens after `failures` consecutive failures; after `reset_s`, lets one trial call through."""
 
-    def __init__(self, name: str, *, failures: int, reset_s: float, metrics: Metrics | None = None) -> None:
+    def __init__(self, name: str, *, failures: int, reset_s: float, metrics: Metrics) -> None:
         self.name = name
         self._metrics = metrics  # state changes and failed calls, for the operators' dashboards
         self._threshold = failures
@@ -26,8 +26,7 @@ class CircuitBreaker:
         self._report("closed")
 
     def _report(self, state: str) -> None:
-        if self._metrics is not None:
-            self._metrics.breaker(self.name, state)
+        self._metrics.breaker(self.name, state)
 
     @property
     def state(self) -> str:
@@ -59,8 +58,7 @@ class CircuitBreaker:
         """Record a failed call (`operation` names it in the error count; the breaker's name otherwise)."""
         self._failures += 1
         self._trial = False
-        if self._metrics is not None:
-            self._metrics.valkey_error(operation or self.name)
+        self._metrics.valkey_error(operation or self.name)
         if self._failures >= self._threshold:
             if self._failures == self._threshold:
                 log.warning("%s failing (%s): circuit open for %.1fs", self.name, type(error).__name__, self._reset_s)

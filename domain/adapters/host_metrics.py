@@ -4,7 +4,7 @@ import threading
 
 import psutil
 
-from domain.ops_ports import HostMetrics
+from domain.ports.health import HostMetrics
 
 
 class PsutilHostMetrics(HostMetrics):

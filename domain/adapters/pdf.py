@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from domain.models import Allocation, PortfolioAnalytics, ReportDocument
-from domain.ports import ReportRenderer
+from domain.models.reports import Allocation, PortfolioAnalytics, ReportDocument
+from domain.ports.reports import ReportRenderer
 
 CHART_DPI = 110  # sharp in print at the size drawn; each extra dot costs render time
 INK = "#1f3b57"

@@ -28,7 +28,6 @@ import asyncio
 import atexit
 import bisect
 import contextlib
-import fcntl
 import logging
 import os
 import time
@@ -36,17 +35,17 @@ from collections.abc import Callable
 from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, multiprocess, start_http_server
 from prometheus_client import values as prometheus_values
 
 from domain.adapters.prometheus_families import BREAKER_STATES, DURATION_BOUNDS, QUERY_BOUNDS, Families
-from domain.ops_ports import Metrics
+from domain.adapters.prometheus_files import ProcessIdentity, claim_directory, collect, reap_dead_processes
+from domain.ports.metrics import Metrics
 
 log = logging.getLogger("folio.metrics")
 
 PUBLISH_S = 1.0
 BIND_RETRY_S = 5.0
-LOCK_FILE = "processes.lock"
 
 HttpKey = tuple[str, str, int]
 
@@ -89,20 +88,10 @@ def add_to_histogram(child: object, series: _Series) -> None:
             bucket.inc(count)
 
 
-class ProcessIdentity:
-    """This process's name in the folder's file names: its pid, for the life of the process.
-
-    A process that closes and reopens its metrics (tests open many apps) keeps its files: a new
-    name per reopening made prometheus-client carry a counter's total from the old file into the
-    new one, and the exposition then counted it twice.
-    """
-
-    def __call__(self) -> str:
-        return str(os.getpid())
-
-
 class PrometheusMetrics(Metrics):
     """The Metrics port on prometheus-client; one per process (see `open_prometheus`)."""
+
+    enabled = True
 
     def __init__(self, directory: Path, bind: str, identity: ProcessIdentity) -> None:
         self.directory = directory
@@ -266,54 +255,10 @@ class PrometheusMetrics(Metrics):
             server.server_close()
 
 
-def collect(directory: Path) -> bytes:
-    """The merged exposition of every process's files in `directory`."""
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
-    return generate_latest(registry)
-
-
 def parse_bind(bind: str) -> tuple[str, int]:
     """`host:port`, `[v6]:port` or `:port` (every interface) to (host, port)."""
     host, _, port = bind.rpartition(":")
     return host.strip("[]") or "0.0.0.0", int(port)
-
-
-def reap_dead_processes(directory: Path, own: str) -> None:
-    """Drop the live gauges of processes that exited without closing (killed) from the merge."""
-    for path in directory.glob("gauge_live*.db"):
-        identity = path.stem.rsplit("_", 1)[-1]
-        pid = identity.split("-", 1)[0]
-        if identity != own and pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
-            multiprocess.mark_process_dead(identity, str(directory))  # type: ignore[no-untyped-call]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def claim_directory(directory: Path) -> int:
-    """Join the folder's processes; the first one after all others have exited wipes the old files.
-
-    Returns the lock's descriptor, held (shared) for the life of the process.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        pass  # other processes are running: their files are live
-    else:
-        for stale in directory.glob("*.db"):
-            stale.unlink(missing_ok=True)
-    fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a newcomer holds it exclusively to wipe
-    return fd
 
 
 _process: PrometheusMetrics | None = None

@@ -15,8 +15,8 @@ import valkey.asyncio as avalkey
 from valkey.exceptions import ValkeyError
 
 from domain.errors import UnavailableError
-from domain.models import Backlog
-from domain.ops_ports import QueueBacklog
+from domain.models.fleet import Backlog
+from domain.ports.fleet import QueueBacklog
 
 _FAILURES = (ValkeyError, OSError, TimeoutError, asyncio.TimeoutError)
 

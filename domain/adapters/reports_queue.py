@@ -13,7 +13,7 @@ from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 
 from domain.errors import UnavailableError
-from domain.ports import ReportQueue
+from domain.ports.reports import ReportQueue
 
 DEAD_MESSAGE_TTL_MS = 7 * 24 * 3600 * 1000  # RedisBroker's default; only its maintenance reads it
 LUA_UNPACK_SIZE = 3999  # only `fetch` reads it; half of Lua's default stack, as RedisBroker computes

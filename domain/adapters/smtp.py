@@ -15,8 +15,8 @@ from email.utils import formatdate, make_msgid
 from urllib.parse import unquote, urlsplit
 
 from domain.errors import MailNotSentError, MailOutcomeUnknownError
-from domain.models import Email
-from domain.ports import Mailer
+from domain.models.reports import Email
+from domain.ports.reports import Mailer
 
 _OK = 250
 _RCPT_OK = (250, 251)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import valkey.asyncio as avalkey
 from valkey.exceptions import ValkeyError
 
-from domain.ports import InvalidationBus
+from domain.ports.holdings import InvalidationBus
 
 log = logging.getLogger("folio.bus")
 

@@ -18,8 +18,8 @@ from valkey.exceptions import ValkeyError
 
 from domain import timing
 from domain.adapters.breaker import CircuitBreaker
-from domain.models import FillTicket, Holdings
-from domain.ports import HoldingsCache
+from domain.models.holdings import FillTicket, Holdings
+from domain.ports.holdings import HoldingsCache
 
 log = logging.getLogger("folio.cache")
 T = TypeVar("T")
@@ -132,23 +132,6 @@ class ValkeyHoldingsCache(HoldingsCache):
                 self._undelivered |= pending
                 return
 
-    async def read(self, user_id: int) -> tuple[Holdings | None, FillTicket]:
-        if self._undelivered and user_id in self._undelivered:
-            return None, FillTicket(user_id=user_id, usable=False)
-        keys = (holdings_key(user_id), _version_key(user_id))
-        values = await self._call("holdings.read", lambda: self._client.mget(keys), None)
-        if values is None:
-            return None, FillTicket(user_id=user_id, usable=False)
-        raw, version = values
-        ticket = FillTicket(user_id=user_id, version=version or b"")
-        if raw is None:
-            return None, ticket
-        try:
-            return _decoder.decode(raw), ticket
-        except msgspec.DecodeError:
-            log.warning("undecodable cache entry for user %s dropped", user_id)
-            return None, ticket
-
     async def fill(self, ticket: FillTicket, holdings: Holdings) -> bool:
         if not ticket.usable:
             return False
@@ -166,14 +149,6 @@ class ValkeyHoldingsCache(HoldingsCache):
         keys = [holdings_key(user_id), _version_key(user_id)]
         done = await self._call("holdings.invalidate", lambda: self._invalidate(keys=keys, args=[self._ttl_ms * 2]), 0)
         return bool(done)
-
-    async def lead_fill(self, user_id: int) -> bool:
-        taken = await self._call(
-            "holdings.lease",
-            lambda: self._client.set(_lease_key(user_id), self._token, nx=True, px=self._lease_ms),
-            True,
-        )
-        return bool(taken)
 
     async def end_fill(self, user_id: int) -> None:
         await self._call("holdings.release", lambda: self._release(keys=[_lease_key(user_id)], args=[self._token]), 0)

@@ -19,8 +19,8 @@ import valkey.asyncio as avalkey
 from valkey.exceptions import ValkeyError
 
 from domain.errors import UnavailableError
-from domain.models import ProcessSample
-from domain.ops_ports import FleetRegistry
+from domain.models.fleet import ProcessSample
+from domain.ports.fleet import FleetRegistry
 from domain.scaling import ScalerRecord
 
 _FAILURES = (ValkeyError, OSError, TimeoutError, asyncio.TimeoutError)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import valkey.asyncio as avalkey
 from valkey.exceptions import ValkeyError
 
-from domain.ports import QuoteVersionBus
+from domain.ports.quotes import QuoteVersionBus
 
 log = logging.getLogger("folio.quote_bus")
 

@@ -16,7 +16,7 @@ from valkey.exceptions import ValkeyError
 
 from domain.adapters.breaker import CircuitBreaker
 from domain.errors import UnavailableError
-from domain.ports import RateLimitStore
+from domain.ports.rate_limits import RateLimitStore
 
 _FAILURES = (ValkeyError, OSError, TimeoutError, asyncio.TimeoutError)
 

@@ -14,14 +14,16 @@ process neither forgets a cooldown nor restarts the window.
 import asyncio
 import logging
 import statistics
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import msgspec
 
-from domain.models import ProcessSample
-from domain.ops_ports import FleetRegistry, HostMetrics, Metrics, QueueBacklog
+from domain.models.fleet import ProcessSample
+from domain.ports.clock import Clock
+from domain.ports.fleet import FleetRegistry, QueueBacklog
+from domain.ports.health import HostMetrics
+from domain.ports.metrics import Metrics
 from domain.scaling import Autoscaler, ScalerRecord, ScalingPolicy
 
 log = logging.getLogger("folio.fleet")
@@ -81,8 +83,8 @@ class FleetService:
         backlog: QueueBacklog | None,
         heartbeat_s: float,
         ttl_s: float,
-        metrics: Metrics | None = None,
-        clock: Callable[[], float] = time.time,
+        metrics: Metrics,
+        clock: Clock,
     ) -> None:
         self._registry = registry
         self._host = host
@@ -106,7 +108,7 @@ class FleetService:
             process=me.process,
             instance=me.instance,
             pid=me.pid,
-            at=self._clock(),
+            at=self._clock.time(),
             started_at=me.started_at,
             cpu_percent=self._host.cpu_percent(),
             memory_percent=self._host.memory_percent(),
@@ -123,7 +125,7 @@ class FleetService:
         metrics = await self._scaling_metrics(process, samples, current)
         previous = await self._registry.load(process)
         scaler = Autoscaler(self._policies[process], previous.state if previous is not None else None)
-        now = self._clock()
+        now = self._clock.time()
         record = ScalerRecord(state=scaler.state, decision=scaler.observe(now, current, metrics), decided_at=now)
         await self._registry.save(process, record)
         return record
@@ -132,7 +134,7 @@ class FleetService:
         """The type's live instances (read now) and its latest stored decision."""
         samples = await self._registry.live(process)
         record = await self._registry.load(process)
-        return build_view(process, samples, record, self._clock())
+        return build_view(process, samples, record, self._clock.time())
 
     async def views(self) -> list[FleetView]:
         return [await self.view(process) for process in self._policies]
@@ -149,7 +151,7 @@ class FleetService:
 
     def _gauge(self, view: FleetView) -> None:
         # Until some process has decided, there is no desired count to show an external scaler.
-        if self._metrics is None or view.desired is None:
+        if view.desired is None:
             return
         cpu, memory = view.latest.get("cpu", 0.0), view.latest.get("memory", 0.0)
         self._metrics.set_fleet(view.process, view.live_instances, view.desired, cpu, memory)

@@ -16,8 +16,8 @@ from typing import Literal
 
 import msgspec
 
-from domain.ops_ports import HostMetrics
-from domain.ports import DependencyProbe
+from domain.ports.clock import Clock
+from domain.ports.health import DependencyProbe, HostMetrics
 from domain.scaling import Autoscaler, Direction, ScalingPolicy, pressure
 
 ScaleRecommendation = Literal["up", "down", "maintain"]
@@ -51,6 +51,7 @@ class HealthService:
         probes: Sequence[DependencyProbe],
         *,
         policy: ScalingPolicy,
+        clock: Clock,
         sample_interval_s: float = 1.0,
         critical: frozenset[str] = frozenset({"database"}),
         timeout_s: float = 1.0,
@@ -59,6 +60,7 @@ class HealthService:
         self._metrics = metrics
         self._probes = tuple(probes)
         self._policy = policy
+        self._clock = clock
         self._scaler = Autoscaler(policy)
         self._sample_interval_s = sample_interval_s
         self._sampled_at: float | None = None
@@ -87,9 +89,9 @@ class HealthService:
             checks=checks,
         )
 
-    def recommendation(self, now: float | None = None) -> ScaleRecommendation:
+    def recommendation(self) -> ScaleRecommendation:
         """Feed the latest sample to this process's scaler (once per sample interval), and read its push."""
-        now = time.time() if now is None else now
+        now = self._clock.time()
         if self._sampled_at is None or now - self._sampled_at >= self._sample_interval_s:
             sample = {"cpu": self._metrics.cpu_percent(), "memory": self._metrics.memory_percent()}
             self._scaler.observe(now, 1, sample)

@@ -9,8 +9,8 @@ from decimal import Decimal
 import msgspec
 
 from domain.errors import InstrumentNotFoundError, InvalidRequestError, UnavailableError, UnknownSymbolError
-from domain.models import DailyClose, Instrument, Quote, QuoteSnapshot, QuoteUpdate, build_snapshot
-from domain.ports import QuoteRepository, QuoteVersionBus
+from domain.models.quotes import DailyClose, Instrument, Quote, QuoteSnapshot, QuoteUpdate, build_snapshot
+from domain.ports.quotes import QuoteRepository, QuoteVersionBus
 
 log = logging.getLogger("folio.market_data")
 

@@ -11,9 +11,10 @@ from collections.abc import Callable
 
 from domain import timing
 from domain.errors import UserNotFoundError
-from domain.models import FillTicket, Holdings, Portfolio, QuoteSnapshot
-from domain.ops_ports import Metrics
-from domain.ports import HoldingsCache, HoldingsRepository, InvalidationBus
+from domain.models.holdings import FillTicket, Holdings, Portfolio
+from domain.models.quotes import QuoteSnapshot
+from domain.ports.holdings import HoldingsCache, HoldingsRepository, InvalidationBus
+from domain.ports.metrics import Metrics
 from domain.services.valuation import value_holdings
 
 
@@ -38,7 +39,7 @@ class PortfolioService:
         bus: InvalidationBus | None = None,
         local_ttl_s: float = 300.0,
         local_max_entries: int = 100_000,
-        metrics: Metrics | None = None,
+        metrics: Metrics,
     ) -> None:
         self._repository = repository
         self._metrics = metrics  # cache lookups that end a read: "holdings" hit, miss or error
@@ -63,8 +64,7 @@ class PortfolioService:
         if entry[1] < time.monotonic():
             del self._local[user_id]
             return None
-        if self._metrics is not None:
-            self._metrics.cache("holdings", "hit")
+        self._metrics.cache("holdings", "hit")
         return entry[0]
 
     async def read(self, user_id: int) -> tuple[Portfolio, bool]:
@@ -120,8 +120,7 @@ class PortfolioService:
             return await self._repository.get(user_id), False
         holdings, ticket, leader = await self._cache.read_or_lead(user_id)
         hit = holdings is not None
-        if self._metrics is not None:
-            self._metrics.cache("holdings", "hit" if hit else "miss" if ticket.usable else "error")
+        self._metrics.cache("holdings", "hit" if hit else "miss" if ticket.usable else "error")
         if holdings is None:
             holdings = await self._fill(self._cache, user_id, ticket, leader)
         # Stored only if no invalidation for this user (or loss of the bus) happened meanwhile.

@@ -6,7 +6,7 @@ import math
 import random
 from decimal import Decimal
 
-from domain.models import Quote, QuoteUpdate
+from domain.models.quotes import Quote, QuoteUpdate
 from domain.services.market_data import MarketDataService
 
 log = logging.getLogger("folio.simulator")

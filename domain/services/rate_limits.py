@@ -13,11 +13,10 @@ import asyncio
 import hashlib
 import logging
 import math
-import time
-from collections.abc import Callable
 
 from domain.errors import UnavailableError
-from domain.ports import RateLimitStore
+from domain.ports.clock import Clock
+from domain.ports.rate_limits import RateLimitStore
 
 log = logging.getLogger("folio.rate_limit")
 
@@ -46,7 +45,7 @@ class RateLimiter:
         sync_s: float,
         overshoot_pct: float,
         max_keys: int,
-        clock: Callable[[], float] = time.time,
+        clock: Clock,
     ) -> None:
         self._store = store
         self._sync_s = sync_s
@@ -62,7 +61,7 @@ class RateLimiter:
     def decide(self, key: str, limit: int) -> int | None:
         """The in-process decision: 0 admits, a positive number is the Retry-After, None means
         this key's batch is full and the caller must `await admit(...)` (one round trip)."""
-        now = self._clock()
+        now = self._clock.time()
         window = int(now // WINDOW_S)
         entry = self._entries.get(key)
         if entry is None or entry.window != window:

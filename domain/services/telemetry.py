@@ -8,7 +8,9 @@ import asyncio
 import logging
 
 from domain.errors import DomainError
-from domain.ops_ports import Metrics, QueueBacklog, ReportStatistics
+from domain.ports.fleet import QueueBacklog
+from domain.ports.metrics import Metrics
+from domain.ports.reports import ReportStatistics
 
 log = logging.getLogger("folio.metrics")
 

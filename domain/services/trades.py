@@ -6,8 +6,8 @@ from decimal import Decimal
 import msgspec
 
 from domain.errors import InvalidRequestError
-from domain.models import QUANTUM, Order, TradePage, TradeResult
-from domain.ports import TradeStore
+from domain.models.trades import QUANTUM, Order, TradePage, TradeResult
+from domain.ports.trades import TradeStore
 
 MAX_QUANTITY = Decimal("1e12")
 MAX_PRICE = Decimal("1e10")

@@ -1,13 +1,14 @@
 """Valuation: holdings priced at one quote snapshot, totals and weights in the base currency.
 
 This runs once per (user, holdings, quote version) on the read path, so it is written as one
-pass over the holdings with the snapshot's lookups hoisted out of the loop.
+pass over the holdings. `priced` is the pricing rule the reports' analytics share.
 """
 
 from decimal import Decimal
 from operator import itemgetter
 
-from domain.models import Holdings, Portfolio, QuoteSnapshot, ValuedHolding
+from domain.models.holdings import Holding, Holdings, Portfolio, ValuedHolding
+from domain.models.quotes import Instrument, QuoteSnapshot
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
@@ -20,22 +21,31 @@ def _percent(part: Decimal, whole: Decimal) -> Decimal:
     return (part * HUNDRED / whole).quantize(CENT) if whole else ZERO
 
 
+def priced(holding: Holding, snapshot: QuoteSnapshot) -> tuple[Instrument, Decimal, Decimal] | None:
+    """The one pricing rule for a holding: its instrument, its price (the quote's; the average cost for
+    an instrument never quoted, rather than zero) and its rate into the base currency; None for an
+    instrument the snapshot does not list."""
+    inst = snapshot.instruments.get(holding.instrument_id)
+    if inst is None:
+        return None
+    quote = snapshot.quotes.get(holding.instrument_id)
+    price = quote.price if quote is not None else holding.average_cost
+    return inst, price, snapshot.fx_to_base.get(inst.currency, ONE)
+
+
 def value_holdings(holdings: Holdings, snapshot: QuoteSnapshot) -> Portfolio:
     """Value every holding at the snapshot's price; totals and weights in the base currency.
 
     Money is rounded to the cent before differences and totals are taken, so a client's own sums
-    agree to the cent. An instrument never quoted is carried at cost rather than at zero.
+    agree to the cent.
     """
-    instruments, quotes, fx_to_base = snapshot.instruments, snapshot.quotes, snapshot.fx_to_base
     lines = []
     total_value = total_cost = ZERO
     for h in holdings.items:
-        inst = instruments.get(h.instrument_id)
-        if inst is None:
+        found = priced(h, snapshot)
+        if found is None:
             continue
-        quote = quotes.get(h.instrument_id)
-        price = quote.price if quote is not None else h.average_cost
-        fx = fx_to_base.get(inst.currency, ONE)
+        inst, price, fx = found
         market_value = h.quantity * price
         cost_basis = h.quantity * h.average_cost
         value_base = market_value * fx

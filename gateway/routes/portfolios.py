@@ -6,7 +6,7 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.params import PathParameter
 
-from domain.models import Portfolio
+from domain.models.holdings import Portfolio
 from gateway.dependencies import services_of
 from gateway.responses import FolioResponse
 

@@ -10,7 +10,7 @@ from litestar.datastructures import State
 from litestar.exceptions import ValidationException
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
-from domain.models import Report
+from domain.models.reports import Report
 from gateway.dependencies import services_of
 from gateway.responses import FolioResponse
 from gateway.security import authorize_owner

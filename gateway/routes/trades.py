@@ -12,7 +12,7 @@ from litestar.datastructures import State
 from litestar.exceptions import ValidationException
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
 
-from domain.models import Order, Position, Trade, TradeResult
+from domain.models.trades import Order, Position, Trade, TradeResult
 from gateway.dependencies import services_of
 from gateway.responses import FolioResponse
 from gateway.routes.portfolios import UserId

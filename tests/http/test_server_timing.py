@@ -9,9 +9,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from config.settings import Settings
-from config.wiring import open_services
-from domain.adapters.memory import InMemoryHoldingsRepository
-from domain.models import Holdings
+from config.wiring.web import open_web
+from domain.adapters.memory.holdings import InMemoryHoldingsRepository
+from domain.models.holdings import Holdings
 from domain.services.portfolios import PortfolioService
 from gateway.app import create_app
 from tests.conftest import with_settings
@@ -76,8 +76,8 @@ async def test_a_slow_request_is_logged_with_its_breakdown_and_counted(settings:
     handler.emit = seen.append  # type: ignore[method-assign]
     logging.getLogger("folio.slow").addHandler(handler)
     try:
-        async with open_services(slow_settings) as real:
-            portfolios = PortfolioService(repository, real.quotes.current)
+        async with open_web(slow_settings) as real:
+            portfolios = PortfolioService(repository, real.quotes.current, metrics=real.metrics)
             app = create_app(slow_settings, services=dataclasses.replace(real, portfolios=portfolios))
             async with AsyncTestClient(app=app) as client:
                 client.headers.update(operator_headers)

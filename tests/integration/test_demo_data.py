@@ -9,7 +9,7 @@ import msgspec
 import psycopg
 import pytest
 
-from domain.adapters.postgres.demo_data import (
+from cli.demo_data import (
     ASSET_CLASS_COUNTS,
     INSTRUMENT_COUNT,
     MAX_HOLDINGS,

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from domain.adapters.prometheus import Batch, claim_directory, collect
+from domain.adapters.prometheus import Batch
+from domain.adapters.prometheus_files import claim_directory, collect
 from tests.http.test_metrics import PORTFOLIO, parse, value
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,8 +3,8 @@
 from psycopg_pool import AsyncConnectionPool
 
 from domain.adapters.postgres.pool import connection, name_queries
-from domain.models import Holding, Holdings
-from domain.ports import HoldingsRepository
+from domain.models.holdings import Holding, Holdings
+from domain.ports.holdings import HoldingsRepository
 
 # One round trip: the LEFT JOIN tells "no such user" (no row) from "no holdings" (one row of NULLs).
 _HOLDINGS = """

@@ -14,7 +14,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 
 from domain import timing
 from domain.errors import DatabaseUnavailableError
-from domain.ops_ports import Metrics
+from domain.ports.metrics import Metrics
 
 # Every statement's short, stable name for the query-duration metric (`name_queries`); others: "other".
 QUERY_NAMES: dict[str, str] = {"": "ping", "SELECT 1": "probe"}
@@ -101,13 +101,13 @@ class PoolConfig:
         self.name = name
 
 
-async def open_pool(config: PoolConfig, metrics: Metrics | None = None) -> Pool:
+async def open_pool(config: PoolConfig, metrics: Metrics) -> Pool:
     """Open the pool without waiting: a database that is down at start is reported by readiness.
 
-    With `metrics`, statements are timed by name and the pool's state is sampled (`report_pool`).
+    Statements are timed by name unless metrics are off; the pool's state is sampled by `report_pool`.
     """
     idle_check = IdleCheck(config.check_idle_after_s)
-    extra: dict[str, Any] = {} if metrics is None else {"cursor_factory": timed_cursor(metrics)}
+    extra: dict[str, Any] = {"cursor_factory": timed_cursor(metrics)} if metrics.enabled else {}
     pool = Pool(
         config.url,
         min_size=config.min_size,

@@ -6,8 +6,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from domain.adapters.postgres.pool import connection, name_queries
 from domain.errors import UnknownSymbolError
-from domain.models import DailyClose, Instrument, Quote, QuoteSnapshot, QuoteUpdate, build_snapshot
-from domain.ports import QuoteRepository
+from domain.models.quotes import DailyClose, Instrument, Quote, QuoteSnapshot, QuoteUpdate, build_snapshot
+from domain.ports.quotes import QuoteRepository
 
 _VERSION = "SELECT coalesce(max(version), 0) FROM quote_versions"
 _SNAPSHOT = """

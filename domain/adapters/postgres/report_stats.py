@@ -3,7 +3,7 @@
 from psycopg_pool import AsyncConnectionPool
 
 from domain.adapters.postgres.pool import connection, name_queries
-from domain.ops_ports import ReportStatistics
+from domain.ports.reports import ReportStatistics
 
 _COUNTS = "SELECT status, count(*) FROM reports GROUP BY status"
 name_queries({_COUNTS: "reports.counts"})

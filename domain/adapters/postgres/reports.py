@@ -9,8 +9,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from domain.adapters.postgres.pool import connection, name_queries
 from domain.errors import InvalidRequestError, UserNotFoundError
-from domain.models import Report, ReportClaim, ReportPage, ReportRequest, ReportStatus
-from domain.ports import ReportRepository
+from domain.models.reports import Report, ReportClaim, ReportPage, ReportRequest, ReportStatus
+from domain.ports.reports import ReportRepository
 
 # Columns of a Report, in order (see `_report`). Statements are spelled out in full: no SQL is built.
 _CREATE = """

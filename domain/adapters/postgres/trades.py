@@ -5,8 +5,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from domain.adapters.postgres.pool import connection, name_queries
 from domain.errors import IdempotencyKeyReusedError, UnknownSymbolError, UserNotFoundError
-from domain.models import Order, Position, Trade, TradePage, TradeResult
-from domain.ports import TradeStore
+from domain.models.trades import Order, Position, Trade, TradePage, TradeResult
+from domain.ports.trades import TradeStore
 
 # Locking the user row serialises one user's orders: no lost update on a first buy, and a
 # repeated Idempotency-Key finds the first trade once it is committed.

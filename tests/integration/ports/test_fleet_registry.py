@@ -9,12 +9,13 @@ import pytest
 import valkey.asyncio as avalkey
 from dramatiq import Message
 
-from domain.adapters.memory_ops import InMemoryFleetRegistry
+from domain.adapters.clock import SystemClock
+from domain.adapters.memory.fleet import InMemoryFleetRegistry
 from domain.adapters.queue_backlog import ValkeyQueueBacklog
 from domain.adapters.reports_queue import build_broker
 from domain.adapters.valkey_fleet import ValkeyFleetRegistry
-from domain.models import ProcessSample
-from domain.ops_ports import FleetRegistry
+from domain.models.fleet import ProcessSample
+from domain.ports.fleet import FleetRegistry
 from domain.scaling import Autoscaler, ScalerRecord, web_policy
 
 pytestmark = pytest.mark.integration
@@ -24,7 +25,7 @@ TTL_S = 0.3
 @pytest.fixture(params=["memory", "valkey"])
 async def registry(request, servers):
     if request.param == "memory":
-        yield InMemoryFleetRegistry()
+        yield InMemoryFleetRegistry(SystemClock())  # expiry on the real clock, as Valkey's TTLs
         return
     client = avalkey.Valkey.from_url(servers.valkey_url, socket_timeout=1)
     yield ValkeyFleetRegistry(client)

@@ -6,9 +6,10 @@ import pytest
 import valkey.asyncio as avalkey
 
 from domain.adapters.breaker import CircuitBreaker
-from domain.adapters.memory_ops import InMemoryRateLimitStore
+from domain.adapters.memory.rate_limits import InMemoryRateLimitStore
+from domain.adapters.null_metrics import NullMetrics
 from domain.adapters.valkey_rate_limit import ValkeyRateLimitStore, window_key
-from domain.ports import RateLimitStore
+from domain.ports.rate_limits import RateLimitStore
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +20,7 @@ async def store(request, servers):
         yield InMemoryRateLimitStore()
         return
     client = avalkey.Valkey.from_url(servers.valkey_url, socket_timeout=1)
-    yield ValkeyRateLimitStore(client, CircuitBreaker("test", failures=5, reset_s=1))
+    yield ValkeyRateLimitStore(client, CircuitBreaker("test", failures=5, reset_s=1, metrics=NullMetrics()))
     await client.aclose()
 
 
@@ -52,7 +53,7 @@ async def test_a_sync_of_many_keys_is_counted_whole(store: RateLimitStore, windo
 async def test_the_valkey_window_expires(servers, window: int):
     client = avalkey.Valkey.from_url(servers.valkey_url, socket_timeout=1)
     try:
-        store = ValkeyRateLimitStore(client, CircuitBreaker("test", failures=5, reset_s=1))
+        store = ValkeyRateLimitStore(client, CircuitBreaker("test", failures=5, reset_s=1, metrics=NullMetrics()))
         await store.add([(digest(), window, 1)], 65)
         assert 60 < await client.ttl(window_key(window)) <= 65
         await store.add([(digest(), window, 1)], 65)  # a later sync does not push the expiry out

@@ -12,13 +12,14 @@ import psycopg
 import pytest
 
 from config.settings import Settings
-from config.wiring import pool_config
-from domain.adapters.memory_reports import InMemoryReportRepository
+from config.wiring.resources import pool_config
+from domain.adapters.memory.reports import InMemoryReportRepository
+from domain.adapters.null_metrics import NullMetrics
 from domain.adapters.postgres.pool import Pool, open_pool
 from domain.adapters.postgres.reports import PostgresReportRepository
 from domain.errors import InvalidRequestError, UserNotFoundError
-from domain.models import ReportClaim
-from domain.ports import ReportRepository
+from domain.models.reports import ReportClaim
+from domain.ports.reports import ReportRepository
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,7 @@ async def pool(settings: Settings) -> AsyncIterator[Pool]:
         for uid, email, name in ((USER, EMAIL, NAME), (OTHER, OTHER_EMAIL, OTHER_NAME)):
             conn.execute("DELETE FROM users WHERE id = %s", (uid,))
             conn.execute("INSERT INTO users (id, email, name) VALUES (%s, %s, %s)", (uid, email, name))
-    opened = await open_pool(pool_config(settings, "folio-test-reports"))
+    opened = await open_pool(pool_config(settings, "folio-test-reports"), NullMetrics())
     yield opened
     await opened.close()
     with psycopg.connect(settings.database_url, autocommit=True) as conn:

@@ -11,8 +11,8 @@ from cli.cost import command, model
 from cli.cost.chart import ChartData, draw
 from cli.cost.measured import BenchError, measured
 from cli.cost.profile import MINUTES_PER_DAY, ProfileError, parse_csv, seed_profile
+from config.scaling import web_scaling_policy
 from config.settings import Settings, load_settings
-from config.wiring import web_scaling_policy
 
 ROOT = Path(__file__).resolve().parents[3]
 SEED = web_scaling_policy(Settings())

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from domain.analytics import analyse, max_drawdown, period_return, value_series, year_to_date
-from domain.models import DailyClose, ReportHolding, ValuePoint
+from domain.models.quotes import DailyClose
+from domain.models.reports import ReportHolding, ValuePoint
 
 D = Decimal
 

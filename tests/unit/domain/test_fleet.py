@@ -5,7 +5,10 @@ import logging
 
 import pytest
 
-from domain.adapters.memory_ops import FixedHostMetrics, FixedQueueBacklog, InMemoryFleetRegistry, InMemoryMetrics
+from domain.adapters.memory.clock import FixedClock
+from domain.adapters.memory.fleet import FixedQueueBacklog, InMemoryFleetRegistry
+from domain.adapters.memory.health import FixedHostMetrics
+from domain.adapters.memory.metrics import InMemoryMetrics
 from domain.scaling import web_policy, worker_policy
 from domain.services.fleet import WEB, WORKER, FleetService, Identity
 from domain.services.health import HealthService
@@ -32,27 +35,21 @@ WORKER_POLICY = worker_policy(
 HEARTBEAT_S, TTL_S = 5.0, 15.0
 
 
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> FixedClock:
+    clock = FixedClock()
+    clock.set(1_000_000.0)
+    return clock
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def registry(clock: Clock) -> InMemoryFleetRegistry:
+def registry(clock: FixedClock) -> InMemoryFleetRegistry:
     return InMemoryFleetRegistry(clock)
 
 
 def member(
     registry: InMemoryFleetRegistry,
-    clock: Clock,
+    clock: FixedClock,
     process: str,
     instance: str,
     pid: int,
@@ -66,14 +63,19 @@ def member(
         registry,
         host,
         {WEB: WEB_POLICY, WORKER: WORKER_POLICY},
-        me=Identity(process=process, instance=instance, pid=pid, started_at=clock.now),
+        me=Identity(process=process, instance=instance, pid=pid, started_at=clock.time()),
         backlog=backlog or FixedQueueBacklog(),
         heartbeat_s=HEARTBEAT_S,
         ttl_s=TTL_S,
-        metrics=metrics,
+        metrics=metrics or InMemoryMetrics(),
         clock=clock,
     )
     return service, host
+
+
+def at(clock: FixedClock, now: float, health: HealthService) -> str:
+    clock.set(now)
+    return health.recommendation()
 
 
 async def test_processes_are_grouped_into_instances_and_drop_out_after_the_ttl(registry, clock):
@@ -92,9 +94,9 @@ async def test_processes_are_grouped_into_instances_and_drop_out_after_the_ttl(r
     assert web.instances[0].cpu_percent == 50.0
     assert web.latest["cpu"] == 35.0  # instances weigh the same, whatever their process count
     assert (await a1.view(WORKER)).live_instances == 1
-    clock.now += 10
+    clock.advance(10)
     await a1.beat()
-    clock.now += TTL_S - 5  # b1 and a2 last beat TTL_S ago: gone; a1 beat 5 s ago
+    clock.advance(TTL_S - 5)  # b1 and a2 last beat TTL_S ago: gone; a1 beat 5 s ago
     web = await a1.view(WEB)
     assert [(i.instance, [p.pid for p in i.processes]) for i in web.instances] == [("host-a", [11])]
     assert web.instances[0].processes[0].seen_s_ago == 10.0
@@ -105,7 +107,7 @@ async def test_one_process_decides_per_period_and_every_process_reads_the_same_d
     b, _ = member(registry, clock, WEB, "host-b", 2)
     assert await a.decide(WEB) is not None
     assert await b.decide(WEB) is None  # a holds the period
-    clock.now += HEARTBEAT_S
+    clock.advance(HEARTBEAT_S)
     assert await b.decide(WEB) is not None  # a's claim lapsed: b continues from a's state
     record = await registry.load(WEB)
     assert record is not None
@@ -120,7 +122,7 @@ async def test_overloaded_web_fleet_scales_out_and_the_cooldown_is_shared(regist
         for service, _host in fleet:
             await service.tick()
         decided.append(await fleet[0][0].view(WEB))
-        clock.now += HEARTBEAT_S
+        clock.advance(HEARTBEAT_S)
     out = next(v for v in decided if v.direction == "out")
     assert (out.live_instances, out.desired) == (2, 3)  # ceil(2 x 95 / 70)
     assert out.reason.startswith("cpu 95.0 above target 70")
@@ -135,7 +137,7 @@ async def test_workers_scale_on_the_queue_backlog_per_worker(registry, clock):
     worker, _ = member(registry, clock, WORKER, "host-w", 7, backlog=queue)
     for _ in range(8):
         await worker.tick()
-        clock.now += HEARTBEAT_S
+        clock.advance(HEARTBEAT_S)
     view = await worker.view(WORKER)
     assert view.metrics == {"backlog": 90.0, "queue_age_s": 12.0}
     assert view.desired == 5  # ceil(1 x 90 / 20)
@@ -168,23 +170,24 @@ async def test_the_heartbeat_fails_open_and_logs_once(registry, clock, caplog):
 
 def test_health_says_up_above_the_cpu_target_down_below_the_low_mark():
     host = FixedHostMetrics(cpu=50, memory=40)
-    health = HealthService(host, [], policy=WEB_POLICY, sample_interval_s=1.0)
+    clock = FixedClock()
+    health = HealthService(host, [], policy=WEB_POLICY, clock=clock, sample_interval_s=1.0)
     for t in range(30):
-        assert health.recommendation(now=float(t)) == "maintain"
+        assert at(clock, float(t), health) == "maintain"
     host.cpu = 95  # one spike in a 30 s window of 50 %: still "maintain"
-    assert health.recommendation(now=30.0) == "maintain"
-    assert health.recommendation(now=30.5) == "maintain"  # at most one sample per interval
+    assert at(clock, 30.0, health) == "maintain"
+    assert at(clock, 30.5, health) == "maintain"  # at most one sample per interval
     for t in range(31, 60):
-        health.recommendation(now=float(t))
-    assert health.recommendation(now=60.0) == "up"
+        at(clock, float(t), health)
+    assert at(clock, 60.0, health) == "up"
     host.cpu = 10
     for t in range(61, 100):
-        health.recommendation(now=float(t))
-    assert health.recommendation(now=100.0) == "down"
+        at(clock, float(t), health)
+    assert at(clock, 100.0, health) == "down"
     host.memory = 85  # memory at or above its target blocks "down" and, above it, says "up"
     for t in range(101, 140):
-        health.recommendation(now=float(t))
-    assert health.recommendation(now=140.0) == "up"
+        at(clock, float(t), health)
+    assert at(clock, 140.0, health) == "up"
 
 
 async def test_each_tick_sets_the_fleet_gauges_once_a_decision_exists(registry, clock):

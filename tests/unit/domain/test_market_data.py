@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from domain.adapters.memory import InMemoryQuoteRepository, InMemoryQuoteVersionBus
+from domain.adapters.memory.quotes import InMemoryQuoteRepository, InMemoryQuoteVersionBus
 from domain.errors import InstrumentNotFoundError, InvalidRequestError, UnknownSymbolError
-from domain.models import DailyClose, Instrument, Quote, QuoteUpdate
+from domain.models.quotes import DailyClose, Instrument, Quote, QuoteUpdate
 from domain.services.market_data import MarketDataService, QuoteBook, QuoteFollower, quote_change
 from domain.services.quote_simulator import QuoteSimulator, step_price
 

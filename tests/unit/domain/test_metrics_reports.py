@@ -1,53 +1,51 @@
 """What report attempts and cache lookups leave in the metrics (the in-memory recorder)."""
 
-import dataclasses
 from decimal import Decimal
 
 import pytest
 
-from domain.adapters.memory import InMemoryHoldingsCache, InMemoryHoldingsRepository
-from domain.adapters.memory_ops import FixedQueueBacklog, InMemoryMetrics
-from domain.adapters.memory_reports import InMemoryReportStatistics
+from domain.adapters.memory.fleet import FixedQueueBacklog
+from domain.adapters.memory.holdings import InMemoryHoldingsCache, InMemoryHoldingsRepository
+from domain.adapters.memory.metrics import InMemoryMetrics
+from domain.adapters.memory.reports import InMemoryReportStatistics
 from domain.errors import MailNotSentError
-from domain.models import Holding, build_snapshot
+from domain.models.holdings import Holding
+from domain.models.quotes import build_snapshot
 from domain.services.portfolios import PortfolioService
-from domain.services.reports import ReportRetryError, ReportService
+from domain.services.reports.runner import ReportRetryError
 from domain.services.telemetry import ReportTelemetry
-from tests.unit.domain.test_reports import POLICY, World
+from tests.unit.domain.test_reports import World
 
 
 @pytest.fixture
 def timed() -> tuple[World, InMemoryMetrics]:
     world = World()
-    metrics = InMemoryMetrics()
-    tools = dataclasses.replace(world.service._tools, metrics=metrics)
-    world.service = ReportService(world.reports, world.queue, tools, POLICY)
-    return world, metrics
+    return world, world.metrics
 
 
 async def test_a_finished_report_counts_once_with_its_time(timed):
     world, metrics = timed
-    report = (await world.service.request(7, None)).report
-    assert await world.service.run(report.id) == "succeeded"
-    assert await world.service.run(report.id) == "skipped"  # not an attempt: nothing recorded
+    report = (await world.desk.request(7, None)).report
+    assert await world.runner.run(report.id) == "succeeded"
+    assert await world.runner.run(report.id) == "skipped"  # not an attempt: nothing recorded
     assert metrics.counts[("report", "succeeded")] == 1
     assert len(metrics.observed[("report",)]) == 1
 
 
 async def test_a_retried_attempt_is_timed_but_not_completed(timed):
     world, metrics = timed
-    report = (await world.service.request(7, None)).report
+    report = (await world.desk.request(7, None)).report
     world.mailer.fail_with = MailNotSentError("refused")
     with pytest.raises(ReportRetryError):
-        await world.service.run(report.id)
+        await world.runner.run(report.id)
     assert metrics.counts[("report", "retry")] == 1
     assert metrics.counts[("report", "succeeded")] + metrics.counts[("report", "failed")] == 0
 
 
 async def test_report_gauges_are_sampled_from_the_rows_and_the_queue(timed):
     world, metrics = timed
-    await world.service.request(7, None)
-    await world.service.request(7, None)
+    await world.desk.request(7, None)
+    await world.desk.request(7, None)
     telemetry = ReportTelemetry(
         InMemoryReportStatistics(world.reports), FixedQueueBacklog(2, 3.5), metrics, interval_s=60
     )

@@ -5,8 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from domain.adapters.memory import InMemoryHoldingsCache, InMemoryHoldingsRepository, InMemoryInvalidationHub
-from domain.models import Holding, Holdings, build_snapshot
+from domain.adapters.memory.holdings import InMemoryHoldingsCache, InMemoryHoldingsRepository, InMemoryInvalidationHub
+from domain.adapters.null_metrics import NullMetrics
+from domain.models.holdings import Holding, Holdings
+from domain.models.quotes import build_snapshot
 from domain.services.portfolios import PortfolioService
 
 
@@ -35,7 +37,7 @@ def repo() -> CountingRepository:
 
 
 def service(repo, cache, bus) -> PortfolioService:
-    return PortfolioService(repo, lambda: build_snapshot(1, {}, {}, "USD"), cache=cache, bus=bus)
+    return PortfolioService(repo, lambda: build_snapshot(1, {}, {}, "USD"), cache=cache, bus=bus, metrics=NullMetrics())
 
 
 async def test_a_hundred_concurrent_misses_make_one_repository_call(repo):

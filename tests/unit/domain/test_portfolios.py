@@ -3,9 +3,12 @@ from decimal import Decimal
 
 import pytest
 
-from domain.adapters.memory import InMemoryHoldingsRepository, InMemoryQuoteRepository
+from domain.adapters.memory.holdings import InMemoryHoldingsRepository
+from domain.adapters.memory.quotes import InMemoryQuoteRepository
+from domain.adapters.null_metrics import NullMetrics
 from domain.errors import UserNotFoundError
-from domain.models import Holding, Instrument, Quote
+from domain.models.holdings import Holding
+from domain.models.quotes import Instrument, Quote
 from domain.services.market_data import QuoteBook
 from domain.services.portfolios import PortfolioService
 
@@ -34,7 +37,7 @@ def market() -> InMemoryQuoteRepository:
 async def service(market: InMemoryQuoteRepository, holdings: InMemoryHoldingsRepository) -> PortfolioService:
     book = QuoteBook(market, "USD")
     await book.refresh()
-    return PortfolioService(holdings, book.current)
+    return PortfolioService(holdings, book.current, metrics=NullMetrics())
 
 
 async def test_values_holdings_at_current_quotes_with_totals_in_base_currency(market):
@@ -63,7 +66,7 @@ async def test_refresh_picks_up_new_version(market):
     holdings.add_user(7, Holding(instrument_id=1, quantity=Decimal("10"), average_cost=Decimal("150")))
     book = QuoteBook(market, "USD")
     await book.refresh()
-    svc = PortfolioService(holdings, book.current)
+    svc = PortfolioService(holdings, book.current, metrics=NullMetrics())
     market.publish(quote(1, "210"))
     assert await book.refresh() is True
     assert await book.refresh() is False

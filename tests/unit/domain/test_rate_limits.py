@@ -2,19 +2,18 @@
 
 import asyncio
 
-from domain.adapters.memory_ops import InMemoryRateLimitStore
+from domain.adapters.memory.clock import FixedClock
+from domain.adapters.memory.rate_limits import InMemoryRateLimitStore
 from domain.services.rate_limits import WINDOW_S, RateLimiter
 
 
-class Clock:
-    def __init__(self, now: float = 1_000_020.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+def Clock(now: float = 1_000_020.0) -> FixedClock:  # noqa: N802 - reads as the clock it makes
+    clock = FixedClock()
+    clock.set(now)
+    return clock
 
 
-def limiter(store: InMemoryRateLimitStore | None, clock: Clock, overshoot_pct: float = 0) -> RateLimiter:
+def limiter(store: InMemoryRateLimitStore | None, clock: FixedClock, overshoot_pct: float = 0) -> RateLimiter:
     return RateLimiter(store, sync_s=0.05, overshoot_pct=overshoot_pct, max_keys=1000, clock=clock)
 
 
@@ -30,7 +29,7 @@ async def test_a_new_window_starts_a_new_count():
     clock = Clock(WINDOW_S * 1000 + 59)
     rl = limiter(InMemoryRateLimitStore(), clock)
     assert [await rl.admit("k", 2) for _ in range(3)] == [0, 0, 1]
-    clock.now += 1
+    clock.advance(1)
     assert await rl.admit("k", 2) == 0
 
 

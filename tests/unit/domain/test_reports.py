@@ -1,20 +1,25 @@
-"""ReportService with the in-memory twins: claims, fencing, the email intent, retries and the sweeper."""
+"""The report desk and runner with the in-memory twins: claims, fencing, the email intent, retries and the sweeper."""
 
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
-from domain.adapters.memory import InMemoryHoldingsRepository, InMemoryQuoteRepository
-from domain.adapters.memory_reports import (
+from domain.adapters.memory.clock import FixedClock
+from domain.adapters.memory.holdings import InMemoryHoldingsRepository
+from domain.adapters.memory.metrics import InMemoryMetrics
+from domain.adapters.memory.quotes import InMemoryQuoteRepository
+from domain.adapters.memory.reports import (
     FakeReportRenderer,
     InMemoryMailer,
     InMemoryReportQueue,
     InMemoryReportRepository,
 )
 from domain.errors import MailNotSentError, MailOutcomeUnknownError, UserNotFoundError
-from domain.models import Holding, Instrument, build_snapshot
-from domain.services.reports import ReportPolicy, ReportRetryError, ReportService, ReportTools
+from domain.models.holdings import Holding
+from domain.models.quotes import Instrument, build_snapshot
+from domain.services.reports.desk import ReportDesk
+from domain.services.reports.policy import ReportPolicy
+from domain.services.reports.runner import ReportRetryError, ReportRunner, ReportTools
 
 POLICY = ReportPolicy(deadline_s=60, max_attempts=3, history_days=252, risk_free_rate=0.0, estimate_s=5,
                       base_currency="USD")  # fmt: skip
@@ -22,7 +27,8 @@ POLICY = ReportPolicy(deadline_s=60, max_attempts=3, history_days=252, risk_free
 
 class World:
     def __init__(self) -> None:
-        self.reports = InMemoryReportRepository({7: ("seven@example.com", "Seven")})
+        self.clock = FixedClock()
+        self.reports = InMemoryReportRepository({7: ("seven@example.com", "Seven")}, clock=self.clock)
         self.queue = InMemoryReportQueue()
         self.mailer = InMemoryMailer()
         self.renderer = FakeReportRenderer()
@@ -35,12 +41,14 @@ class World:
         async def current():
             return snapshot
 
-        tools = ReportTools(holdings=holdings, quotes=quotes, snapshot=current, renderer=self.renderer,
-                            mailer=self.mailer)  # fmt: skip
-        self.service = ReportService(self.reports, self.queue, tools, POLICY)
+        self.metrics = InMemoryMetrics()
+        self.tools = ReportTools(holdings=holdings, quotes=quotes, snapshot=current, renderer=self.renderer,
+                                 mailer=self.mailer, metrics=self.metrics, clock=self.clock)  # fmt: skip
+        self.desk = ReportDesk(self.reports, self.queue, POLICY)
+        self.runner = ReportRunner(self.reports, self.queue, self.tools, POLICY)
 
     def later(self, seconds: float) -> None:
-        self.reports.now += timedelta(seconds=seconds)
+        self.clock.advance(seconds)
 
 
 @pytest.fixture
@@ -49,61 +57,61 @@ def world() -> World:
 
 
 async def test_request_records_then_queues_and_a_repeated_key_returns_the_first_report(world):
-    first = await world.service.request(7, "k1")
-    again = await world.service.request(7, "k1")
+    first = await world.desk.request(7, "k1")
+    again = await world.desk.request(7, "k1")
     assert first.created
     assert not again.created
     assert again.report.id == first.report.id
     assert world.queue.sent == [first.report.id]
     with pytest.raises(UserNotFoundError):
-        await world.service.request(8, None)
+        await world.desk.request(8, None)
 
 
 async def test_a_broker_that_is_down_does_not_lose_the_request(world):
     world.queue.available = False
-    result = await world.service.request(7, None)
+    result = await world.desk.request(7, None)
     assert result.report.status == "queued"
     world.queue.available = True
     world.later(61)
-    assert await world.service.sweep() == 1
+    assert await world.runner.sweep() == 1
     assert world.queue.sent == [result.report.id]
 
 
 async def test_run_renders_stores_emails_once_and_a_second_message_changes_nothing(world):
-    rid = (await world.service.request(7, None)).report.id
-    assert await world.service.run(rid) == "succeeded"
-    assert await world.service.run(rid) == "skipped"
-    report = await world.service.get(rid)
+    rid = (await world.desk.request(7, None)).report.id
+    assert await world.runner.run(rid) == "succeeded"
+    assert await world.runner.run(rid) == "skipped"
+    report = await world.desk.get(rid)
     assert (report.status, report.email_status, report.attempts) == ("succeeded", "sent", 1)
     assert len(world.mailer.sent) == 1
     assert world.mailer.sent[0].to == "seven@example.com"
     assert world.mailer.sent[0].headers["X-Folio-Report-Id"] == rid
-    assert await world.service.document(rid) == world.mailer.sent[0].attachment
+    assert await world.desk.document(rid) == world.mailer.sent[0].attachment
 
 
 async def test_an_attempt_stopped_while_sending_is_never_resent(world):
-    rid = (await world.service.request(7, None)).report.id
+    rid = (await world.desk.request(7, None)).report.id
     claim = await world.reports.claim(rid, 60)
     assert await world.reports.set_email_status(claim, "sending", expected="pending")
     # ... the worker dies here. Its lease runs out; the sweeper sends the report again.
     world.later(61)
-    assert await world.service.sweep() == 1
-    assert await world.service.run(rid) == "failed"
-    report = await world.service.get(rid)
+    assert await world.runner.sweep() == 1
+    assert await world.runner.run(rid) == "failed"
+    report = await world.desk.get(rid)
     assert report.email_status == "unknown"
     assert "not resent" in report.error
     assert world.mailer.sent == []
 
 
 async def test_a_refusing_mail_server_is_retried_then_failed_with_the_reason(world):
-    rid = (await world.service.request(7, None)).report.id
+    rid = (await world.desk.request(7, None)).report.id
     world.mailer.fail_with = MailNotSentError("SMTP server unreachable: refused")
     for _ in range(2):
         with pytest.raises(ReportRetryError):
-            await world.service.run(rid)
-        assert (await world.service.get(rid)).status == "queued"
-    assert await world.service.run(rid) == "failed"
-    report = await world.service.get(rid)
+            await world.runner.run(rid)
+        assert (await world.desk.get(rid)).status == "queued"
+    assert await world.runner.run(rid) == "failed"
+    report = await world.desk.get(rid)
     assert report.attempts == 3
     assert report.email_status == "pending"
     assert "gave up after 3 attempts" in report.error
@@ -112,14 +120,14 @@ async def test_a_refusing_mail_server_is_retried_then_failed_with_the_reason(wor
 
 
 async def test_an_unknown_mail_outcome_fails_the_report_without_a_retry(world):
-    rid = (await world.service.request(7, None)).report.id
+    rid = (await world.desk.request(7, None)).report.id
     world.mailer.fail_with = MailOutcomeUnknownError("connection lost after DATA")
-    assert await world.service.run(rid) == "failed"
-    assert (await world.service.get(rid)).email_status == "unknown"
+    assert await world.runner.run(rid) == "failed"
+    assert (await world.desk.get(rid)).email_status == "unknown"
 
 
 async def test_a_stale_attempt_cannot_write_after_another_claimed_the_report(world):
-    rid = (await world.service.request(7, None)).report.id
+    rid = (await world.desk.request(7, None)).report.id
     stale = await world.reports.claim(rid, 60)
     world.later(61)
     fresh = await world.reports.claim(rid, 60)
@@ -131,7 +139,7 @@ async def test_a_stale_attempt_cannot_write_after_another_claimed_the_report(wor
 
 
 async def test_a_live_attempt_is_not_claimed_twice(world):
-    rid = (await world.service.request(7, None)).report.id
+    rid = (await world.desk.request(7, None)).report.id
     assert await world.reports.claim(rid, 60) is not None
     assert await world.reports.claim(rid, 60) is None
-    assert await world.service.sweep() == 0
+    assert await world.runner.sweep() == 0

@@ -1,7 +1,7 @@
 import asyncio
 import threading
 
-from domain.models import QuoteSnapshot, build_snapshot
+from domain.models.quotes import QuoteSnapshot, build_snapshot
 from gateway.documents import SnapshotDocument
 
 

@@ -13,8 +13,8 @@ Conventions worth knowing when reading the data:
 * Bond prices are per 100 of face value; bond quantities are in units of that price.
 """
 
-from domain.adapters.postgres.demo_data.load import load_demo_data
-from domain.adapters.postgres.demo_data.shape import (
+from cli.demo_data.load import load_demo_data
+from cli.demo_data.shape import (
     ASSET_CLASS_COUNTS,
     DEFAULT_SEED,
     INSTRUMENT_COUNT,

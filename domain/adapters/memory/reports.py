@@ -3,36 +3,29 @@ mailer, a fake renderer, and the report statistics."""
 
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import msgspec
 
+from domain.adapters.memory.clock import FixedClock
 from domain.errors import InvalidRequestError, UnavailableError, UserNotFoundError
-from domain.models import (
-    Email,
-    Report,
-    ReportClaim,
-    ReportDocument,
-    ReportPage,
-    ReportRequest,
-    ReportStatus,
-)
-from domain.ops_ports import ReportStatistics
-from domain.ports import Mailer, ReportQueue, ReportRenderer, ReportRepository
+from domain.models.reports import Email, Report, ReportClaim, ReportDocument, ReportPage, ReportRequest, ReportStatus
+from domain.ports.clock import Clock
+from domain.ports.reports import Mailer, ReportQueue, ReportRenderer, ReportRepository, ReportStatistics
 
 
 class InMemoryReportRepository(ReportRepository):
     """The Postgres repository's rules in a dict: fenced writes, idempotency keys, stale requeue."""
 
-    def __init__(self, users: dict[int, tuple[str, str]] | None = None) -> None:
+    def __init__(self, users: dict[int, tuple[str, str]] | None = None, clock: Clock | None = None) -> None:
         self.users = users if users is not None else {}  # id -> (email, name)
         self.rows: dict[str, Report] = {}
         self.documents: dict[str, bytes] = {}
         self.keys: dict[tuple[int, str], str] = {}
-        self.now = datetime(2026, 10, 30, 20, tzinfo=UTC)
+        self.clock = clock or FixedClock()  # stands for the database server's now()
 
     def _due(self, seconds: float) -> datetime:
-        return self.now + timedelta(seconds=seconds)
+        return self.clock.now() + timedelta(seconds=seconds)
 
     async def create(self, user_id: int, idempotency_key: str | None, deadline_s: float) -> ReportRequest:
         if user_id not in self.users:
@@ -41,7 +34,7 @@ class InMemoryReportRepository(ReportRepository):
             return ReportRequest(report=self.rows[self.keys[user_id, idempotency_key]], created=False)
         report = Report(
             id=str(uuid.uuid4()), user_id=user_id, status="queued", attempts=0, email_status="pending", error=None,
-            has_document=False, created_at=self.now, started_at=None, finished_at=None,
+            has_document=False, created_at=self.clock.now(), started_at=None, finished_at=None,
             deadline_at=self._due(deadline_s),
         )  # fmt: skip
         self.rows[report.id] = report
@@ -57,10 +50,10 @@ class InMemoryReportRepository(ReportRepository):
 
     async def claim(self, report_id: str, lease_s: float) -> ReportClaim | None:
         r = self.rows.get(report_id)
-        if r is None or not (r.status == "queued" or (r.status == "running" and r.deadline_at < self.now)):
+        if r is None or not (r.status == "queued" or (r.status == "running" and r.deadline_at < self.clock.now())):
             return None
         r = msgspec.structs.replace(
-            r, status="running", attempts=r.attempts + 1, started_at=self.now, finished_at=None,
+            r, status="running", attempts=r.attempts + 1, started_at=self.clock.now(), finished_at=None,
             deadline_at=self._due(lease_s),
         )  # fmt: skip
         self.rows[report_id] = r
@@ -91,7 +84,7 @@ class InMemoryReportRepository(ReportRepository):
     async def finish(self, claim: ReportClaim, status: ReportStatus, error: str | None) -> bool:
         if (r := self._live(claim)) is None:
             return False
-        self.rows[r.id] = msgspec.structs.replace(r, status=status, error=error, finished_at=self.now)
+        self.rows[r.id] = msgspec.structs.replace(r, status=status, error=error, finished_at=self.clock.now())
         return True
 
     async def release(self, claim: ReportClaim, error: str, deadline_s: float) -> bool:
@@ -102,7 +95,7 @@ class InMemoryReportRepository(ReportRepository):
 
     async def requeue_stale(self, deadline_s: float, limit: int) -> list[str]:
         stale = sorted(
-            (r for r in self.rows.values() if r.status in ("queued", "running") and r.deadline_at < self.now),
+            (r for r in self.rows.values() if r.status in ("queued", "running") and r.deadline_at < self.clock.now()),
             key=lambda r: r.deadline_at,
         )[:limit]
         for r in stale:

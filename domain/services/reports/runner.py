@@ -1,11 +1,11 @@
-"""Reports: request (durable row, then a wake-up message), run (idempotent, fenced), and sweep.
+"""Reports as the worker runs them: one attempt (idempotent, fenced), and the sweeper.
 
-The row is the record and the message only a hint. An attempt claims the row (which counts it),
-renders and stores the PDF once, records the email intent before sending and the outcome after the
-server's 250, then finishes the row. A worker killed anywhere leaves the row `running` until its
-lease runs out; the sweeper then queues and sends it again, and the next attempt picks up where
-the record says: the stored PDF is reused, a `sent` email is not sent again, and an email whose
-sending was interrupted (`sending`) is never resent but marked `unknown` for an operator.
+An attempt claims the row (which counts it), renders and stores the PDF once, records the email
+intent before sending and the outcome after the server's 250, then finishes the row. A worker
+killed anywhere leaves the row `running` until its lease runs out; the sweeper then queues and
+sends it again, and the next attempt picks up where the record says: the stored PDF is reused, a
+`sent` email is not sent again, and an email whose sending was interrupted (`sending`) is never
+resent but marked `unknown` for an operator.
 """
 
 import asyncio
@@ -13,8 +13,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import TypeVar
 
 from domain.analytics import analyse
@@ -24,25 +22,18 @@ from domain.errors import (
     MailNotSentError,
     MailOutcomeUnknownError,
     NotFoundError,
-    ReportNotFoundError,
-    ReportNotReadyError,
     UnavailableError,
     UserNotFoundError,
 )
-from domain.models import (
-    Email,
-    PortfolioAnalytics,
-    QuoteSnapshot,
-    Report,
-    ReportClaim,
-    ReportDocument,
-    ReportHolding,
-    ReportPage,
-    ReportRequest,
-    ReportStatus,
-)
-from domain.ops_ports import Metrics
-from domain.ports import HoldingsRepository, Mailer, QuoteRepository, ReportQueue, ReportRenderer, ReportRepository
+from domain.models.quotes import QuoteSnapshot
+from domain.models.reports import Email, PortfolioAnalytics, ReportClaim, ReportDocument, ReportHolding
+from domain.ports.clock import Clock
+from domain.ports.holdings import HoldingsRepository
+from domain.ports.metrics import Metrics
+from domain.ports.quotes import QuoteRepository
+from domain.ports.reports import Mailer, ReportQueue, ReportRenderer, ReportRepository
+from domain.services.reports.policy import ReportPolicy
+from domain.services.valuation import priced
 
 log = logging.getLogger("folio.reports")
 
@@ -59,17 +50,6 @@ class _SupersededError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class ReportPolicy:
-    deadline_s: float
-    max_attempts: int
-    history_days: int
-    risk_free_rate: float
-    estimate_s: float
-    base_currency: str
-    compute_concurrency: int = 1  # reports computing at once per process (one interpreter lock)
-
-
-@dataclass(frozen=True, slots=True)
 class ReportTools:
     """What an attempt reads and drives: the record of holdings and prices, the renderer, the mail."""
 
@@ -78,52 +58,21 @@ class ReportTools:
     snapshot: Callable[[], Awaitable[QuoteSnapshot]]
     renderer: ReportRenderer
     mailer: Mailer
-    metrics: Metrics | None = None  # each attempt's outcome and time, for the operators
+    metrics: Metrics  # each attempt's outcome and time, for the operators
+    clock: Clock
 
 
-class ReportService:
-    def __init__(
-        self, reports: ReportRepository, queue: ReportQueue, tools: ReportTools | None, policy: ReportPolicy
-    ) -> None:
+class ReportRunner:
+    """Runs report attempts and sends stale reports again; the worker's side of reports."""
+
+    def __init__(self, reports: ReportRepository, queue: ReportQueue, tools: ReportTools, policy: ReportPolicy) -> None:
         self._reports = reports
         self._queue = queue
-        self._tools = tools  # None in the web process: it requests and reads, never runs
+        self._tools = tools
         self._policy = policy
         self._compute_gate = asyncio.Semaphore(policy.compute_concurrency)
         self._attempts: dict[str, float] = {}  # report id -> when its attempt claimed it (metrics)
 
-    # --- the web side -------------------------------------------------------------------------
-    async def request(self, user_id: int, idempotency_key: str | None) -> ReportRequest:
-        """Record the request, then wake a worker. A broker that is down delays the report, never loses it."""
-        result = await self._reports.create(user_id, idempotency_key, self._policy.deadline_s)
-        if result.created:
-            try:
-                await self._queue.send(result.report.id)
-            except UnavailableError as e:
-                log.warning("report queued, broker unavailable: the sweeper will send it (%s)", e.detail,
-                            extra={"report_id": result.report.id})  # fmt: skip
-        return result
-
-    def estimated_completion(self, report: Report) -> datetime:
-        return report.created_at + timedelta(seconds=self._policy.estimate_s)
-
-    async def get(self, report_id: str) -> Report:
-        report = await self._reports.get(report_id)
-        if report is None:
-            raise ReportNotFoundError(report_id)
-        return report
-
-    async def document(self, report_id: str) -> bytes:
-        report = await self.get(report_id)
-        document = await self._reports.document(report_id) if report.has_document else None
-        if document is None:
-            raise ReportNotReadyError(report_id, report.status)
-        return document
-
-    async def by_status(self, status: ReportStatus, *, limit: int, cursor: str | None) -> ReportPage:
-        return await self._reports.by_status(status, limit=limit, cursor=cursor)
-
-    # --- the worker side ----------------------------------------------------------------------
     async def run(self, report_id: str) -> str:
         """One attempt at a report; returns what happened. Raises ReportRetryError to be retried later.
 
@@ -176,11 +125,10 @@ class ReportService:
             raise _SupersededError
 
     async def _email(self, claim: ReportClaim, document: bytes) -> None:
-        assert self._tools is not None
         if not await self._reports.set_email_status(claim, "sending", expected="pending"):
             raise _SupersededError
         try:
-            await self._tools.mailer.send(_email(claim, document))
+            await self._tools.mailer.send(_email(claim, document, self._tools.clock.now().date().isoformat()))
         except MailNotSentError:
             await self._reports.set_email_status(claim, "pending", expected="sending")
             raise
@@ -192,13 +140,12 @@ class ReportService:
             stored = await self._reports.document(claim.report_id)
             if stored is not None:
                 return stored
-        assert self._tools is not None, "the web process does not run reports"
         analytics = await self.analytics(claim.user_id)
         request = ReportDocument(
             report_id=claim.report_id,
             user_id=claim.user_id,
             recipient_name=claim.recipient_name,
-            generated_at=datetime.now(UTC),
+            generated_at=self._tools.clock.now(),
             analytics=analytics,
         )
         # Charts and PDF are CPU work: off the event loop, which the worker's other threads share.
@@ -209,7 +156,6 @@ class ReportService:
 
     async def analytics(self, user_id: int) -> PortfolioAnalytics:
         """The figures of a report for the user's current holdings."""
-        assert self._tools is not None
         holdings = await self._tools.holdings.get(user_id)
         if holdings is None:
             raise UserNotFoundError(user_id)
@@ -218,10 +164,10 @@ class ReportService:
         closes = await self._tools.quotes.daily_closes_many(ids, self._policy.history_days)
         lines = []
         for h in holdings.items:
-            inst = snapshot.instruments.get(h.instrument_id)
-            if inst is None:
+            found = priced(h, snapshot)
+            if found is None:
                 continue
-            quote = snapshot.quotes.get(h.instrument_id)
+            inst, price, fx = found
             lines.append(
                 ReportHolding(
                     symbol=inst.symbol,
@@ -230,8 +176,8 @@ class ReportService:
                     currency=inst.currency,
                     quantity=h.quantity,
                     average_cost=h.average_cost,
-                    price=quote.price if quote is not None else h.average_cost,
-                    fx_to_base=snapshot.fx_to_base.get(inst.currency, Decimal(1)),
+                    price=price,
+                    fx_to_base=fx,
                     closes=closes.get(h.instrument_id, ()),
                 )
             )
@@ -258,10 +204,9 @@ class ReportService:
     def _attempt_ended(self, report_id: str, outcome: str) -> None:
         """Record the attempt's outcome and its time since the claim (worker only)."""
         started = self._attempts.pop(report_id, None)
-        if started is not None and self._tools is not None and self._tools.metrics is not None:
+        if started is not None:
             self._tools.metrics.report_attempt(outcome, time.perf_counter() - started)
 
-    # --- the sweeper --------------------------------------------------------------------------
     async def sweep(self) -> int:
         """Send again every report stuck in `queued`/`running` past its deadline; return how many."""
         ids = await self._reports.requeue_stale(self._policy.deadline_s, SWEEP_BATCH)
@@ -287,8 +232,7 @@ def _reason(e: Exception) -> str:
     return f"{type(e).__name__}: {detail}"[:500]
 
 
-def _email(claim: ReportClaim, document: bytes) -> Email:
-    day = datetime.now(UTC).date().isoformat()
+def _email(claim: ReportClaim, document: bytes, day: str) -> Email:
     return Email(
         to=claim.recipient,
         subject=f"Your Folio portfolio report ({day})",

@@ -1,70 +1,20 @@
-"""Ports for operating the service rather than serving requests: host load, metrics, the fleet's
-heartbeats and the report queue's backlog, as Protocols."""
+"""Metrics: counts and timings for operators."""
 
 from abc import abstractmethod
 from collections.abc import Callable
 from typing import Protocol
-
-from domain.models import (
-    Backlog,
-    ProcessSample,
-)
-from domain.scaling import ScalerRecord
-
-
-class HostMetrics(Protocol):
-    """The host's load, read without blocking."""
-
-    @abstractmethod
-    def cpu_percent(self) -> float:
-        """The latest CPU utilisation sample, 0-100."""
-
-    @abstractmethod
-    def memory_percent(self) -> float:
-        """The latest memory utilisation sample, 0-100."""
-
-
-class FleetRegistry(Protocol):
-    """Where every process's heartbeat lives for a while, and each process type's scaler state.
-
-    Every method raises UnavailableError when the store cannot answer.
-    """
-
-    @abstractmethod
-    async def publish(self, sample: ProcessSample, ttl_s: float) -> None:
-        """Record this process's latest sample; it drops out of `live` if not published again within `ttl_s`."""
-
-    @abstractmethod
-    async def live(self, process: str) -> list[ProcessSample]:
-        """The latest sample of every live process of that type, in no particular order."""
-
-    @abstractmethod
-    async def lead(self, process: str, holder: str, hold_s: float) -> bool:
-        """Claim the next scaling computation for that type; False while another holder's claim lasts."""
-
-    @abstractmethod
-    async def load(self, process: str) -> ScalerRecord | None:
-        """The type's scaler state and latest decision, as the last leader stored them."""
-
-    @abstractmethod
-    async def save(self, process: str, record: ScalerRecord) -> None:
-        """Store the type's scaler state and latest decision for every process to read."""
-
-
-class QueueBacklog(Protocol):
-    """The report queue's depth and age, as the workers' scaler needs them."""
-
-    @abstractmethod
-    async def measure(self) -> Backlog:
-        """Messages waiting for a worker, and how long the oldest has waited."""
 
 
 class Metrics(Protocol):
     """Counts and timings for operators (Prometheus exposition in production, a recorder in tests).
 
     Every method is cheap and never raises. Recording methods are called on the event loop's
-    thread unless they say otherwise; a disabled twin (METRICS=false) records nothing.
+    thread unless they say otherwise. With METRICS=false, callers get `NullMetrics`, which records
+    nothing: there is one kind of "no metrics", never a None to test for.
     """
+
+    enabled: bool
+    """False when nothing is recorded: callers may then skip the work of measuring (timing a query)."""
 
     @abstractmethod
     def request(self, route: str, method: str, status: int, seconds: float, sent_bytes: int, encoding: str) -> None:
@@ -133,15 +83,3 @@ class Metrics(Protocol):
     @abstractmethod
     def close(self) -> None:
         """Publish what is left; the last user in a process also stops the separate listener."""
-
-
-class ReportStatistics(Protocol):
-    """How many reports are in each status, for the metrics."""
-
-    @abstractmethod
-    async def counts(self) -> dict[str, int]:
-        """The number of reports per status (statuses without reports may be absent).
-
-        Raises:
-            UnavailableError: the store cannot answer now.
-        """

@@ -5,9 +5,9 @@ import math
 import random
 from collections.abc import Iterable, Sequence
 
-from domain.adapters.postgres.demo_data.instruments import _Instrument
-from domain.adapters.postgres.demo_data.reference import _FIRST_NAMES, _HALF_SPREAD, _LAST_NAMES, _POPULARITY, _UPPER
-from domain.adapters.postgres.demo_data.shape import (
+from cli.demo_data.instruments import _Instrument
+from cli.demo_data.reference import _FIRST_NAMES, _HALF_SPREAD, _LAST_NAMES, _POPULARITY, _UPPER
+from cli.demo_data.shape import (
     _AS_OF_TEXT,
     _COPY_CHUNK_ROWS,
     MAX_HOLDINGS,

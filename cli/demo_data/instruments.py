@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from domain.adapters.postgres.demo_data.reference import (
+from cli.demo_data.reference import (
     _BOND_KINDS,
     _BOND_MARKETS,
     _CRYPTO_KINDS,
@@ -29,7 +29,7 @@ from domain.adapters.postgres.demo_data.reference import (
     _UPPER,
     _VOLATILITY,
 )
-from domain.adapters.postgres.demo_data.shape import ASSET_CLASS_COUNTS
+from cli.demo_data.shape import ASSET_CLASS_COUNTS
 
 _ALNUM: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 

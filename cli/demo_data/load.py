@@ -7,15 +7,15 @@ import msgspec
 import psycopg
 from psycopg.copy import QueuedLibpqWriter
 
-from domain.adapters.postgres.demo_data.instruments import _build_instruments
-from domain.adapters.postgres.demo_data.rows import (
+from cli.demo_data.instruments import _build_instruments
+from cli.demo_data.rows import (
     _daily_price_blocks,
     _holding_blocks,
     _instrument_blocks,
     _quote_blocks,
     _user_blocks,
 )
-from domain.adapters.postgres.demo_data.shape import (
+from cli.demo_data.shape import (
     _ADVISORY_LOCK_KEY,
     DEFAULT_SEED,
     QUOTES_AS_OF,

@@ -1,0 +1,196 @@
+"""The web role's composition: what the gateway's lifespan opens for one Granian worker process."""
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from config.queues import REPORTS_QUEUE
+from config.scaling import web_scaling_policy
+from config.settings import Settings
+from config.wiring.background import run_in_background
+from config.wiring.fleet import join_fleet
+from config.wiring.reports import report_policy, report_queue
+from config.wiring.resources import Resources, open_resources
+from domain.adapters.breaker import CircuitBreaker
+from domain.adapters.postgres.holdings import PostgresHoldingsRepository
+from domain.adapters.postgres.pool import PostgresProbe
+from domain.adapters.postgres.quotes import PostgresQuoteRepository
+from domain.adapters.postgres.report_stats import PostgresReportStatistics
+from domain.adapters.postgres.reports import PostgresReportRepository
+from domain.adapters.postgres.trades import PostgresTradeStore
+from domain.adapters.queue_backlog import ValkeyQueueBacklog
+from domain.adapters.valkey import ValkeyProbe
+from domain.adapters.valkey_bus import ValkeyInvalidationBus
+from domain.adapters.valkey_cache import ValkeyHoldingsCache
+from domain.adapters.valkey_quote_bus import ValkeyQuoteVersionBus
+from domain.adapters.valkey_rate_limit import ValkeyRateLimitStore
+from domain.errors import UnavailableError
+from domain.ports.metrics import Metrics
+from domain.services.fleet import FleetService
+from domain.services.health import HealthService
+from domain.services.market_data import MarketDataService, QuoteBook, QuoteFollower
+from domain.services.portfolios import PortfolioService
+from domain.services.rate_limits import RateLimiter
+from domain.services.reports.desk import ReportDesk
+from domain.services.telemetry import ReportTelemetry
+from domain.services.trades import TradeService
+
+log = logging.getLogger("folio.wiring")
+
+QUOTE_POLL_S = 0.5  # the fallback when the version announcements over Valkey do not arrive
+REPORT_METRICS_S = 15.0  # report rows and queue, sampled by each web process
+
+
+@dataclass(frozen=True, slots=True)
+class WebServices:
+    """Ready use-case objects for the gateway's handlers and ASGI layers."""
+
+    settings: Settings
+    portfolios: PortfolioService
+    trades: TradeService
+    quotes: QuoteBook
+    market_data: MarketDataService
+    reports: ReportDesk
+    health: HealthService
+    fleet: FleetService
+    rate_limits: RateLimiter | None  # None when RATE_LIMIT is off
+    metrics: Metrics
+
+
+@contextlib.asynccontextmanager
+async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
+    """Open every resource and background task of a web process; close them all on the way out."""
+    async with contextlib.AsyncExitStack() as stack:
+        resources = await open_resources(settings, "web", stack)
+        book = await _follow_quotes(resources, stack)
+        portfolios = _portfolios(resources, book, stack)
+        _sample_reports(resources, stack)
+        yield WebServices(
+            settings=settings,
+            portfolios=portfolios,
+            trades=TradeService(PostgresTradeStore(resources.pool), portfolios.invalidate),
+            quotes=book,
+            market_data=MarketDataService(
+                book, PostgresQuoteRepository(resources.pool), _quote_bus(resources), max_batch=settings.quote_batch_max
+            ),
+            reports=ReportDesk(
+                PostgresReportRepository(resources.pool), report_queue(resources), report_policy(settings)
+            ),
+            health=_health(resources, stack),
+            fleet=join_fleet(resources, stack),
+            rate_limits=_rate_limits(resources, stack),
+            metrics=resources.metrics,
+        )
+
+
+def _quote_bus(resources: Resources) -> ValkeyQuoteVersionBus:
+    return ValkeyQuoteVersionBus(resources.valkey, resources.settings.valkey_url)
+
+
+async def _follow_quotes(resources: Resources, stack: contextlib.AsyncExitStack) -> QuoteBook:
+    """The quote book, refreshed at once on each announced version, and polled when announcements fail."""
+    book = QuoteBook(PostgresQuoteRepository(resources.pool), resources.settings.base_currency)
+    try:
+        await book.refresh()
+    except UnavailableError:  # not fatal: the follower keeps trying, and readiness says so
+        log.warning("quotes not loaded at start: the database is not answering")
+    follower = QuoteFollower(book, QUOTE_POLL_S)
+    run_in_background(stack, follower.run(), "quote-follower")
+    run_in_background(stack, _quote_bus(resources).listen(follower.nudge), "quote-listener")
+    return book
+
+
+def _breaker(resources: Resources, name: str) -> CircuitBreaker:
+    settings = resources.settings
+    return CircuitBreaker(
+        name,
+        failures=settings.cache_breaker_failures,
+        reset_s=settings.cache_breaker_reset_s,
+        metrics=resources.metrics,
+    )
+
+
+def _portfolios(resources: Resources, book: QuoteBook, stack: contextlib.AsyncExitStack) -> PortfolioService:
+    """Holdings behind two cache levels: in process (unless LOCAL_CACHE is off), then Valkey.
+
+    PORTFOLIO_CACHE=false reads every portfolio from PostgreSQL (the cold figures in `make bench`).
+    """
+    settings, metrics = resources.settings, resources.metrics
+    repository = PostgresHoldingsRepository(resources.pool)
+    if not settings.portfolio_cache:
+        return PortfolioService(repository, book.current, metrics=metrics)
+    cache = ValkeyHoldingsCache(
+        resources.valkey,
+        _breaker(resources, "cache"),
+        ttl_s=settings.redis_cache_ttl,
+        fill_wait_s=settings.cache_fill_wait_ms / 1000,
+    )
+    portfolios = PortfolioService(
+        repository,
+        book.current,
+        cache=cache,
+        bus=_invalidation_bus(resources) if settings.local_cache else None,
+        local_ttl_s=settings.redis_cache_ttl,
+        local_max_entries=settings.local_cache_max_entries,
+        metrics=metrics,
+    )
+    run_in_background(stack, portfolios.listen(), "invalidations")
+    return portfolios
+
+
+def _invalidation_bus(resources: Resources) -> ValkeyInvalidationBus:
+    settings = resources.settings
+    return ValkeyInvalidationBus(
+        settings.valkey_url,
+        resources.valkey,
+        heartbeat_s=settings.invalidation_heartbeat_ms / 1000,
+        ack_timeout_s=settings.invalidation_ack_timeout_ms / 1000,
+        connect_timeout_s=settings.cache_timeout_ms / 1000,
+    )
+
+
+def _rate_limits(resources: Resources, stack: contextlib.AsyncExitStack) -> RateLimiter | None:
+    settings = resources.settings
+    if not settings.rate_limit:
+        return None
+    limiter = RateLimiter(
+        ValkeyRateLimitStore(resources.valkey, _breaker(resources, "rate-limit store")),
+        sync_s=settings.rate_limit_sync_ms / 1000,
+        overshoot_pct=settings.rate_limit_overshoot_pct,
+        max_keys=settings.rate_limit_max_keys,
+        clock=resources.clock,
+    )
+    run_in_background(stack, limiter.run(), "rate-limit-sync")
+    return limiter
+
+
+def _health(resources: Resources, stack: contextlib.AsyncExitStack) -> HealthService:
+    settings = resources.settings
+    health = HealthService(
+        resources.host,
+        # The broker lives on the same Valkey as the cache; each gets its own readiness line.
+        [
+            PostgresProbe(resources.pool),
+            ValkeyProbe("cache", resources.valkey),
+            ValkeyProbe("broker", resources.valkey),
+        ],
+        policy=web_scaling_policy(settings),
+        clock=resources.clock,
+        sample_interval_s=settings.health_sample_interval_s,
+    )
+    run_in_background(stack, health.sample_forever(), "health-sampler")
+    return health
+
+
+def _sample_reports(resources: Resources, stack: contextlib.AsyncExitStack) -> None:
+    """Report rows per status and the queue's backlog, for the metrics (each web process samples)."""
+    if not resources.metrics.enabled:
+        return
+    sampler = ReportTelemetry(
+        PostgresReportStatistics(resources.pool),
+        ValkeyQueueBacklog(resources.valkey, REPORTS_QUEUE),
+        resources.metrics,
+        interval_s=REPORT_METRICS_S,
+    )
+    run_in_background(stack, sampler.run(), "report-metrics")

@@ -1,0 +1,88 @@
+"""In-memory twins of the quote ports: the snapshot store (the same ingest rules as the SQL) and the
+version bus."""
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from domain.adapters.memory.clock import FixedClock
+from domain.errors import UnknownSymbolError
+from domain.models.quotes import DailyClose, Instrument, Quote, QuoteSnapshot, QuoteUpdate, build_snapshot
+from domain.ports.clock import Clock
+from domain.ports.quotes import QuoteRepository, QuoteVersionBus
+
+
+class InMemoryQuoteRepository(QuoteRepository):
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.version = 0
+        self.instruments: dict[int, Instrument] = {}
+        self.quotes: dict[int, Quote] = {}
+        self.closes: dict[int, list[DailyClose]] = {}
+        self.clock = clock or FixedClock()  # stands for the database server's now()
+
+    def publish(self, *quotes: Quote) -> int:
+        for quote in quotes:
+            self.quotes[quote.instrument_id] = quote
+        self.version += 1
+        return self.version
+
+    async def latest_version(self) -> int:
+        return self.version
+
+    async def load_snapshot(self, base_currency: str) -> QuoteSnapshot:
+        return build_snapshot(self.version, dict(self.instruments), dict(self.quotes), base_currency)
+
+    async def apply_quotes(self, updates: Sequence[QuoteUpdate]) -> int:
+        ids = {inst.symbol: inst.id for inst in self.instruments.values()}
+        for i, update in enumerate(updates):
+            if update.symbol not in ids:
+                raise UnknownSymbolError(update.symbol, field=f"quotes[{i}].symbol")
+        self.publish(*(_applied(self.quotes.get(ids[u.symbol]), ids[u.symbol], u, self.clock.now()) for u in updates))
+        return self.version
+
+    async def daily_closes(self, instrument_id: int, days: int) -> tuple[DailyClose, ...]:
+        return tuple(self.closes.get(instrument_id, ())[-days:])
+
+    async def daily_closes_many(self, instrument_ids: Sequence[int], days: int) -> dict[int, tuple[DailyClose, ...]]:
+        return {i: tuple(self.closes[i][-days:]) for i in instrument_ids if self.closes.get(i)}
+
+
+def _applied(old: Quote | None, instrument_id: int, u: QuoteUpdate, now: datetime) -> Quote:
+    """The same rules as the SQL upsert: spread kept, previous close kept, day range widened."""
+    ratio_bid = old.bid / old.price if old else Decimal(1)
+    ratio_ask = old.ask / old.price if old else Decimal(1)
+    bid = u.bid if u.bid is not None else u.price * ratio_bid
+    ask = max(u.ask if u.ask is not None else u.price * ratio_ask, bid)
+    return Quote(
+        instrument_id=instrument_id,
+        price=u.price,
+        bid=bid,
+        ask=ask,
+        previous_close=old.previous_close if old else u.price,
+        day_high=max(old.day_high, u.price) if old else u.price,
+        day_low=min(old.day_low, u.price) if old else u.price,
+        volume=u.volume if u.volume is not None else (old.volume if old else 0),
+        as_of=now,
+    )
+
+
+class InMemoryQuoteVersionBus(QuoteVersionBus):
+    """Delivers announcements to listeners in the same process."""
+
+    def __init__(self) -> None:
+        self.announced: list[int] = []
+        self._listeners: list[Callable[[int], None]] = []
+
+    async def announce(self, version: int) -> None:
+        self.announced.append(version)
+        for listener in self._listeners:
+            listener(version)
+
+    async def listen(self, on_version: Callable[[int], None]) -> None:
+        self._listeners.append(on_version)
+        try:
+            on_version(0)
+            await asyncio.Event().wait()
+        finally:
+            self._listeners.remove(on_version)

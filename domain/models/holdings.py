@@ -1,0 +1,61 @@
+"""What users own, the cache's unit, and a portfolio valued at one snapshot."""
+
+from datetime import datetime
+from decimal import Decimal
+
+import msgspec
+
+from domain.models.quotes import AssetClass
+
+
+class Holding(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """What a user owns of one instrument; the unit the cache stores (array_like: compact bytes)."""
+
+    instrument_id: int
+    quantity: Decimal
+    average_cost: Decimal
+
+
+class Holdings(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """All of one user's holdings: changes only on trades, so it is what gets cached."""
+
+    user_id: int
+    items: tuple[Holding, ...]
+
+
+class FillTicket(msgspec.Struct, frozen=True, kw_only=True):
+    """Issued by a cache miss; a fill with it is refused if the user was invalidated in between."""
+
+    user_id: int
+    version: bytes | None = None
+    usable: bool = True
+
+
+class ValuedHolding(msgspec.Struct, frozen=True, kw_only=True):
+    symbol: str
+    name: str
+    asset_class: AssetClass
+    currency: str
+    quantity: Decimal
+    average_cost: Decimal
+    price: Decimal
+    market_value: Decimal
+    cost_basis: Decimal
+    unrealized_pnl: Decimal
+    unrealized_pnl_pct: Decimal
+    market_value_base: Decimal
+    weight: Decimal
+
+
+class Portfolio(msgspec.Struct, frozen=True, kw_only=True):
+    """Holdings valued at one quote snapshot; totals in the base currency."""
+
+    user_id: int
+    base_currency: str
+    quotes_version: int
+    quotes_as_of: datetime | None
+    total_market_value: Decimal
+    total_cost_basis: Decimal
+    total_unrealized_pnl: Decimal
+    total_unrealized_pnl_pct: Decimal
+    holdings: tuple[ValuedHolding, ...]

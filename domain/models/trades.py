@@ -1,0 +1,64 @@
+"""Orders, positions and the trades that move them."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+import msgspec
+
+from domain.errors import InsufficientHoldingsError
+
+Side = Literal["buy", "sell"]
+QUANTUM = Decimal("0.00000001")  # the schema keeps 8 decimal places
+
+
+class Order(msgspec.Struct, frozen=True, kw_only=True):
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+
+
+class Position(msgspec.Struct, frozen=True, kw_only=True):
+    """One holding's running state: quantity, average cost, and profit realised by sells."""
+
+    quantity: Decimal = Decimal(0)
+    average_cost: Decimal = Decimal(0)
+    realized_pnl: Decimal = Decimal(0)
+
+    def apply(self, order: Order) -> tuple["Position", Decimal]:
+        """The position after `order`, and the profit the order realised; raises if selling more than held."""
+        if order.side == "buy":
+            quantity = self.quantity + order.quantity
+            cost = (self.quantity * self.average_cost + order.quantity * order.price) / quantity
+            return Position(quantity=quantity, average_cost=cost.quantize(QUANTUM), realized_pnl=self.realized_pnl), (
+                Decimal(0)
+            )
+        if order.quantity > self.quantity:
+            raise InsufficientHoldingsError(order.symbol, held=self.quantity)
+        realized = ((order.price - self.average_cost) * order.quantity).quantize(QUANTUM)
+        quantity = self.quantity - order.quantity
+        average = self.average_cost if quantity else Decimal(0)
+        return Position(quantity=quantity, average_cost=average, realized_pnl=self.realized_pnl + realized), realized
+
+
+class Trade(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    user_id: int
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    realized_pnl: Decimal
+    executed_at: datetime
+
+
+class TradeResult(msgspec.Struct, frozen=True, kw_only=True):
+    trade: Trade
+    position: Position
+    replayed: bool = False
+
+
+class TradePage(msgspec.Struct, frozen=True, kw_only=True):
+    items: tuple[Trade, ...]
+    next_before: int | None

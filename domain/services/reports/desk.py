@@ -1,0 +1,55 @@
+"""Reports as the web sees them: a request is a durable row first, then a wake-up message; then reads.
+
+The row is the record and the message only a hint: a broker that is down delays a report (the
+worker's sweeper sends it later), never loses it.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from domain.errors import ReportNotFoundError, ReportNotReadyError, UnavailableError
+from domain.models.reports import Report, ReportPage, ReportRequest, ReportStatus
+from domain.ports.reports import ReportQueue, ReportRepository
+from domain.services.reports.policy import ReportPolicy
+
+log = logging.getLogger("folio.reports")
+
+
+class ReportDesk:
+    """Takes report requests and answers questions about them; never runs one."""
+
+    def __init__(self, reports: ReportRepository, queue: ReportQueue, policy: ReportPolicy) -> None:
+        self._reports = reports
+        self._queue = queue
+        self._policy = policy
+
+    async def request(self, user_id: int, idempotency_key: str | None) -> ReportRequest:
+        """Record the request, then wake a worker. A repeated key returns the first report, not sent again."""
+        result = await self._reports.create(user_id, idempotency_key, self._policy.deadline_s)
+        if result.created:
+            try:
+                await self._queue.send(result.report.id)
+            except UnavailableError as e:
+                log.warning("report queued, broker unavailable: the sweeper will send it (%s)", e.detail,
+                            extra={"report_id": result.report.id})  # fmt: skip
+        return result
+
+    def estimated_completion(self, report: Report) -> datetime:
+        return report.created_at + timedelta(seconds=self._policy.estimate_s)
+
+    async def get(self, report_id: str) -> Report:
+        report = await self._reports.get(report_id)
+        if report is None:
+            raise ReportNotFoundError(report_id)
+        return report
+
+    async def document(self, report_id: str) -> bytes:
+        """The PDF; ReportNotReadyError while it is not rendered yet."""
+        report = await self.get(report_id)
+        document = await self._reports.document(report_id) if report.has_document else None
+        if document is None:
+            raise ReportNotReadyError(report_id, report.status)
+        return document
+
+    async def by_status(self, status: ReportStatus, *, limit: int, cursor: str | None) -> ReportPage:
+        return await self._reports.by_status(status, limit=limit, cursor=cursor)
