@@ -41,7 +41,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     pool_max_waiting: NonNegative = 200
     database_connect_timeout_s: Positive = 3
     statement_timeout_ms: Positive = 5000
-    database_deadline_ms: Positive = 3000
+    # Client-side deadlines of one unit of work (wait for a connection, check on borrow, statements,
+    # commit): past it the connection is cut off and the request answers 503, even from a frozen server.
+    db_deadline_s: PositiveFloat = 1.0  # reads
+    db_write_deadline_s: PositiveFloat = 3.0  # writes: trades, quote batches, report rows
     pool_pre_ping_idle_s: Annotated[float, msgspec.Meta(ge=0)] = 1.0
     # Background work (the seed's configuration 3).
     worker_threads: Positive = 4
@@ -153,6 +156,8 @@ def _env_name(field: str) -> str:
 
 def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     """Read every field of Settings from its upper-case environment variable."""
+    if "DATABASE_DEADLINE_MS" in environ:  # replaced: refuse it rather than ignore a limit someone set
+        raise SettingsError("DATABASE_DEADLINE_MS is replaced by DB_DEADLINE_S and DB_WRITE_DEADLINE_S (seconds)")
     raw = {f: environ[_env_name(f)] for f in Settings.__struct_fields__ if _env_name(f) in environ}
     try:
         return msgspec.convert(raw, Settings, strict=False)

@@ -2,9 +2,10 @@
 
 The lane calls the same use case as the regular handler (`PortfolioService.holdings`), values
 the holdings at the current snapshot, encodes once per (user, holdings, quote version) and
-compresses once per coding; an in-process hit needs no I/O at all. It only ever answers 200:
-an error of any kind (unknown user, database down, ...) falls through to the regular handler,
-which is the documented route and the one mechanism for problem details. Authentication and
+compresses once per coding; an in-process hit needs no I/O at all. It answers 200, or a 503
+when a dependency is down (trying again would wait out the database's deadline twice); an error
+of any other kind (unknown user, ...) falls through to the regular handler, which is the
+documented route and the one mechanism for the other problem details. Authentication and
 authorisation come first and are the app's own (`Authenticator.principal`, `may_access_user`):
 a missing, invalid or foreign token falls through too, and the regular path answers 401/403.
 """
@@ -13,12 +14,13 @@ from typing import Any
 
 from litestar.types import ASGIApp, Receive, Send
 
-from domain.errors import DomainError
+from domain.errors import DomainError, UnavailableError
 from domain.models.holdings import Holdings
 from domain.services.valuation import value_holdings
 from gateway.auth import AuthenticationError, Authenticator
 from gateway.content_coding import Coding, compress, negotiate
 from gateway.dependencies import ServicesHandle
+from gateway.problems import log, send_problem
 from gateway.responses import json_encoder
 
 PREFIX = "/api/user/"
@@ -81,6 +83,9 @@ class PortfolioFastLane:
         if holdings is None:
             try:
                 holdings, hit = await portfolios.holdings(user_id)
+            except UnavailableError as e:
+                await self._unavailable(e, services.settings.retry_after_s, scope, send)
+                return True
             except DomainError:
                 return False  # the regular handler tries again and answers with problem details
         body, coding = self._body(user_id, holdings, services.portfolios.snapshot(), accept)
@@ -91,6 +96,13 @@ class PortfolioFastLane:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return True
+
+    async def _unavailable(self, e: UnavailableError, retry_after_s: int, scope: Any, send: Send) -> None:
+        # Answered here: the regular handler's second try would wait out the database's deadline again.
+        request_id = scope.get("state", {}).get("request_id")
+        log.warning("dependency unavailable: %s", e.detail, extra={"request_id": request_id})
+        scope["path_template"] = TEMPLATE
+        await send_problem(scope, send, 503, e.detail, [(b"retry-after", str(retry_after_s).encode())])
 
     def _authorized(self, authorization: str | None, user_id: int) -> bool:
         try:

@@ -7,14 +7,27 @@ import threading
 from cli.embedded import free_port
 
 
+class _Link:
+    """One client's connection through the proxy; `muted` drops what the server sends it."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.muted = False
+
+
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to a target; `cut()` drops every link and refuses new ones,
-    `stall()` accepts but forwards nothing (a hung server), `restore()` goes back to forwarding."""
+    `stall()` accepts but forwards nothing (a hung server), `restore()` goes back to forwarding.
+    `lose_answers_after(marker)`: a link whose client sends `marker` hears nothing more from the
+    server, though the server got the message (a lost answer: the client cannot know the outcome).
+    `upstream_ports()`: the proxy's local ports towards the server (`pg_stat_activity.client_port`)."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self.port = free_port()
         self.mode = "forward"
+        self.lose_after: bytes | None = None
+        self._live: dict[int, _Link] = {}
         self._loop = asyncio.new_event_loop()
         self._links: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
@@ -38,17 +51,28 @@ class TcpProxy:
             writer.close()
             return
         self._links |= {writer, up_writer}
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        link = _Link(up_writer.get_extra_info("sockname")[1])
+        self._live[link.upstream_port] = link
+        try:
+            await asyncio.gather(self._pipe(reader, up_writer, link, True), self._pipe(up_reader, writer, link, False))
+        finally:
+            self._live.pop(link.upstream_port, None)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: _Link, to_server: bool
+    ) -> None:
         with contextlib.suppress(OSError, asyncio.CancelledError):
             while data := await reader.read(65536):
                 while self.mode == "stall":
                     await asyncio.sleep(0.05)
                 if self.mode == "cut":
                     break
+                if not to_server and link.muted:
+                    continue
                 writer.write(data)
                 await writer.drain()
+                if to_server and self.lose_after is not None and self.lose_after in data:
+                    link.muted = True
         writer.close()
         self._links.discard(writer)
 
@@ -70,6 +94,13 @@ class TcpProxy:
 
     def restore(self) -> None:
         self.mode = "forward"
+        self.lose_after = None
+
+    def lose_answers_after(self, marker: bytes) -> None:
+        self.lose_after = marker
+
+    def upstream_ports(self) -> set[int]:
+        return set(self._live)
 
     def close(self) -> None:
         self.cut()

@@ -48,6 +48,19 @@ class EmbeddedPostgres:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
+    def processes(self) -> list[psutil.Process]:
+        """The postmaster, then every process it has started (backends, checkpointer, WAL writer...).
+
+        For fault tests that stop the whole server: stop the postmaster first, then list, so no
+        backend is forked in between.
+        """
+        if (pid := self.pid) is None:
+            return []
+        postmaster = psutil.Process(pid)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            return [postmaster, *postmaster.children(recursive=True)]
+        return []
+
     def url(self, database: str = DATABASE) -> str:
         return f"postgresql://postgres@{HOST}:{self.port}/{database}"
 

@@ -65,7 +65,8 @@ def pool_config(settings: Settings, name: str) -> PoolConfig:
         max_waiting=settings.pool_max_waiting,
         connect_timeout=settings.database_connect_timeout_s,
         statement_timeout_ms=settings.statement_timeout_ms,
-        deadline_s=settings.database_deadline_ms / 1000,
+        deadline_s=settings.db_deadline_s,
+        write_deadline_s=settings.db_write_deadline_s,
         check_idle_after_s=settings.pool_pre_ping_idle_s,
         name=name,
     )

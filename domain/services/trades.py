@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import msgspec
 
-from domain.errors import InvalidRequestError
+from domain.errors import InvalidRequestError, UnavailableError
 from domain.models.trades import QUANTUM, Order, TradePage, TradeResult
 from domain.ports.trades import TradeStore
 
@@ -35,9 +35,15 @@ class TradeService:
 
     async def place(self, user_id: int, order: Order, idempotency_key: str | None = None) -> TradeResult:
         """Execute the order; the user's holdings are invalidated everywhere before this returns."""
-        result = await self._store.place(user_id, validate(order), idempotency_key)
-        if not result.replayed:
+        order = validate(order)
+        try:
+            result = await self._store.place(user_id, order, idempotency_key)
+        except UnavailableError:
+            # The commit may have happened even though its answer was lost: drop the cached holdings anyway.
             await self._invalidate(user_id)
+            raise
+        # A replay too: the first attempt may be the lost answer above, committed after that invalidation.
+        await self._invalidate(user_id)
         return result
 
     async def history(self, user_id: int, *, limit: int = 50, before: int | None = None) -> TradePage:

@@ -114,7 +114,7 @@ async def test_a_hung_database_and_an_exhausted_pool_answer_503_not_a_hang(setti
         database_pool_size=1,
         max_overflow=0,
         pool_max_waiting=2,
-        database_deadline_ms=1500,
+        db_deadline_s=1.5,
     )
     async with AsyncTestClient(app=create_app(s), timeout=10) as c:
         c.headers.update(operator_headers)

@@ -1,6 +1,5 @@
 """The psycopg connection pool, configured for fast failure rather than long waits."""
 
-import asyncio
 import time
 import weakref
 from collections.abc import AsyncIterator, Mapping
@@ -13,6 +12,7 @@ from psycopg.abc import Params, Query
 from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 
 from domain import timing
+from domain.adapters.postgres.deadline import CURRENT, Deadline
 from domain.errors import DatabaseUnavailableError
 from domain.ports.metrics import Metrics
 
@@ -48,7 +48,9 @@ class IdleCheck:
     """The seed's pre-ping, paid only by connections that sat idle for a while.
 
     A connection returned less than `after_s` ago was working then; checking it again on every
-    borrow would cost a round trip per query (measured: 180 us of CPU on a 290 us query).
+    borrow would cost a round trip per query (measured: 180 us of CPU on a 290 us query). The
+    check runs under the borrower's deadline, and a connection that fails it is closed at once, so
+    psycopg_pool discards it (and opens a replacement) rather than lending it out.
     """
 
     def __init__(self, after_s: float) -> None:
@@ -60,14 +62,22 @@ class IdleCheck:
 
     async def borrowed(self, conn: AsyncConnection) -> None:
         since = self._idle_since.get(conn)
-        if since is None or time.monotonic() - since >= self._after_s:
+        if since is not None and time.monotonic() - since < self._after_s:
+            return
+        if (deadline := CURRENT.get()) is not None:
+            deadline.watch(conn)  # past the deadline: raises, and the pool keeps this connection as it is
+        try:
             await AsyncConnectionPool.check_connection(conn)
+        except psycopg.Error:
+            await conn.close()
+            raise
 
 
 class Pool(AsyncConnectionPool):
-    """psycopg's pool plus the deadline that bounds one borrow-and-use, so a hung server means a 503."""
+    """psycopg's pool plus the deadlines that bound one unit of work, so a hung server means a 503."""
 
-    deadline_s: float = 5.0
+    deadline_s: float = 1.0
+    write_deadline_s: float = 3.0
 
 
 class PoolConfig:
@@ -85,6 +95,7 @@ class PoolConfig:
         connect_timeout: int,
         statement_timeout_ms: int,
         deadline_s: float,
+        write_deadline_s: float,
         check_idle_after_s: float = 1.0,
         name: str = "folio",
     ) -> None:
@@ -97,6 +108,7 @@ class PoolConfig:
         self.connect_timeout = connect_timeout
         self.statement_timeout_ms = statement_timeout_ms
         self.deadline_s = deadline_s
+        self.write_deadline_s = write_deadline_s
         self.check_idle_after_s = check_idle_after_s
         self.name = name
 
@@ -129,31 +141,52 @@ async def open_pool(config: PoolConfig, metrics: Metrics) -> Pool:
         open=False,
     )
     pool.deadline_s = config.deadline_s
+    pool.write_deadline_s = config.write_deadline_s
     await pool.open(wait=False)
     return pool
 
 
 @asynccontextmanager
-async def connection(pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnection]:
-    """Borrow a connection for one unit of work, under the pool's deadline.
+async def connection(
+    pool: AsyncConnectionPool, *, write: bool = False, deadline_s: float | None = None
+) -> AsyncIterator[AsyncConnection]:
+    """Borrow a connection for one unit of work, all of it under one deadline.
 
-    Driver failures, an exhausted pool and a server that stopped answering all leave as
-    DatabaseUnavailableError, which the gateway answers with a 503 and Retry-After.
+    The deadline is the pool's `deadline_s`, or `write_deadline_s` for a write (a transaction
+    whose commit must not be cut short by a read's budget), or `deadline_s` if given. It covers
+    the wait for a connection, the check on borrow, every statement and the commit. Driver
+    failures, an exhausted pool and a server that stopped answering all leave as
+    DatabaseUnavailableError, which the gateway answers with a 503 and Retry-After; a connection
+    that was cut off is closed, never returned to the pool.
     """
-    deadline = getattr(pool, "deadline_s", None)
+    # A plain psycopg pool (no deadlines of its own) bounds a unit of work by its wait timeout.
+    own = float(getattr(pool, "write_deadline_s" if write else "deadline_s", pool.timeout))
+    seconds = own if deadline_s is None else deadline_s
     start = time.perf_counter()
+    deadline = Deadline(seconds)
+    token = CURRENT.set(deadline)
     try:
-        async with asyncio.timeout(deadline), pool.connection() as conn:
-            yield conn
-    except PoolTimeout as e:
-        raise DatabaseUnavailableError("no database connection became free in time") from e
+        conn = await pool.getconn(timeout=min(pool.timeout, seconds))
+        try:
+            deadline.watch(conn)
+            async with conn:
+                yield conn
+        finally:
+            deadline.cancel()
+            if deadline.severed is conn:
+                await conn.close()  # the pool discards a closed connection and opens another
+            await pool.putconn(conn)
+    except (psycopg.OperationalError, PoolTimeout) as e:
+        if deadline.expired:
+            raise DatabaseUnavailableError("the database did not answer in time") from e
+        if isinstance(e, PoolTimeout):
+            raise DatabaseUnavailableError("no database connection became free in time") from e
+        raise DatabaseUnavailableError() from e
     except TooManyRequests as e:
         raise DatabaseUnavailableError("too many requests are waiting for the database") from e
-    except TimeoutError as e:
-        raise DatabaseUnavailableError("the database did not answer in time") from e
-    except psycopg.OperationalError as e:
-        raise DatabaseUnavailableError() from e
     finally:
+        deadline.cancel()
+        CURRENT.reset(token)
         timing.add_db(time.perf_counter() - start)  # the request's Server-Timing: the wait for a connection too
 
 
@@ -170,13 +203,14 @@ def report_pool(pool: AsyncConnectionPool, metrics: Metrics) -> None:
 
 
 class PostgresProbe:
-    """Readiness: one round trip through the pool."""
+    """Readiness: one round trip through the pool, under its own deadline (below the health budget)."""
 
     name = "database"
 
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: AsyncConnectionPool, deadline_s: float = 0.5) -> None:
         self._pool = pool
+        self._deadline_s = deadline_s
 
     async def check(self) -> None:
-        async with connection(self._pool) as conn:
+        async with connection(self._pool, deadline_s=self._deadline_s) as conn:
             await conn.execute("SELECT 1")

@@ -105,7 +105,7 @@ class PostgresQuoteRepository(QuoteRepository):
 
     async def apply_quotes(self, updates: Sequence[QuoteUpdate]) -> int:
         symbols = [u.symbol for u in updates]
-        async with connection(self._pool) as conn, conn.transaction():
+        async with connection(self._pool, write=True) as conn, conn.transaction():
             await conn.execute(_LOCK_INGEST, (_INGEST_LOCK,), prepare=True)
             cur = await conn.execute(_IDS, (symbols,), prepare=True)
             ids: dict[str, int] = dict(await cur.fetchall())

@@ -99,7 +99,7 @@ class PostgresReportRepository(ReportRepository):
         self._pool = pool
 
     async def create(self, user_id: int, idempotency_key: str | None, deadline_s: float) -> ReportRequest:
-        async with connection(self._pool) as conn:
+        async with connection(self._pool, write=True) as conn:
             cur = await conn.execute(_CREATE, (uuid.uuid4(), idempotency_key, deadline_s, user_id))
             row = await cur.fetchone()
             if row is not None:
@@ -130,7 +130,7 @@ class PostgresReportRepository(ReportRepository):
     async def claim(self, report_id: str, lease_s: float) -> ReportClaim | None:
         if (rid := _uuid(report_id)) is None:
             return None
-        async with connection(self._pool) as conn:
+        async with connection(self._pool, write=True) as conn:
             cur = await conn.execute(_CLAIM, (lease_s, rid))
             row = await cur.fetchone()
         if row is None:
@@ -147,7 +147,7 @@ class PostgresReportRepository(ReportRepository):
         )
 
     async def _write(self, sql: str, params: tuple[object, ...]) -> bool:
-        async with connection(self._pool) as conn:
+        async with connection(self._pool, write=True) as conn:
             cur = await conn.execute(sql, params)
         return cur.rowcount == 1
 
@@ -166,7 +166,7 @@ class PostgresReportRepository(ReportRepository):
         return await self._write(_RELEASE, (error, deadline_s, uuid.UUID(claim.report_id), claim.attempt))
 
     async def requeue_stale(self, deadline_s: float, limit: int) -> list[str]:
-        async with connection(self._pool) as conn:
+        async with connection(self._pool, write=True) as conn:
             cur = await conn.execute(_STALE, (deadline_s, limit))
             rows = await cur.fetchall()
         return [r[0] for r in rows]

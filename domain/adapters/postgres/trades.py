@@ -57,7 +57,7 @@ class PostgresTradeStore(TradeStore):
         self._pool = pool
 
     async def place(self, user_id: int, order: Order, idempotency_key: str | None) -> TradeResult:
-        async with connection(self._pool) as conn, conn.transaction():
+        async with connection(self._pool, write=True) as conn, conn.transaction():
             if await (await conn.execute(_LOCK_USER, (user_id,), prepare=True)).fetchone() is None:
                 raise UserNotFoundError(user_id)
             if idempotency_key is not None:
