@@ -4,7 +4,8 @@ Starts embedded PostgreSQL/Valkey/SMTP for unset URLs under `.data/bench/`, appl
 loads the demo data once and copies it afresh for each run; then, for each scenario, serves the app
 as the Procfile's web line does (one Granian worker pinned to core 0, access log on) and drives it
 with wrk pinned to core 1 (one thread, 64 connections): a warm-up run, then the measured run.
-Prints the table, writes `bench/results/latest.json`, and stops everything it started.
+Last on the main server, the market data's size per coding while the quote simulator ticks
+(bench/market_data.py). Prints the table, writes `bench/results/latest.json`, and stops everything it started.
 """
 
 import argparse
