@@ -4,7 +4,8 @@ Starts embedded PostgreSQL/Valkey/SMTP for unset URLs under `.data/bench/`, appl
 loads the demo data once and copies it afresh for each run; then, for each scenario, serves the app
 as the Procfile's web line does (one Granian worker pinned to core 0, access log on) and drives it
 with wrk pinned to core 1 (one thread, 64 connections): a warm-up run, then the measured run.
-Prints the table, writes `bench/results/latest.json`, and stops everything it started.
+Last on the main server, the market data's size per coding while the quote simulator ticks
+(bench/market_data.py). Prints the table, writes `bench/results/latest.json`, and stops everything it started.
 """
 
 import argparse
@@ -25,13 +26,13 @@ import httpx
 
 from bench import report
 from bench.data import BenchData, prepare
+from bench.market_data import market_data_sizes, ticking_sizes
 from bench.scenarios import SCENARIO_NAMES, SERVER_ORDER, Scenario, Server, evaluate, select
 from bench.servers import (
     CEILING_TARGET,
     ROOT,
     CpuShare,
     WebServer,
-    market_data_sizes,
     pinning_cpus,
     portfolio_body_size,
     web_command,
@@ -152,19 +153,28 @@ def _execute(run: Run, scenarios: list[Scenario]) -> None:
     run.extras["market_data_sizes"] = market_data_sizes(main.port, auth)
     for kind in SERVER_ORDER:
         group = [s for s in scenarios if s.server == kind]
-        if not group:
+        if not group and kind != "main":
             continue
         server = main if kind == "main" else run.start(kind, body_size)
         for scenario in group:
             print(f"--> {scenario.name}: {scenario.what}", flush=True)
             run.measure(scenario, server)
+        if kind == "main":  # last on this server: the simulator's writes would move the scenarios' figures
+            print("--> market data sizes while the quote simulator ticks", flush=True)
+            log = run.data_dir / "simulator.log"
+            run.extras["market_data_ticking"] = ticking_sizes(main.port, auth, run.server_env("main"), log, SEED)
         run.stop_all()
 
 
 def _report(run: Run, elapsed: float, argv: Sequence[str]) -> dict[str, Any]:
     report.add_ceiling_fractions(run.results)
     sizes = run.extras.get("market_data_sizes") or {}
-    checked: Mapping[str, Mapping[str, Any]] = {**run.results, "market_data_sizes": sizes}
+    ticking = run.extras.get("market_data_ticking") or {}
+    checked: Mapping[str, Mapping[str, Any]] = {
+        **run.results,
+        "market_data_sizes": sizes,
+        "market_data_ticking": ticking,
+    }
     return {
         "date": report.now_iso(),
         "command": " ".join(["python -m bench", *argv]),

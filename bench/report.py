@@ -108,6 +108,17 @@ def sizes_table(sizes: Mapping[str, Any], *, markdown: bool = False) -> str:
     return _render(("Accept-Encoding", "Content-Encoding", "bytes", "% saved"), rows, markdown)
 
 
+def ticking_table(ticking: Mapping[str, Any], *, markdown: bool = False) -> str:
+    rows = []
+    for coding in ("gzip", "br", "zstd"):
+        e = ticking.get(coding)
+        if isinstance(e, dict):
+            rows.append((coding, str(e["level"]), f"{e['bytes']:,}", f"{e['pct_median']:.2f}", f"{e['pct_max']:.2f}",
+                         f"{e['compress_ms']:.0f}", f"{e['at_document_level']}/{ticking['samples']}"))  # fmt: skip
+    head = ("coding", "level", "bytes", "% of identity", "worst %", "CPU ms/version", "sent at that level")
+    return _render(head, rows, markdown)
+
+
 def _render(head: tuple[str, ...], rows: Sequence[tuple[str, ...]], markdown: bool) -> str:
     if markdown:
         lines = [head, tuple("---" for _ in head), *rows]
@@ -126,6 +137,13 @@ def print_report(report: Mapping[str, Any], *, markdown: bool = False) -> None:
         print(f"portfolio body (median, identity): {report['portfolio_body_bytes']:,} bytes")
     if report.get("market_data_sizes"):
         print("\nGET /api/market-data sizes:\n" + sizes_table(report["market_data_sizes"], markdown=markdown))
+    ticking = report.get("market_data_ticking")
+    if ticking:
+        first, low, high = ticking["versions"]
+        print(f"\nGET /api/market-data while quotes tick (versions {low}-{high}, from {low - first} after the"
+              f" simulator started; {ticking['identity_bytes']:,} bytes identity; all codings"
+              f" {ticking['compress_ms_per_version']:.0f} ms of CPU per version):\n"
+              + ticking_table(ticking, markdown=markdown))  # fmt: skip
     print("\n" + targets_table(report["targets"], markdown=markdown))
 
 

@@ -58,7 +58,7 @@ def select(names: Iterable[str]) -> list[Scenario]:
 
 @dataclass(frozen=True)
 class Target:
-    scenario: str  # a scenario name, or "market_data_sizes"
+    scenario: str  # a scenario name, "market_data_sizes" or "market_data_ticking"
     metric: str  # a key of that scenario's result
     op: Literal[">=", "<="]
     value: float
@@ -83,6 +83,9 @@ TARGETS: tuple[Target, ...] = (
     Target("portfolio_cold", "p99_ms", "<=", 50, "portfolio cold p99 ms"),
     Target("market_data_gzip", "rps", ">=", 1_000, "market data gzip req/s"),
     Target("market_data_sizes", "best_br_zstd_saved_pct", ">=", 85, "market data saved by br/zstd %"),
+    # The same body while the quote simulator ticks (every price moved): each coding on its own.
+    Target("market_data_ticking", "br_pct_max", "<=", 15, "market data br % of identity, ticking"),
+    Target("market_data_ticking", "zstd_pct_max", "<=", 15, "market data zstd % of identity, ticking"),
     # Issue 5: "enqueue p99 at most 5 ms at 64 connections", at an offered rate below saturation.
     Target("report_enqueue_paced", "p99_ms", "<=", 5, "report enqueue p99 ms at 256 req/s offered"),
     *(Target(s.name, "errors", "<=", 0, f"{s.name} errors") for s in SCENARIOS),

@@ -170,22 +170,3 @@ def portfolio_body_size(port: int, users: range, headers: Mapping[str, str]) -> 
     sizes = sorted(len(body) for status, _, body in (get(port, f"/api/user/{u}/portfolio", headers) for u in users)
                    if status == 200)  # fmt: skip
     return sizes[len(sizes) // 2] if sizes else None
-
-
-def market_data_sizes(port: int, headers: Mapping[str, str]) -> dict[str, object]:
-    """Raw and compressed sizes of /api/market-data per Accept-Encoding, and the % each saves."""
-    sizes: dict[str, object] = {}
-    raw = None
-    for encoding in ("identity", "gzip", "br", "zstd"):
-        status, response_headers, body = get(port, "/api/market-data", {**headers, "Accept-Encoding": encoding})
-        sent = response_headers.get("content-encoding", "identity")
-        if status != 200:
-            sizes[encoding] = {"status": status}
-            continue
-        raw = len(body) if encoding == "identity" else raw
-        saved = round(100 * (1 - len(body) / raw), 1) if raw and sent != "identity" else None
-        sizes[encoding] = {"status": status, "content_encoding": sent, "bytes": len(body), "saved_pct": saved}
-    savings = [v.get("saved_pct") for k, v in sizes.items() if k in ("br", "zstd") and isinstance(v, dict)]
-    sizes["raw_bytes"] = raw
-    sizes["best_br_zstd_saved_pct"] = max((s for s in savings if s is not None), default=None)
-    return sizes

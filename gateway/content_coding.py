@@ -3,7 +3,7 @@
 import functools
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Literal, Protocol
 
 import brotli
@@ -13,11 +13,17 @@ Coding = Literal["br", "zstd", "gzip", "identity"]
 # Server preference among codings the client rates equally: smallest first.
 PREFERENCE: tuple[Coding, ...] = ("br", "zstd", "gzip", "identity")
 
-# Documents are compressed once per version, off the loop: on the 1.8 MB market data, gzip 6 takes
-# ~36 ms (83%), brotli 6 ~40 ms (86%; q11 takes 3 s), zstd 9 ~31 ms (86%).
+# Small bodies compressed once and kept, on the loop (a portfolio per user and quote version).
 GZIP_LEVEL = 6
 BROTLI_QUALITY = 6
 ZSTD_LEVEL = 9
+BODY_LEVELS: Mapping[str, int] = {"gzip": GZIP_LEVEL, "br": BROTLI_QUALITY, "zstd": ZSTD_LEVEL}
+# Documents are compressed once per version per coding, off the loop (`make bench` reports both
+# figures). On the 1.8 MB market data once the simulator has moved every price, in % of identity and
+# CPU per version on one core: gzip 6 17.9% ~40 ms; brotli 7 14.3% ~55 ms (q6 14.6% ~45 ms, q8 14.2%
+# ~70 ms, q10 over a second); zstd 10 14.4% ~60 ms (9: 14.7% ~45 ms, 11: 14.2% ~90 ms, 13: 14.0%
+# ~200 ms). Larger windows (lgwin 24, zstd long mode) gain nothing: the whole body fits the default.
+DOCUMENT_LEVELS: Mapping[str, int] = {"gzip": 6, "br": 7, "zstd": 10}
 # Streamed responses are compressed per request, on the loop: lighter levels.
 STREAM_LEVELS = {"gzip": 5, "br": 4, "zstd": 3}
 
@@ -95,18 +101,19 @@ def weaken(etag: str) -> str:
     return etag if etag.startswith("W/") else f"W/{etag}"
 
 
-def compress(body: bytes, coding: Coding) -> bytes:
-    """The whole body in `coding` (identity returns it unchanged)."""
+def compress(body: bytes, coding: Coding, levels: Mapping[str, int] = BODY_LEVELS) -> bytes:
+    """The whole body in `coding` at `levels[coding]` (identity returns it unchanged)."""
     if coding == "identity":
         return body
+    level = levels[coding]
     if coding == "zstd":
         # One shot: the frame header then carries the content size, which some decoders require.
-        out: bytes = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(body)
+        out: bytes = zstandard.ZstdCompressor(level=level).compress(body)
         return out
     if coding == "br":
-        coded: bytes = brotli.compress(body, mode=brotli.MODE_TEXT, quality=BROTLI_QUALITY)
+        coded: bytes = brotli.compress(body, mode=brotli.MODE_TEXT, quality=level)
         return coded
-    gz = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+    gz = zlib.compressobj(level, zlib.DEFLATED, 31)
     return gz.compress(body) + gz.flush()
 
 

@@ -16,7 +16,7 @@ from litestar import Request, Response
 from litestar.openapi.datastructures import ResponseSpec
 
 from domain.models.quotes import QuoteSnapshot
-from gateway.content_coding import PREFERENCE, Coding, compress, negotiate, none_match
+from gateway.content_coding import DOCUMENT_LEVELS, PREFERENCE, Coding, compress, negotiate, none_match
 
 log = logging.getLogger("folio.documents")
 
@@ -46,7 +46,7 @@ class Document:
             return body
         task = self._pending.get(coding)
         if task is None:
-            task = asyncio.create_task(asyncio.to_thread(compress, self.bodies["identity"], coding))
+            task = asyncio.create_task(asyncio.to_thread(compress, self.bodies["identity"], coding, DOCUMENT_LEVELS))
             self._pending[coding] = task
             task.add_done_callback(partial(self._store, coding))
         return await asyncio.shield(task)
@@ -65,7 +65,7 @@ def _build(render: Render, make_etag: MakeETag, snapshot: QuoteSnapshot, previou
         return previous  # the same bytes (reference data that did not change): keep its compressed forms
     warm: dict[Coding, bytes] = {}
     if previous is not None:
-        warm = {c: compress(identity, c) for c in tuple(previous.bodies) if c != "identity"}
+        warm = {c: compress(identity, c, DOCUMENT_LEVELS) for c in tuple(previous.bodies) if c != "identity"}
     return Document(identity, digest, make_etag(snapshot.version, digest), warm)
 
 

@@ -23,7 +23,8 @@ class QuoteRepository(Protocol):
         """Store a batch of quotes and publish it as a new version, atomically; return that version.
 
         Ingests are serialised, so versions become visible in order. Day high/low widen to the new
-        price, the previous close is kept, a missing bid/ask keeps the quote's relative spread.
+        price, the previous close is kept, a missing bid/ask keeps the quote's relative spread on the
+        price's own decimals (at least 2).
 
         Raises:
             UnknownSymbolError: a symbol names no instrument (nothing is written).

@@ -1,10 +1,18 @@
+import asyncio
 import gzip
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from decimal import Decimal
 
 import brotli
 import pytest
 import zstandard
+
+from tests.processes import ROOT
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 
@@ -104,6 +112,53 @@ async def test_if_none_match_gives_an_empty_304(client):
         assert "content-encoding" not in h304
     status, _, _ = await raw_get(client, "/api/market-data", **{"if-none-match": '"mdv0-nothing"'})
     assert status == 200
+
+
+async def test_market_data_stays_compressed_while_the_simulator_moves_every_price(client, process_env):
+    _, before, _ = await raw_get(client, "/api/market-data", **{"accept-encoding": "br"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "simulate", "--interval", "0.05", "--fraction", "0.3", "--seed", "11"],
+        cwd=ROOT,
+        env={**os.environ, **process_env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        # 12 ticks of 30%: 99% of the prices have moved, as after a minute of `make run`
+        start = await served_version(client)
+        deadline = time.monotonic() + 60
+        while await served_version(client) < start + 12 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        sizes = {}
+        for coding in ("br", "zstd", "gzip"):
+            status, headers, body = await raw_get(client, "/api/market-data", **{"accept-encoding": coding})
+            assert (status, headers["content-encoding"]) == (200, coding)
+            identity = DECODE[coding](body)
+            sizes[coding] = (json.loads(identity)["version"], len(body) / len(identity), headers["etag"])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=15)[0].decode()
+    assert proc.returncode == 0, output
+    print("\nmarket data while prices tick: " + ", ".join(f"{c} {r:.1%} (v{v})" for c, (v, r, _) in sizes.items()))
+    assert min(v for v, _, _ in sizes.values()) >= start + 12, output
+    assert sizes["br"][1] <= 0.15
+    assert sizes["zstd"][1] <= 0.15
+    assert sizes["gzip"][1] <= 0.19
+    # the tag of the version before the ticks is stale; the current one gives an empty 304
+    br = {"accept-encoding": "br"}
+    for _ in range(5):  # the app may still be catching up with the simulator's last version
+        status, headers, _ = await raw_get(client, "/api/market-data", **br, **{"if-none-match": before["etag"]})
+        assert status == 200
+        assert headers["etag"] != before["etag"]
+        status, _, body = await raw_get(client, "/api/market-data", **br, **{"if-none-match": headers["etag"]})
+        if status == 304:
+            break
+        await asyncio.sleep(0.5)
+    assert (status, body) == (304, b"")
+
+
+async def served_version(client) -> int:
+    return (await client.get("/api/market-data", headers={"accept-encoding": "gzip"})).json()["version"]
 
 
 async def test_one_quote_by_symbol(client):

@@ -4,13 +4,16 @@ version bus."""
 import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from domain.adapters.memory.clock import FixedClock
 from domain.errors import UnknownSymbolError
 from domain.models.quotes import DailyClose, Instrument, Quote, QuoteSnapshot, QuoteUpdate, build_snapshot
+from domain.models.trades import QUANTUM
 from domain.ports.clock import Clock
 from domain.ports.quotes import QuoteRepository, QuoteVersionBus
+
+ONE = Decimal(1)
 
 
 class InMemoryQuoteRepository(QuoteRepository):
@@ -50,10 +53,12 @@ class InMemoryQuoteRepository(QuoteRepository):
 
 def _applied(old: Quote | None, instrument_id: int, u: QuoteUpdate, now: datetime) -> Quote:
     """The same rules as the SQL upsert: spread kept, previous close kept, day range widened."""
-    ratio_bid = old.bid / old.price if old else Decimal(1)
-    ratio_ask = old.ask / old.price if old else Decimal(1)
-    bid = u.bid if u.bid is not None else u.price * ratio_bid
-    ask = max(u.ask if u.ask is not None else u.price * ratio_ask, bid)
+    exponent = u.price.as_tuple().exponent
+    tick = min(exponent if isinstance(exponent, int) else 0, -2)  # the price's own decimals, at least 2
+    bid = u.bid if u.bid is not None else _spread(u.price, old.bid / old.price if old else ONE, tick)
+    ask = u.ask if u.ask is not None else _spread(u.price, old.ask / old.price if old else ONE, tick)
+    bid = bid.quantize(QUANTUM)
+    ask = max(ask.quantize(QUANTUM), bid)
     return Quote(
         instrument_id=instrument_id,
         price=u.price,
@@ -65,6 +70,10 @@ def _applied(old: Quote | None, instrument_id: int, u: QuoteUpdate, now: datetim
         volume=u.volume if u.volume is not None else (old.volume if old else 0),
         as_of=now,
     )
+
+
+def _spread(price: Decimal, ratio: Decimal, tick: int) -> Decimal:
+    return (price * ratio).quantize(Decimal(1).scaleb(tick), rounding=ROUND_HALF_UP)  # SQL's round()
 
 
 class InMemoryQuoteVersionBus(QuoteVersionBus):

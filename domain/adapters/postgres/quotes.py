@@ -20,15 +20,17 @@ LEFT JOIN quotes q ON q.instrument_id = i.id
 # (a follower that saw version n never misses a later commit of n - 1). Spells "QUOTEVER".
 _INGEST_LOCK = 0x51554F5445564552
 _IDS = "SELECT symbol, id FROM instruments WHERE symbol = ANY(%s)"
-# A missing bid/ask keeps the quote's relative spread; the ask never falls below the bid.
+# A missing bid/ask keeps the quote's relative spread, on the price's own decimals (at least 2: a feed
+# quotes bid and ask on the tick, and 8 decimals of rounding noise cost the compressed market data
+# two points of its size); the ask never falls below the bid.
 _UPSERT = """
 WITH u AS (
     SELECT * FROM unnest(%s::int[], %s::numeric[], %s::numeric[], %s::numeric[], %s::bigint[])
         AS u(instrument_id, price, bid, ask, volume)
 ), priced AS (
     SELECT u.instrument_id, u.price,
-           coalesce(u.bid, u.price * q.bid / q.price, u.price) AS bid,
-           coalesce(u.ask, u.price * q.ask / q.price, u.price) AS ask,
+           coalesce(u.bid, round(u.price * q.bid / q.price, greatest(scale(u.price), 2)), u.price) AS bid,
+           coalesce(u.ask, round(u.price * q.ask / q.price, greatest(scale(u.price), 2)), u.price) AS ask,
            coalesce(q.previous_close, u.price) AS previous_close,
            greatest(q.day_high, u.price) AS day_high,
            least(q.day_low, u.price) AS day_low,

@@ -122,6 +122,21 @@ async def test_the_simulator_moves_a_share_of_non_cash_prices_through_ingest(rep
     assert {repo.quotes[1].price, repo.quotes[2].price} != {Decimal(100), Decimal(50)}
 
 
+async def test_the_simulator_quotes_bid_and_ask_on_the_price_tick_keeping_the_spread(repo):
+    service = await make_service(repo)
+    simulator = QuoteSimulator(service, rng=random.Random(5), fraction=1.0, volatility=0.01)
+    for _ in range(20):
+        batch = {u.symbol: u for u in simulator.next_batch()}
+        aapl, sap = batch["AAPL"], batch["SAP"]
+        assert aapl.bid is not None
+        assert aapl.ask is not None
+        assert aapl.bid < aapl.price < aapl.ask
+        assert aapl.bid.as_tuple().exponent == aapl.ask.as_tuple().exponent == aapl.price.as_tuple().exponent
+        assert abs(aapl.bid / aapl.price - Decimal("0.99")) < Decimal("0.0001")  # 99 / 100, to the cent
+        assert sap.bid == sap.price == sap.ask  # no spread stays no spread
+        await service.ingest(list(batch.values()))
+
+
 def test_a_price_step_is_small_positive_and_on_the_tick():
     rng = random.Random(7)
     for price in (Decimal("0.00012345"), Decimal("1.2345"), Decimal("5629"), Decimal("65432.1")):

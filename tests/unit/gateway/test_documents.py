@@ -1,8 +1,20 @@
 import asyncio
+import gzip
+import random
 import threading
 
+import brotli
+import zstandard
+
 from domain.models.quotes import QuoteSnapshot, build_snapshot
+from gateway.content_coding import BODY_LEVELS, DOCUMENT_LEVELS, Coding, compress
 from gateway.documents import SnapshotDocument
+
+DECODE = {
+    "gzip": gzip.decompress,
+    "br": brotli.decompress,
+    "zstd": lambda b: zstandard.ZstdDecompressor().decompress(b),
+}
 
 
 class CountingRender:
@@ -59,3 +71,40 @@ async def test_unchanged_bodies_keep_their_tag_and_compressed_forms():
     second = await doc.settle(snap(2))
     assert second is first
     assert (await doc.get(snap(2), "br"))[1] is br
+
+
+def quotes_render(snapshot: QuoteSnapshot) -> bytes:
+    """Market-data-like JSON that moves with the version: enough text for levels to differ."""
+    rng = random.Random(snapshot.version)
+    rows = []
+    for i in range(3000):
+        price, cents, volume = rng.randrange(10, 5000), rng.randrange(100), rng.randrange(10**6)
+        rows.append(
+            f'{{"symbol":"S{i:04d}","price":{price}.{cents:02d},"bid":{price - 1}.{cents:02d},"volume":{volume}}}'
+        )
+    return f'{{"version":{snapshot.version},"quotes":[{",".join(rows)}]}}'.encode()
+
+
+async def test_every_coding_of_a_new_version_is_compressed_at_the_document_levels():
+    doc = SnapshotDocument(quotes_render, etag)
+    codings: tuple[Coding, ...] = ("br", "zstd", "gzip")
+    for coding in codings:
+        await doc.get(snap(1), coding)
+    newest = await doc.settle(snap(2))  # the build compressed every coding clients asked for
+    identity = newest.bodies["identity"]
+    for coding in codings:
+        served = (await doc.get(snap(2), coding))[1]
+        assert served is newest.bodies[coding]
+        assert DECODE[coding](served) == identity
+        assert served == compress(identity, coding, DOCUMENT_LEVELS)
+    # br and zstd are stronger than the per-body levels, and it shows on this body
+    assert len(newest.bodies["br"]) < len(compress(identity, "br", BODY_LEVELS))
+    assert len(newest.bodies["zstd"]) < len(compress(identity, "zstd", BODY_LEVELS))
+
+
+async def test_a_coding_first_asked_for_on_a_new_version_is_compressed_at_the_document_level():
+    doc = SnapshotDocument(quotes_render, etag)
+    await doc.get(snap(1), "gzip")
+    newest, body = await doc.get(snap(2), "zstd")  # not warm: compressed on first request, off the loop
+    assert newest.opaque.startswith("v2-")
+    assert body == compress(newest.bodies["identity"], "zstd", DOCUMENT_LEVELS)
