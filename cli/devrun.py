@@ -95,7 +95,7 @@ class DevRunner:
         self.env.update(self.servers.env())
         if "release" in procs:
             self._step("release", ["sh", "-c", procs["release"]])
-        self._step("seed", [sys.executable, "-m", "cli", "seed"])
+        self._step("demo data", [sys.executable, "-m", "cli", "demo-data"])
         tokens = self._share_jwt_key()
         names = [name for name in procs if name != "release"]
         cmd = [sys.executable, "-c", _HONCHO, "-f", str(self.procfile), "start", *names]
