@@ -211,7 +211,7 @@ def _banner(port: int, servers: EmbeddedServers, tokens: tuple[str, str]) -> str
             f"  Operator    curl -s {operator} {api}/api/user/2/portfolio",
             f"  Metrics     curl -s {operator} {api}/metrics | grep ^folio_http_requests",
             f"  Fleet       curl -s {operator} {api}/api/ops/scaling",
-            "  Tokens      user 1 and an operator, valid for TOKEN_TTL_S; more: python -m cli token --user 7",
+            "  Tokens      user 1 and an operator, valid for TOKEN_TTL_S; more: make token USER=7",
             f"  PostgreSQL  {servers.database_url}",
             f"  Valkey      {servers.valkey_url}",
             f"  SMTP        {servers.smtp_url}{mail}",
