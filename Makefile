@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint fmt bench clean
+.PHONY: venv run token test lint fmt bench clean
 
 venv: $(STAMP)
 
@@ -17,6 +17,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 run: venv
 	$(BIN)/python -m cli dev
+
+# `make token USER=7` or `make token OPERATOR=1` (TTL=600 for a shorter life): a bearer token signed with
+# the key `make run` uses. Only the token goes to stdout, so `TOKEN=$$(make token USER=7)` works; USER
+# counts only when given on the command line (the environment's USER is the login name).
+TOKEN_FOR = $(if $(OPERATOR),--operator,$(if $(filter command line,$(origin USER)),--user $(USER)))
+token:
+	@test -n "$(TOKEN_FOR)" || { echo "usage: make token USER=<id>  or  make token OPERATOR=1  [TTL=<seconds>]" >&2; exit 2; }
+	@$(MAKE) -s --no-print-directory venv >&2
+	@$(BIN)/python -m cli token $(TOKEN_FOR) $(if $(TTL),--ttl $(TTL))
 
 lint: venv
 	$(BIN)/ruff check .

@@ -44,7 +44,7 @@ def prepare(data_dir: Path, procfile: Path) -> BenchData:
         release = read_procfile(procfile).get("release")
         if release:
             _step("release", ["sh", "-c", release], env)
-        _step("seed", [sys.executable, "-m", "cli", "seed"], env)
+        _step("demo data", [sys.executable, "-m", "cli", "demo-data"], env)
         if servers.postgres is not None:
             _fresh_copy(servers.postgres.url("postgres"))
             env["DATABASE_URL"] = servers.postgres.url(RUN_DB)

@@ -1,7 +1,7 @@
-"""`python -m cli <command>`: dev (make run), migrate, seed, simulate, token, deploy, cost.
+"""`python -m cli <command>`: dev (make run), migrate, demo-data, simulate, token, deploy, cost.
 
 Subcommands import their modules lazily, so `migrate` works where the dev-only packages
-(embedded servers, honcho) are not installed.
+(embedded servers) are not installed.
 """
 
 import argparse
@@ -32,17 +32,17 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _seed(settings: Settings, args: argparse.Namespace) -> int:
+def _demo_data(settings: Settings, args: argparse.Namespace) -> int:
     from cli.demo_data import load_demo_data
 
     result = load_demo_data(_database_url(settings))
     if result.loaded:
         print(
-            f"seed: loaded {result.users} users, {result.instruments} instruments, {result.holdings} holdings,"
+            f"demo data: loaded {result.users} users, {result.instruments} instruments, {result.holdings} holdings,"
             f" {result.daily_prices} daily prices in {result.elapsed_s:.1f}s"
         )
     else:
-        print(f"seed: skipped ({result.reason})")
+        print(f"demo data: skipped ({result.reason})")
     return 0
 
 
@@ -85,9 +85,9 @@ def _cost(settings: Settings, args: argparse.Namespace) -> int:
 
 
 _COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] = {
-    "dev": ("run embedded servers (for unset URLs), release, seed, then the Procfile's processes", _dev),
+    "dev": ("run embedded servers (for unset URLs), release, demo data, then the Procfile's processes", _dev),
     "migrate": ("apply the outstanding database migrations to DATABASE_URL", _migrate),
-    "seed": ("load the demo data into DATABASE_URL (a no-op when it is there)", _seed),
+    "demo-data": ("load the demo data into DATABASE_URL (a no-op when it is there)", _demo_data),
     "simulate": ("development only: move random prices every second and publish them as new versions", _simulate),
     "token": ("print a signed bearer token for a user (--user ID) or an operator (--operator)", _token),
     "deploy": (

@@ -1,8 +1,9 @@
-"""`make run`: embedded servers for unset URLs, the Procfile's release step, demo data, then honcho.
+"""`make run`: embedded servers for unset URLs, the Procfile's release step, demo data, then its processes.
 
-Shutdown order on Ctrl-C or SIGTERM: honcho and its processes first (they drain while the
-servers are still up), then the embedded servers. A second signal kills the processes outright.
-This process is a child subreaper, so nothing honcho started can outlive it as an orphan.
+The processes run under `cli.supervisor`, as a platform runs them: one that crashes is restarted
+with a backoff and the others carry on. Shutdown order on Ctrl-C or SIGTERM: the processes first
+(they drain while the servers are still up), then the embedded servers. A second signal kills the
+processes outright. This process is a child subreaper, so nothing it started outlives it as an orphan.
 """
 
 import contextlib
@@ -15,22 +16,21 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
 import psutil
 
 from cli.embedded import EmbeddedServerError, EmbeddedServers, start_embedded
+from cli.supervisor import Output, Supervisor
 from config.jwt_keys import is_hmac, load_jwt_keys
 from config.settings import Settings
 from gateway.auth import mint_token
 
 _PR_SET_CHILD_SUBREAPER = 36
 _PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
-# honcho SIGKILLs 5 s after SIGTERM; give Granian and Dramatiq their 25 s drain, as the platform does.
-_HONCHO = (
-    "import sys, honcho.manager as m; m.KILL_WAIT = 30; sys.argv[0] = 'honcho'; from honcho.command import main; main()"
-)
+_DRAIN_S = 30.0  # Granian and Dramatiq drain for 25 s; the platform kills at 30 s, and so do we
 
 
 class _InterruptedError(Exception):
@@ -57,7 +57,7 @@ class DevRunner:
         self.settings = settings
         self.procfile = procfile
         self.env = dict(os.environ)
-        self.honcho: subprocess.Popen[bytes] | None = None
+        self.supervisor: Supervisor | None = None
         self.servers: EmbeddedServers | None = None
         self.signals = 0
         self.first_signal = 0
@@ -95,15 +95,16 @@ class DevRunner:
         self.env.update(self.servers.env())
         if "release" in procs:
             self._step("release", ["sh", "-c", procs["release"]])
-        self._step("seed", [sys.executable, "-m", "cli", "seed"])
+        self._step("demo data", [sys.executable, "-m", "cli", "demo-data"])
         tokens = self._share_jwt_key()
-        names = [name for name in procs if name != "release"]
-        cmd = [sys.executable, "-c", _HONCHO, "-f", str(self.procfile), "start", *names]
-        self.honcho = subprocess.Popen(cmd, env=self.env, preexec_fn=_die_with_parent)  # noqa: PLW1509
-        announce = (port, self.servers, self.honcho, tokens)
+        apps = {name: command for name, command in procs.items() if name != "release"}
+        supervisor = Supervisor(apps, self.env, kill_wait_s=_DRAIN_S)
+        self.supervisor = supervisor
+        banner = _banner(port, self.servers, tokens)
+        announce = (port, banner, supervisor.output, lambda: supervisor.stopping)
         threading.Thread(target=_announce_when_up, args=announce, daemon=True).start()
-        code = self.honcho.wait()
-        return 128 + self.first_signal if self.first_signal else code
+        supervisor.run()
+        return 128 + (self.first_signal or signal.SIGTERM)
 
     def _share_jwt_key(self) -> tuple[str, str]:
         """Every process verifies with one key: a generated development secret is exported to them all."""
@@ -127,27 +128,19 @@ class DevRunner:
         if self.stopping:
             print("stopping the embedded servers, please wait ...", file=sys.stderr, flush=True)
             return
-        if self.honcho is None:
+        if self.supervisor is None:
             raise _InterruptedError
         if self.signals == 1:
-            with contextlib.suppress(ProcessLookupError):
-                self.honcho.send_signal(signal.SIGTERM)
+            self.supervisor.stop()
         else:
             print("second signal: killing the app processes", file=sys.stderr, flush=True)
-            _kill_descendants(exclude=self._server_pids(), timeout=0)
+            self.supervisor.kill()
 
     def _server_pids(self) -> set[int]:
         return self.servers.pids() if self.servers is not None else set()
 
     def _shutdown(self) -> None:
-        if self.honcho is not None and self.honcho.poll() is None:
-            self.honcho.send_signal(signal.SIGTERM)
-            try:
-                self.honcho.wait(40)
-            except subprocess.TimeoutExpired:
-                self.honcho.kill()
-                self.honcho.wait()
-        _kill_descendants(exclude=self._server_pids(), timeout=10)
+        _kill_descendants(exclude=self._server_pids(), timeout=10)  # what a killed process left behind
         if self.servers is not None:
             print("Stopping embedded servers ...", flush=True)
             self.servers.close()
@@ -157,11 +150,6 @@ class DevRunner:
 def _become_subreaper() -> None:
     if sys.platform == "linux":
         ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, 1)
-
-
-def _die_with_parent() -> None:
-    if sys.platform == "linux":
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _kill_descendants(exclude: set[int], timeout: float) -> None:
@@ -195,17 +183,15 @@ def _require_free_port(port: int) -> None:
             raise EmbeddedServerError(f"port {port} is in use; set PORT to another port") from None
 
 
-def _announce_when_up(
-    port: int, servers: EmbeddedServers, honcho: "subprocess.Popen[bytes]", tokens: tuple[str, str]
-) -> None:
+def _announce_when_up(port: int, banner: str, output: Output, stopping: Callable[[], bool]) -> None:
     deadline = time.monotonic() + 120
-    while honcho.poll() is None and time.monotonic() < deadline:
+    while not stopping() and time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
         except OSError:
             time.sleep(0.3)
             continue
-        print(_banner(port, servers, tokens), flush=True)
+        output.write(banner)
         return
 
 
@@ -225,7 +211,7 @@ def _banner(port: int, servers: EmbeddedServers, tokens: tuple[str, str]) -> str
             f"  Operator    curl -s {operator} {api}/api/user/2/portfolio",
             f"  Metrics     curl -s {operator} {api}/metrics | grep ^folio_http_requests",
             f"  Fleet       curl -s {operator} {api}/api/ops/scaling",
-            "  Tokens      user 1 and an operator, valid for TOKEN_TTL_S; more: python -m cli token --user 7",
+            "  Tokens      user 1 and an operator, valid for TOKEN_TTL_S; more: make token USER=7",
             f"  PostgreSQL  {servers.database_url}",
             f"  Valkey      {servers.valkey_url}",
             f"  SMTP        {servers.smtp_url}{mail}",
