@@ -28,14 +28,12 @@ async def eventually(check, timeout: float = 20.0):
         await asyncio.sleep(0.2)
 
 
-async def test_with_valkey_stopped_reads_and_writes_stay_correct_and_caching_resumes(client, servers):
-    if servers.valkey is None:
-        pytest.skip("VALKEY_URL is given: this test stops the embedded Valkey")
+async def test_with_valkey_stopped_reads_and_writes_stay_correct_and_caching_resumes(client, embedded_valkey):
     user = 5004
     url = f"/api/user/{user}/portfolio"
     await client.get(url)
     assert (await client.get(url)).headers["x-cache"] == "hit"
-    servers.valkey.stop()
+    embedded_valkey.stop()
     try:
         before = cad((await client.get(url)).json())
         placed = await client.post(
@@ -56,7 +54,7 @@ async def test_with_valkey_stopped_reads_and_writes_stay_correct_and_caching_res
         assert ready.json()["status"] == "degraded"
         assert "cache" in ready.json()["down"]
     finally:
-        servers.valkey.start()
+        embedded_valkey.start()
 
     async def cached_again() -> bool:
         r = await client.get(url)
