@@ -205,6 +205,7 @@ def test_the_procfile_platform_gets_the_formation_and_the_scaling_commands(setti
     assert app["formation"]["worker"]["quantity"] == settings.worker_min_instances
     assert app["env"]["JWT_SECRET"] == {"description": app["env"]["JWT_SECRET"]["description"], "generator": "secret"}
     assert all("value" not in app["env"][name] for name in SECRET_VARIABLES)
+    assert "REDIS_URL with ?ssl_cert_reqs=none" in app["env"]["VALKEY_URL"]["description"]
     script = files["scale.sh"]
     assert f"heroku ps:scale web={settings.min_instances}:" in script
     assert f"worker={settings.worker_min_instances}:" in script
