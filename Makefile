@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run token test lint fmt bench clean
+.PHONY: venv run token test lint fmt bench clean requirements
 
 venv: $(STAMP)
 
@@ -43,6 +43,13 @@ fmt: venv
 bench: venv
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.reports $(BENCH_REPORT_ARGS)
+
+# requirements.txt: the runtime dependencies (no dev extras) pinned with hashes, for the Python buildpack and
+# the Containerfile. Pins that still satisfy pyproject.toml are kept; REQUIREMENTS_ARGS=--upgrade takes the latest.
+requirements: venv
+	$(BIN)/python -m pip install --quiet 'uv>=0.5'
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version $$(cat .python-version) \
+		--python-platform linux --custom-compile-command 'make requirements' --quiet $(REQUIREMENTS_ARGS) -o requirements.txt
 
 clean:
 	rm -rf .data

@@ -1,4 +1,10 @@
-"""Real servers for the whole session: started once from pip packages unless URLs are given."""
+"""Real servers for the whole session: started once from pip packages unless URLs are given.
+
+With DATABASE_URL, VALKEY_URL or SMTP_URL set, the suite uses that server instead of starting one,
+and writes to it (the schema, the demo data, trades, reports, cache keys, emails; README.md says
+what exactly). A test that stops, restarts or reads the files of a server asks for `embedded_valkey`
+or `embedded_smtp`, and is skipped, saying why, when that server was given.
+"""
 
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -10,7 +16,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from cli.demo_data import load_demo_data
-from cli.embedded import EmbeddedServers, fresh_session_dir, start_embedded
+from cli.embedded import EmbeddedServers, EmbeddedValkey, SmtpSink, fresh_session_dir, start_embedded
 from config.settings import Settings, load_settings
 from domain.adapters.postgres.migrate import apply_migrations
 from gateway.app import create_app
@@ -37,6 +43,22 @@ def servers() -> Iterator[EmbeddedServers]:
         apply_migrations(started.database_url)
         load_demo_data(started.database_url)
         yield started
+
+
+@pytest.fixture
+def embedded_valkey(servers: EmbeddedServers) -> EmbeddedValkey:
+    """The suite's own Valkey, which a test may stop and restart; skips the test when VALKEY_URL is given."""
+    if servers.valkey is None:
+        pytest.skip("VALKEY_URL is given: this test stops and restarts Valkey, which it does only to its own server")
+    return servers.valkey
+
+
+@pytest.fixture
+def embedded_smtp(servers: EmbeddedServers) -> SmtpSink:
+    """The suite's own SMTP sink, whose .eml files a test reads; skips the test when SMTP_URL is given."""
+    if servers.smtp is None:
+        pytest.skip("SMTP_URL is given: this test reads the delivered emails, which only the suite's own sink keeps")
+    return servers.smtp
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ def draw(data: ChartData, path: Path) -> Path:
     load.plot(hours, [m.load_rps for m in minutes], label="load (req/s)", color="tab:blue")
     serving_capacity = [m.serving * target for m in minutes]
     load.step(hours, serving_capacity, where="post", label="capacity at the CPU target", color="tab:orange", ls="--")
-    load.set_yscale("log")  # the seed's load is a few % of one instance's capacity: both stay readable
+    load.set_yscale("log")  # the default day's load is a few % of one instance's capacity: both stay readable
     load.set_ylabel("requests / s (log)")
     load.legend(loc="upper left")
 

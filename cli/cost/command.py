@@ -12,22 +12,35 @@ from cli.cost.report import CostRun, render
 from config.scaling import web_scaling_policy  # the policy the web processes run
 from config.settings import Settings
 
-SEED_FIXED_FLEET = 12  # the seed's "12 fixed instances"
+SEED_FIXED_FLEET = 12  # the fixed fleet compared against by default: 12 always-on instances
 DEFAULT_BOOT_S = 120.0  # launch, image pull and readiness of a new instance
 DEFAULT_MEMORY_PCT = 30.0
+TRADING_DAY = "trading-day"  # the built-in profile's name on the command line
 
 
 def add_arguments(command: argparse.ArgumentParser) -> None:
     """The cost command's options."""
-    command.add_argument("--profile", default="seed", help="`seed` (a trading day's curve) or a CSV of requests/minute")
     command.add_argument(
-        "--daily-requests", type=float, default=SEED_DAILY_REQUESTS, help="total of the seed profile (%(default)d)"
+        "--profile",
+        default=TRADING_DAY,
+        help=f"`{TRADING_DAY}` (a trading day's curve, the default) or a CSV of requests per minute",
+    )
+    command.add_argument(
+        "--daily-requests",
+        type=float,
+        default=SEED_DAILY_REQUESTS,
+        help=f"total of the `{TRADING_DAY}` profile (default: %(default)d)",
     )
     command.add_argument("--throughput", type=float, default=None, help="req/s one instance serves at 100%% CPU")
     command.add_argument("--bench", default="bench/results/latest.json", help="bench results (default: %(default)s)")
     command.add_argument("--scenario", default=DEFAULT_SCENARIO, help="bench scenario (default: %(default)s)")
     command.add_argument("--bytes-per-response", type=float, default=None, help="default: the bench's mix")
-    command.add_argument("--fixed-instances", type=int, default=SEED_FIXED_FLEET, help="default: %(default)s")
+    command.add_argument(
+        "--fixed-instances",
+        type=int,
+        default=SEED_FIXED_FLEET,
+        help="the fixed fleet compared with (default: %(default)s)",
+    )
     command.add_argument("--boot-s", type=float, default=DEFAULT_BOOT_S, help="default: %(default)s")
     command.add_argument("--memory-pct", type=float, default=DEFAULT_MEMORY_PCT, help="default: %(default)s")
     command.add_argument("--hourly", action="store_true", help="also print the replay hour by hour")
@@ -46,8 +59,8 @@ def prices(settings: Settings) -> model.Prices:
 
 
 def _profile(args: argparse.Namespace) -> tuple[list[float], str]:
-    if args.profile == "seed":
-        return seed_profile(args.daily_requests), "the seed's trading day"
+    if args.profile == TRADING_DAY:
+        return seed_profile(args.daily_requests), "a trading day"
     path = Path(args.profile)
     try:
         text = path.read_text(encoding="utf-8")
@@ -122,7 +135,7 @@ def chart(settings: Settings, result: CostRun, fixed_instances: int, path: Path)
         fixed_label=f"fixed fleet: {fixed_web} web + {workers} worker",
         autoscaled_cost=spent([m.launched for m in result.replay.minutes]),
         fixed_cost=spent([fixed_web] * len(result.profile)),
-        title=f"Folio: {result.profile_name}, autoscaled vs {fixed_instances} x {settings.instance_type}",
+        title=f"Folio: {result.profile_name}, autoscaled vs a fixed {fixed_instances} x {settings.instance_type}",
     )
     return draw(data, path)
 

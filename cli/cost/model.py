@@ -156,7 +156,7 @@ def autoscaled_bill(replayed: Replay, *, worker_instances: int, bandwidth: float
 
 
 def fixed_bill(instances: int, *, worker_instances: int, bandwidth: float, prices: Prices) -> Bill:
-    """A fixed fleet all month (the seed's 12): the same workers, the rest serving web."""
+    """A fixed fleet all month (12 by default): the same workers, the rest serving web."""
     if instances <= worker_instances:
         raise ValueError(f"a fixed fleet of {instances} leaves no web instance beside {worker_instances} worker(s)")
     return bill(

@@ -1,4 +1,4 @@
-"""Traffic profiles: requests per minute over a day, the seed's curve or an operator's CSV."""
+"""Traffic profiles: requests per minute over a day, a trading day's curve or an operator's CSV."""
 
 import csv
 import io
@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 
 MINUTES_PER_DAY = 1440
-SEED_DAILY_REQUESTS = 1_000_000  # the seed's "1M+ API calls a day"
+SEED_DAILY_REQUESTS = 1_000_000  # the default day: a million API calls
 # A trading day's shape in the market's local time: (hour of peak, spread in hours, relative height).
 # Market open is the busiest moment, then the close; lunch and evening check-ins are smaller bumps.
 SEED_BUMPS = ((9.75, 1.0, 1.0), (12.5, 1.5, 0.45), (15.75, 1.0, 0.8), (20.5, 1.25, 0.4))

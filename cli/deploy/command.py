@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cli.deploy import ecs, formation, kubernetes
 from cli.deploy.procfile import read_procfile
-from cli.deploy.spec import DeploySpec
+from cli.deploy.spec import DEFAULT_IMAGE, DeploySpec
 from config.settings import Settings
 
 PLATFORMS = ("ecs", "kubernetes", "procfile")
@@ -19,7 +19,11 @@ def add_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--out", default=None, help="output folder (default: .data/deploy/PLATFORM)")
     command.add_argument("--procfile", default="Procfile", help="where the commands come from (default: %(default)s)")
     command.add_argument("--app", default="folio", help="name prefix of services and objects (default: %(default)s)")
-    command.add_argument("--image", default="folio:latest", help="container image (default: %(default)s)")
+    command.add_argument(
+        "--image",
+        default=DEFAULT_IMAGE,
+        help="ecs, kubernetes: the image built from the Containerfile, as the platform pulls it (default: %(default)s)",
+    )
     aws = command.add_argument_group("ecs")
     aws.add_argument("--aws-region", default=ecs.EcsOptions.region, help="default: %(default)s")
     aws.add_argument("--cluster", default=ecs.EcsOptions.cluster, help="ECS cluster (default: %(default)s)")
@@ -31,9 +35,13 @@ def add_arguments(command: argparse.ArgumentParser) -> None:
     aws.add_argument("--execution-role-arn", default=ecs.EcsOptions.execution_role_arn, help="default: %(default)s")
 
 
-def render(settings: Settings, args: argparse.Namespace) -> dict[str, str]:
+def spec_of(settings: Settings, args: argparse.Namespace) -> DeploySpec:
+    """The deployment's inputs: settings, the Procfile's commands, the names and the image."""
+    return DeploySpec(settings=settings, commands=read_procfile(Path(args.procfile)), app=args.app, image=args.image)
+
+
+def render(spec: DeploySpec, args: argparse.Namespace) -> dict[str, str]:
     """The files of the chosen platform, by name."""
-    spec = DeploySpec(settings=settings, commands=read_procfile(Path(args.procfile)), app=args.app, image=args.image)
     if args.platform == "ecs":
         options = ecs.EcsOptions(
             region=args.aws_region,
@@ -63,11 +71,14 @@ def write(files: dict[str, str], out: Path) -> list[Path]:
 def main(settings: Settings, args: argparse.Namespace) -> int:
     """Render, write, and list what was written."""
     try:
-        files = render(settings, args)
+        spec = spec_of(settings, args)
+        files = render(spec, args)
     except ValueError as e:  # a bad Procfile, or a setting the platform cannot express
         print(f"error: {e}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path(settings.data_dir) / "deploy" / args.platform
     for path in write(files, out):
         print(f"deploy: wrote {path}")
+    if args.platform != "procfile":  # a Procfile platform builds from the repository itself
+        print(f"deploy: the files run the image {spec.image}; build and push it first: {spec.image_build()}")
     return 0

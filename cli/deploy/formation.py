@@ -17,7 +17,9 @@ WEB_SIZE = "performance-m"
 WORKER_SIZE = "standard-2x"
 _SECRETS: dict[str, Json] = {
     "DATABASE_URL": {"description": "PostgreSQL URL (set by the heroku-postgresql add-on)"},
-    "VALKEY_URL": {"description": "Valkey/Redis URL (set by the key-value add-on attached as VALKEY)"},
+    "VALKEY_URL": {
+        "description": "the heroku-redis add-on's REDIS_URL with ?ssl_cert_reqs=none (its certificate is self-signed)"
+    },
     "SMTP_URL": {"description": "SMTP server for report emails", "required": True},
     "JWT_SECRET": {"description": "HS256 signing key (64 random hex characters)", "generator": "secret"},
 }
@@ -38,7 +40,7 @@ def app_json(spec: DeploySpec) -> Json:
             "web": {"quantity": spec.bounds("web")[0], "size": WEB_SIZE},
             "worker": {"quantity": spec.bounds("worker")[0], "size": WORKER_SIZE},
         },
-        "addons": [{"plan": "heroku-postgresql"}, {"plan": "heroku-redis", "as": "VALKEY"}],
+        "addons": [{"plan": "heroku-postgresql"}, {"plan": "heroku-redis"}],  # DATABASE_URL, REDIS_URL
     }
 
 

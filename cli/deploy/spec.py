@@ -1,5 +1,6 @@
 """What every platform's files are built from: settings, the Procfile's commands, names and sizes."""
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -13,6 +14,8 @@ SECRET_VARIABLES = ("DATABASE_URL", "VALKEY_URL", "SMTP_URL", "JWT_SECRET")
 # utilisation targets are fractions of these requests, as ECS's are of the task's reservation.
 PROCESS_CPU_MILLIS = 1000
 PROCESS_MEMORY_MIB = 2048
+# The image the ECS and Kubernetes files run: built from the repository's Containerfile, pushed by the operator.
+DEFAULT_IMAGE = "folio:latest"
 # Settings the running processes need to agree with the platform: their own /health scaling signal
 # and the fleet view use the same targets, bounds and cooldowns as the platform's autoscaler.
 _SCALING_FIELDS = (
@@ -43,11 +46,16 @@ class DeploySpec:
     settings: Settings
     commands: Mapping[str, str]  # release, web, worker: the Procfile's lines
     app: str = "folio"
-    image: str = "folio:latest"
+    image: str = DEFAULT_IMAGE
 
     def name(self, process: str) -> str:
         """The platform name of a process type: `folio-web`."""
         return f"{self.app}-{process}"
+
+    def image_build(self) -> str:
+        """The commands that build the image from the Containerfile and push it where the platform pulls it."""
+        image = shlex.quote(self.image)
+        return f"podman build -f Containerfile -t {image} . && podman push {image}"
 
     def processes(self, process: str) -> int:
         """OS processes inside one instance of a process type (Granian workers, Dramatiq processes)."""

@@ -119,7 +119,7 @@ class ReportController(Controller):
         operation_id="generateReport",
         status_code=202,
         summary="Request a portfolio report: 202 at once; the worker computes, renders and emails it",
-        description='`user_id` as a query parameter (as the seed) or a JSON body `{"user_id": …}`. '
+        description='`user_id` as a query parameter or a JSON body `{"user_id": …}`. '
         "A repeated `Idempotency-Key` returns the first report.",
     )
     async def generate(

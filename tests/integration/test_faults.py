@@ -3,6 +3,7 @@
 import asyncio
 import time
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -28,14 +29,12 @@ async def eventually(check, timeout: float = 20.0):
         await asyncio.sleep(0.2)
 
 
-async def test_with_valkey_stopped_reads_and_writes_stay_correct_and_caching_resumes(client, servers):
-    if servers.valkey is None:
-        pytest.skip("VALKEY_URL is given: this test stops the embedded Valkey")
+async def test_with_valkey_stopped_reads_and_writes_stay_correct_and_caching_resumes(client, embedded_valkey):
     user = 5004
     url = f"/api/user/{user}/portfolio"
     await client.get(url)
     assert (await client.get(url)).headers["x-cache"] == "hit"
-    servers.valkey.stop()
+    embedded_valkey.stop()
     try:
         before = cad((await client.get(url)).json())
         placed = await client.post(
@@ -56,7 +55,7 @@ async def test_with_valkey_stopped_reads_and_writes_stay_correct_and_caching_res
         assert ready.json()["status"] == "degraded"
         assert "cache" in ready.json()["down"]
     finally:
-        servers.valkey.start()
+        embedded_valkey.start()
 
     async def cached_again() -> bool:
         r = await client.get(url)
@@ -67,16 +66,16 @@ async def test_with_valkey_stopped_reads_and_writes_stay_correct_and_caching_res
 
 @pytest.fixture
 def proxy(servers):
-    host_port = servers.database_url.split("@", 1)[1].split("/", 1)[0]
-    host, port = host_port.rsplit(":", 1)
-    p = TcpProxy(host, int(port)).start()
+    target = urlsplit(servers.database_url)  # the embedded server's, or a given one (with or without a user)
+    p = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432).start()
     yield p
     p.close()
 
 
 def through(proxy: TcpProxy, url: str) -> str:
-    user_host, rest = url.split("@", 1)
-    return f"{user_host}@127.0.0.1:{proxy.port}/{rest.split('/', 1)[1]}"
+    parts = urlsplit(url)
+    user = parts.netloc.rpartition("@")[0]
+    return parts._replace(netloc=f"{user}@127.0.0.1:{proxy.port}" if user else f"127.0.0.1:{proxy.port}").geturl()
 
 
 async def test_an_unreachable_database_answers_503_with_retry_after_fast(settings, servers, proxy, operator_headers):

@@ -196,6 +196,16 @@ def test_the_command_prints_both_bills_and_writes_the_chart(tmp_path: Path, caps
     assert chart.stat().st_size > 0
 
 
+def test_the_default_day_is_named_in_plain_words(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    assert command.main(Settings(), arguments("--throughput", "1000", "--bytes-per-response", "5000")) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Traffic: a trading day: 1,000,000 requests over 1,440 minutes;")
+    assert "`trading-day`" in parser.format_help()
+    assert "seed" not in (out + parser.format_help()).lower()
+
+
 def test_the_command_reports_a_bad_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     profile = tmp_path / "day.csv"
     profile.write_text("minute,requests\n0,x\n")

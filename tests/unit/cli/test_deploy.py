@@ -35,6 +35,7 @@ CUSTOM = {
 }
 SETTINGS = [pytest.param(Settings(), id="defaults"), pytest.param(load_settings(CUSTOM), id="custom")]
 Json = dict[str, Any]
+IMAGE = "registry.example.com/folio:1.0"
 
 
 def spec_of(settings: Settings) -> DeploySpec:
@@ -204,6 +205,7 @@ def test_the_procfile_platform_gets_the_formation_and_the_scaling_commands(setti
     assert app["formation"]["worker"]["quantity"] == settings.worker_min_instances
     assert app["env"]["JWT_SECRET"] == {"description": app["env"]["JWT_SECRET"]["description"], "generator": "secret"}
     assert all("value" not in app["env"][name] for name in SECRET_VARIABLES)
+    assert "REDIS_URL with ?ssl_cert_reqs=none" in app["env"]["VALKEY_URL"]["description"]
     script = files["scale.sh"]
     assert f"heroku ps:scale web={settings.min_instances}:" in script
     assert f"worker={settings.worker_min_instances}:" in script
@@ -231,10 +233,48 @@ def test_no_secret_value_reaches_any_platforms_files() -> None:
             assert needle not in text
 
 
-def arguments(platform: str, out: Path, procfile: Path = ROOT / "Procfile") -> argparse.Namespace:
+def arguments(platform: str, out: Path, procfile: Path = ROOT / "Procfile", *extra: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     command.add_arguments(parser)
-    return parser.parse_args(["--platform", platform, "--out", str(out), "--procfile", str(procfile)])
+    return parser.parse_args(["--platform", platform, "--out", str(out), "--procfile", str(procfile), *extra])
+
+
+def test_every_ecs_task_and_kubernetes_pod_runs_the_given_image() -> None:
+    spec = DeploySpec(settings=Settings(), commands=PROCFILE, image=IMAGE)
+    ecs_images = [
+        c["image"]
+        for name, text in ecs.render(spec, ecs.EcsOptions()).items()
+        if name.endswith("task-definition.json")
+        for c in json.loads(text)["containerDefinitions"]
+    ]
+    pods = [
+        o["spec"]["template"]["spec"]
+        for name, text in kubernetes.render(spec).items()
+        if name.endswith(".yaml")
+        for o in yaml.safe_load_all(text)
+        if o["kind"] in ("Deployment", "Job")
+    ]
+    assert ecs_images == [IMAGE] * 3
+    assert [c["image"] for pod in pods for c in pod["containers"]] == [IMAGE] * 3
+
+
+@pytest.mark.parametrize("platform", ["ecs", "kubernetes"])
+def test_the_command_names_the_image_and_how_to_build_it_from_the_containerfile(
+    platform: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build = f"podman build -f Containerfile -t {IMAGE} . && podman push {IMAGE}"
+    assert command.main(Settings(), arguments(platform, tmp_path, ROOT / "Procfile", "--image", IMAGE)) == 0
+    assert f"the files run the image {IMAGE}; build and push it first: {build}" in capsys.readouterr().out
+    assert build in (tmp_path / "apply.sh").read_text()
+    assert (ROOT / "Containerfile").exists()
+
+
+def test_the_image_defaults_to_the_documented_name_and_a_procfile_platform_needs_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert arguments("ecs", tmp_path).image == "folio:latest"
+    assert command.main(Settings(), arguments("procfile", tmp_path)) == 0
+    assert "Containerfile" not in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("platform", command.PLATFORMS)
