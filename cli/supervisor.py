@@ -11,7 +11,6 @@ signal armed in a child fires when the thread that forked it ends).
 """
 
 import contextlib
-import ctypes
 import os
 import re
 import shlex
@@ -20,13 +19,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, TextIO
 
 import psutil
 
-_PR_SET_PDEATHSIG = 1
+from cli.embedded.processes import death_signal_on_exit
+
 _COLOURS = ("36", "33", "32", "35", "34", "31")  # cyan, yellow, green, magenta, blue, red, as honcho cycles
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _SHELL_SIGNAL_BASE = 128  # a shell reports a child killed by signal N as exit status 128 + N
@@ -191,7 +191,7 @@ class Supervisor:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             process_group=0,
-            preexec_fn=_death_signal(signal.SIGTERM),  # noqa: PLW1509 - a single prctl call
+            preexec_fn=death_signal_on_exit(signal.SIGTERM),  # noqa: PLW1509 - a single prctl call
         )
         proc.started_at, proc.restart_at = time.monotonic(), None
         stdout = proc.popen.stdout
@@ -260,21 +260,3 @@ def _end_group(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
     psutil.wait_procs(_group_members(pgid), timeout=5)
-
-
-def _death_signal(sig: int) -> Callable[[], None] | None:
-    """A preexec_fn that makes the child receive `sig` when this process dies (Linux only).
-
-    libc is loaded here, in the parent: the child of a threaded process must not dlopen.
-    """
-    if sys.platform != "linux":
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)
-    parent = os.getpid()
-
-    def setup() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, sig)
-        if os.getppid() != parent:  # the parent died before prctl
-            os.kill(os.getpid(), sig)
-
-    return setup

@@ -54,7 +54,7 @@ def fresh_session_dir(root: Path) -> Path:
     return path
 
 
-def _child_setup(death_signal: int) -> Callable[[], None] | None:
+def death_signal_on_exit(death_signal: int) -> Callable[[], None] | None:
     """A preexec_fn that makes the child receive `death_signal` when this process dies (Linux).
 
     PR_SET_PDEATHSIG fires when the *thread* that forked exits, so it is only armed from the main
@@ -82,7 +82,7 @@ def spawn(args: list[str], log: Path, *, cwd: Path, death_signal: int, **kwargs:
             stderr=subprocess.STDOUT,
             cwd=cwd,
             process_group=0,
-            preexec_fn=_child_setup(death_signal),  # noqa: PLW1509 - a single prctl call
+            preexec_fn=death_signal_on_exit(death_signal),  # noqa: PLW1509 - a single prctl call
             **kwargs,
         )
 
