@@ -121,7 +121,7 @@ def _exact_number(text: str) -> Decimal | int:
     return number
 
 
-_exact_json = msgspec.json.Decoder(float_hook=_exact_number)
+EXACT_JSON = msgspec.json.Decoder(float_hook=_exact_number)
 
 
 class ExactJSONRequest(Request[Any, Any, Any]):
@@ -129,6 +129,6 @@ class ExactJSONRequest(Request[Any, Any, Any]):
 
     async def json(self) -> Any:
         try:
-            return _exact_json.decode(await self.body() or b"null")
+            return EXACT_JSON.decode(await self.body() or b"null")
         except msgspec.DecodeError as e:
             raise SerializationException(str(e)) from e

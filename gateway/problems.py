@@ -143,6 +143,11 @@ def _field_of(item: dict[str, Any]) -> str:
     return path or "body"
 
 
+def _source_of(source: Any) -> str | None:
+    # Litestar names a parameter's place with its ParamType enum, whose str() is "ParamType.PATH".
+    return str(getattr(source, "value", source)) if source else None
+
+
 def _field_errors(exc: ValidationException) -> list[FieldError]:
     if not exc.extra and (missing := _MISSING_PARAMETER.match(str(exc.detail))):
         return [FieldError(field=missing.group(2), message="this parameter is required", source=missing.group(1))]
@@ -151,7 +156,7 @@ def _field_errors(exc: ValidationException) -> list[FieldError]:
         FieldError(
             field=_field_of(item),
             message=str(item.get("message", "invalid value")),
-            source=str(item["source"]) if item.get("source") else None,
+            source=_source_of(item.get("source")),
         )
         for item in items
         if isinstance(item, dict)
