@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from openapi_ui_bundles import swagger_ui
 
@@ -19,7 +18,8 @@ from gateway.docs import OfflineSwaggerPlugin, swagger_init
 from gateway.edge import cors_config
 from gateway.health import HealthController
 from gateway.metrics import MetricsController
-from gateway.openapi_schemas import DecimalAsNumber, declare_problem_responses
+from gateway.openapi_contract import finish_document
+from gateway.openapi_schemas import DecimalAsNumber
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.responses import FolioResponse
 from gateway.routes.market_data import MarketDataController, market_data_document
@@ -44,10 +44,7 @@ def _openapi() -> OpenAPIConfig:
         description="Portfolio API: holdings at live prices, market data, trades and emailed reports.",
         path="/docs",
         render_plugins=[swagger],
-        components=Components(
-            security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
-        ),
-        security=[{"BearerToken": []}],
+        # Security is declared per operation (gateway/openapi_contract.py): health and docs stay open.
     )
 
 
@@ -105,7 +102,7 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
         cors_config=cors_config(settings),  # closed (no CORS headers) unless CORS_ALLOW_ORIGINS is set
         plugins=[DecimalAsNumber()],
     )
-    declare_problem_responses(app)
+    finish_document(app, quote_batch_max=settings.quote_batch_max)
     app.state.retry_after_s = settings.retry_after_s
     app.state.market_data_document = market_data_document()
     app.state.instruments_document = instruments_document()

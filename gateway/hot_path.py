@@ -20,6 +20,7 @@ from domain.services.valuation import value_holdings
 from gateway.auth import AuthenticationError, Authenticator
 from gateway.content_coding import Coding, compress, negotiate
 from gateway.dependencies import ServicesHandle
+from gateway.portfolio_schemas import portfolio_view
 from gateway.problems import log, send_problem
 from gateway.responses import json_encoder
 
@@ -113,7 +114,9 @@ class PortfolioFastLane:
     def _body(self, user_id: int, holdings: Holdings, snapshot: Any, accept: str | None) -> tuple[bytes, Coding]:
         entry = self.bodies.get(user_id)
         if entry is None or entry.holdings is not holdings or entry.version != snapshot.version:
-            entry = _Body(holdings, snapshot.version, json_encoder.encode(value_holdings(holdings, snapshot)))
+            # The wire view is built here, once per (user, holdings, quote version), never per request.
+            view = portfolio_view(value_holdings(holdings, snapshot))
+            entry = _Body(holdings, snapshot.version, json_encoder.encode(view))
             if len(self.bodies) >= self.max_entries:
                 del self.bodies[next(iter(self.bodies))]
             self.bodies[user_id] = entry

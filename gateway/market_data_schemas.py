@@ -1,6 +1,6 @@
 """Market data on the wire: request Structs with their constraints, response Structs, renderers."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -8,27 +8,40 @@ import msgspec
 
 from domain.models.quotes import AssetClass, DailyClose, Instrument, Quote, QuoteSnapshot, QuoteUpdate
 from domain.services.market_data import Listing, quote_change
+from gateway.amounts import QuotePrice
 from gateway.responses import json_encoder
 
+MAX_VOLUME = 2**63 - 1
 Symbol = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9][A-Z0-9.\-]{0,15}$", description="Instrument symbol")]
-Volume = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+# The document states the bounds itself: Litestar writes 2**63 - 1 as a float (2**63) and drops a bound of 0.
+Volume = Annotated[
+    int, msgspec.Meta(ge=0, le=MAX_VOLUME, extra_json_schema={"extra": {"minimum": 0, "maximum": MAX_VOLUME}})
+]
 
 
 class QuoteIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One quote to ingest; bid and ask default to the quote's current spread around the new price."""
 
     symbol: Symbol
-    price: Decimal
-    bid: Decimal | None = None
-    ask: Decimal | None = None
+    price: QuotePrice
+    bid: QuotePrice | None = None
+    ask: QuotePrice | None = None
     volume: Volume | None = None
 
-    def to_domain(self) -> QuoteUpdate:
-        return QuoteUpdate(symbol=self.symbol, price=self.price, bid=self.bid, ask=self.ask, volume=self.volume)
+    def to_domain(self, at: str) -> QuoteUpdate:
+        """The update; InvalidRequestError (422) naming `{at}.price` (or bid, ask) for an amount out of bounds."""
+        price = QuotePrice.check(self.price, f"{at}.price")
+        bid = QuotePrice.check(self.bid, f"{at}.bid") if self.bid is not None else None
+        ask = QuotePrice.check(self.ask, f"{at}.ask") if self.ask is not None else None
+        return QuoteUpdate(symbol=self.symbol, price=price, bid=bid, ask=ask, volume=self.volume)
 
 
 class QuotesIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    quotes: list[QuoteIn]
+    # At most QUOTE_BATCH_MAX (the document states the setting; the service refuses more with a 422).
+    quotes: Annotated[list[QuoteIn], msgspec.Meta(extra_json_schema={"extra": {"min_items": 1}})]
+
+    def to_domain(self) -> list[QuoteUpdate]:
+        return [quote.to_domain(f"quotes[{i}]") for i, quote in enumerate(self.quotes)]
 
 
 class IngestResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -74,13 +87,18 @@ class InstrumentsView(msgspec.Struct, frozen=True, kw_only=True):
     instruments: list[InstrumentView]
 
 
+class DailyCloseView(msgspec.Struct, frozen=True, kw_only=True):
+    day: date
+    close: Decimal
+
+
 class ListingView(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """One instrument's latest quote (null if never quoted) and, when asked for, its daily closes."""
 
     version: int
     instrument: InstrumentView
     quote: QuoteView | None
-    daily_closes: list[DailyClose] | None = None
+    daily_closes: list[DailyCloseView] | None = None
 
 
 def instrument_view(inst: Instrument) -> InstrumentView:
@@ -116,7 +134,7 @@ def listing_view(listing: Listing, closes: tuple[DailyClose, ...] | None) -> Lis
         version=listing.version,
         instrument=instrument_view(inst),
         quote=quote_view(inst, listing.quote) if listing.quote is not None else None,
-        daily_closes=list(closes) if closes is not None else None,
+        daily_closes=[DailyCloseView(day=c.day, close=c.close) for c in closes] if closes is not None else None,
     )
 
 

@@ -13,15 +13,13 @@ from typing import Any
 
 from litestar import Controller, Response, get
 from litestar.datastructures import State
-from litestar.openapi.datastructures import ResponseSpec
 
 from config.settings import Settings
 from domain.errors import NotFoundError
 from domain.ports.metrics import Metrics
 from domain.timing import RequestTiming
 from gateway.dependencies import ServicesHandle, services_of
-from gateway.openapi_schemas import PROBLEM_STATUSES
-from gateway.problems import PROBLEM_JSON, Problem
+from gateway.openapi_schemas import problems
 from gateway.security import operator_only
 
 log = logging.getLogger("folio.slow")
@@ -29,11 +27,7 @@ log = logging.getLogger("folio.slow")
 UNMATCHED = "unmatched"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 ENCODINGS = {b"gzip": "gzip", b"br": "br", b"zstd": "zstd"}
-# Outside /api, so the app-wide declaration skips it: its problem answers are declared here.
-PROBLEMS = {
-    status: ResponseSpec(data_container=Problem, media_type=PROBLEM_JSON, description=text, generate_examples=False)
-    for status, text in PROBLEM_STATUSES.items()
-}
+PROBLEMS = problems(400, 401, 403, 404, 429, notes={403: "Operators only", 404: "Metrics are off (METRICS=false)"})
 
 
 def server_timing(timing: RequestTiming, elapsed_s: float) -> bytes:

@@ -55,6 +55,7 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 _encoder = msgspec.json.Encoder()
 _NAMED_FIELD = re.compile(r"(?:required|unknown) field `([^`]+)`")
+_MISSING_PARAMETER = re.compile(r"Missing required (\w+) parameter '([^']+)'")  # Litestar's words, no `extra`
 
 
 async def send_problem(
@@ -142,13 +143,20 @@ def _field_of(item: dict[str, Any]) -> str:
     return path or "body"
 
 
+def _source_of(source: Any) -> str | None:
+    # Litestar names a parameter's place with its ParamType enum, whose str() is "ParamType.PATH".
+    return str(getattr(source, "value", source)) if source else None
+
+
 def _field_errors(exc: ValidationException) -> list[FieldError]:
+    if not exc.extra and (missing := _MISSING_PARAMETER.match(str(exc.detail))):
+        return [FieldError(field=missing.group(2), message="this parameter is required", source=missing.group(1))]
     items = exc.extra if isinstance(exc.extra, list) else []
     return [
         FieldError(
             field=_field_of(item),
             message=str(item.get("message", "invalid value")),
-            source=str(item["source"]) if item.get("source") else None,
+            source=_source_of(item.get("source")),
         )
         for item in items
         if isinstance(item, dict)

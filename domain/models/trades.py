@@ -6,10 +6,13 @@ from typing import Literal
 
 import msgspec
 
-from domain.errors import InsufficientHoldingsError
+from domain.errors import InsufficientHoldingsError, InvalidRequestError
 
 Side = Literal["buy", "sell"]
 QUANTUM = Decimal("0.00000001")  # the schema keeps 8 decimal places
+# What the ledger can record (its digits before the point): a holding's quantity, realised profit or loss.
+MAX_HELD = Decimal("1e20")
+MAX_PNL = Decimal("1e16")
 
 
 class Order(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,16 +30,24 @@ class Position(msgspec.Struct, frozen=True, kw_only=True):
     realized_pnl: Decimal = Decimal(0)
 
     def apply(self, order: Order) -> tuple["Position", Decimal]:
-        """The position after `order`, and the profit the order realised; raises if selling more than held."""
+        """The position after `order`, and the profit the order realised; raises if selling more than held.
+
+        Raises InvalidRequestError (naming `quantity`) for a holding or a profit too large for the ledger.
+        """
         if order.side == "buy":
             quantity = self.quantity + order.quantity
+            if quantity >= MAX_HELD:
+                raise InvalidRequestError(f"a holding must stay below {MAX_HELD:,.0f}", field="quantity")
             cost = (self.quantity * self.average_cost + order.quantity * order.price) / quantity
             return Position(quantity=quantity, average_cost=cost.quantize(QUANTUM), realized_pnl=self.realized_pnl), (
                 Decimal(0)
             )
         if order.quantity > self.quantity:
             raise InsufficientHoldingsError(order.symbol, held=self.quantity)
-        realized = ((order.price - self.average_cost) * order.quantity).quantize(QUANTUM)
+        realized = (order.price - self.average_cost) * order.quantity
+        if abs(realized) >= MAX_PNL or abs(self.realized_pnl + realized) >= MAX_PNL:
+            raise InvalidRequestError(f"profit or loss must stay below {MAX_PNL:,.0f}", field="quantity")
+        realized = realized.quantize(QUANTUM)
         quantity = self.quantity - order.quantity
         average = self.average_cost if quantity else Decimal(0)
         return Position(quantity=quantity, average_cost=average, realized_pnl=self.realized_pnl + realized), realized

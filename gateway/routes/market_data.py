@@ -4,9 +4,11 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, put
 from litestar.datastructures import State
-from litestar.params import JSONBody, Parameter
+from litestar.openapi.spec import OpenAPIType
+from litestar.params import HeaderParameter, JSONBody, Parameter, PathParameter
 
 from domain.services.market_data import MAX_HISTORY_DAYS
+from gateway.amounts import AMOUNT_DECODERS, ExactJSONRequest
 from gateway.dependencies import services_of
 from gateway.documents import SnapshotDocument, document_response, document_responses
 from gateway.market_data_schemas import (
@@ -14,14 +16,30 @@ from gateway.market_data_schemas import (
     ListingView,
     MarketDataView,
     QuotesIn,
-    Symbol,
     listing_view,
     render_market_data,
 )
+from gateway.openapi_schemas import problems
 from gateway.security import operator_only
 
 Days = Annotated[
-    int | None, Parameter(ge=1, le=MAX_HISTORY_DAYS, description="Also return this many of the latest daily closes")
+    int | None,
+    Parameter(
+        ge=1,
+        le=MAX_HISTORY_DAYS,
+        description="Also return this many of the latest daily closes",
+        schema_extra={"one_of": None, "type": OpenAPIType.INTEGER},
+    ),
+]
+SymbolPath = Annotated[str, PathParameter(description="The instrument's symbol, as listed (404 for any other)")]
+IfNoneMatch = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-None-Match",
+        required=False,
+        description="An ETag this API gave out: 304 with no body while it is still current",
+        schema_extra={"one_of": None, "type": OpenAPIType.STRING},
+    ),
 ]
 # Quotes move every second: edges may serve a copy for a second, and a slightly stale one while refetching.
 MARKET_DATA_CACHE_CONTROL = "public, max-age=1, stale-while-revalidate=5, stale-if-error=60"
@@ -39,20 +57,26 @@ class MarketDataController(Controller):
         "/",
         operation_id="getMarketData",
         summary="Every instrument's latest quote (gzip, br or zstd; ETag)",
-        responses=document_responses(MarketDataView, "Every instrument's latest quote"),
+        responses={**document_responses(MarketDataView, "Every instrument's latest quote"), **problems(400, 401, 429)},
     )
-    async def snapshot(self, request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+    async def snapshot(
+        self, request: Request[Any, Any, Any], state: State, if_none_match: IfNoneMatch = None
+    ) -> Response[bytes]:
         snapshot = services_of(state).quotes.current()
         return await document_response(request, state.market_data_document, snapshot, MARKET_DATA_CACHE_CONTROL)
 
-    @get("/{symbol:str}", operation_id="getQuote", summary="One instrument's quote and, with days, its daily closes")
-    async def quote(self, state: State, symbol: Symbol, days: Days = None) -> ListingView:
+    @get(
+        "/{symbol:str}",
+        operation_id="getQuote",
+        summary="One instrument's quote and, with days, its daily closes",
+        responses=problems(400, 401, 404, 429, 503, notes={404: "No instrument with this symbol"}),
+    )
+    async def quote(self, state: State, symbol: SymbolPath, days: Days = None) -> ListingView:
         market_data = services_of(state).market_data
         listing = market_data.listing(symbol)
         closes = await market_data.daily_closes(symbol, days) if days is not None else None
         return listing_view(listing, closes)
 
-    # operator-only: guarded by `operator_only`, open until authentication lands (next issue).
     @put(
         "/quotes",
         operation_id="ingestQuotes",
@@ -60,10 +84,26 @@ class MarketDataController(Controller):
         guards=[operator_only],
         opt={"operator_only": True},
         status_code=200,
+        request_class=ExactJSONRequest,  # JSON numbers keep every digit
+        type_decoders=AMOUNT_DECODERS,
+        responses=problems(
+            400,
+            401,
+            403,
+            413,
+            422,
+            429,
+            503,
+            notes={
+                403: "Operators only",
+                422: "An unknown or repeated symbol, a price out of bounds or too precise, a bid above the ask,"
+                " or a batch that is empty or too large; `errors` names the field",
+            },
+        ),
     )
     async def ingest(self, state: State, data: JSONBody[QuotesIn]) -> IngestResult:
         market_data = services_of(state).market_data
-        version = await market_data.ingest([q.to_domain() for q in data.quotes])
+        version = await market_data.ingest(data.to_domain())
         # This process serves the new version from the next request on (others within a second).
         await state.market_data_document.settle(market_data.book.current())
         return IngestResult(version=version, quotes=len(data.quotes))

@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from domain.errors import UnavailableError
 from domain.services.fleet import WEB, WORKER, FleetView, InstanceView
 from gateway.dependencies import services_of
+from gateway.openapi_schemas import problems
 
 
 class ProcessOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -89,6 +90,7 @@ class OpsController(Controller):
         operation_id="getScaling",
         summary="Operators: live instances, fleet metrics and the autoscaling decision, per process type",
         opt={"operator_only": True},
+        responses=problems(400, 401, 403, 429, 503, notes={403: "Operators only"}),
     )
     async def scaling(self, state: State) -> ScalingOut:
         fleet = services_of(state).fleet

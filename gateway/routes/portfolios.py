@@ -4,13 +4,39 @@ from typing import Annotated
 
 from litestar import Controller, get
 from litestar.datastructures import State
-from litestar.params import PathParameter
+from litestar.openapi.spec import Example
+from litestar.params import HeaderParameter, PathParameter
 
-from domain.models.holdings import Portfolio
 from gateway.dependencies import services_of
+from gateway.openapi_schemas import problems
+from gateway.portfolio_schemas import PortfolioView, portfolio_view
 from gateway.responses import FolioResponse
 
-UserId = Annotated[int, PathParameter(gt=0, le=2**63 - 1, description="The user's id")]
+MAX_USER_ID = 2**63 - 1
+# Litestar writes integer bounds as floats (2**63 - 1 would read 2**63); the document states them exactly.
+USER_ID_BOUNDS = {"exclusive_minimum": 0, "maximum": MAX_USER_ID}
+UserId = Annotated[
+    int,
+    PathParameter(
+        gt=0, le=MAX_USER_ID, description="The user's id", examples=[Example(value=1)], schema_extra=USER_ID_BOUNDS
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        required=False,
+        description="Any printable ASCII text without spaces; a repeat returns the first answer",
+        schema_extra={"one_of": None, "type": "string"},
+    ),
+]
+USER_NOTES = {
+    403: "A user token may reach only its own user's data",
+    404: "No user with this id",
+}
 
 
 class PortfolioController(Controller):
@@ -22,7 +48,8 @@ class PortfolioController(Controller):
         operation_id="getPortfolio",
         summary="Holdings and totals valued at the current quotes",
         description="`X-Cache: hit` when the holdings came from a cache, `miss` when from the database.",
+        responses=problems(400, 401, 403, 404, 429, 503, notes=USER_NOTES),
     )
-    async def portfolio(self, state: State, user_id: UserId) -> FolioResponse[Portfolio]:
+    async def portfolio(self, state: State, user_id: UserId) -> FolioResponse[PortfolioView]:
         portfolio, hit = await services_of(state).portfolios.read(user_id)
-        return FolioResponse(portfolio, headers={"X-Cache": "hit" if hit else "miss"})
+        return FolioResponse(portfolio_view(portfolio), headers={"X-Cache": "hit" if hit else "miss"})

@@ -8,6 +8,10 @@ from litestar.datastructures import State
 from gateway.dependencies import services_of
 from gateway.documents import SnapshotDocument, document_response, document_responses
 from gateway.market_data_schemas import InstrumentsView, render_instruments
+from gateway.openapi_schemas import problems
+from gateway.routes.market_data import IfNoneMatch
+
+PROBLEMS = problems(400, 401, 429)
 
 
 def instruments_document() -> SnapshotDocument:
@@ -23,9 +27,11 @@ class StaticDataController(Controller):
         "/instruments",
         operation_id="listInstruments",
         summary="Every instrument's reference data (ETag)",
-        responses=document_responses(InstrumentsView, "Every instrument's reference data"),
+        responses={**document_responses(InstrumentsView, "Every instrument's reference data"), **PROBLEMS},
     )
-    async def instruments(self, request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+    async def instruments(
+        self, request: Request[Any, Any, Any], state: State, if_none_match: IfNoneMatch = None
+    ) -> Response[bytes]:
         snapshot = services_of(state).quotes.current()
         cache_control = f"public, max-age={services_of(state).settings.cdn_cache_ttl}"
         return await document_response(request, state.instruments_document, snapshot, cache_control)

@@ -1,113 +1,74 @@
 """Trades: place one (idempotently) and page through a user's history, newest first."""
 
-import base64
-import binascii
-from datetime import datetime
-from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
-import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post, route
 from litestar.datastructures import State
-from litestar.exceptions import ValidationException
-from litestar.params import HeaderParameter, JSONBody, QueryParameter
+from litestar.enums import HttpMethod
+from litestar.params import JSONBody, QueryParameter
 
-from domain.models.trades import Order, Position, Trade, TradeResult
+from domain.models.trades import TradeResult
+from gateway.amounts import AMOUNT_DECODERS, ExactJSONRequest
 from gateway.dependencies import services_of
+from gateway.openapi_schemas import problems
 from gateway.responses import FolioResponse
-from gateway.routes.portfolios import UserId
+from gateway.routes.portfolios import USER_NOTES, IdempotencyKey, UserId
+from gateway.trade_schemas import (
+    CURSOR_PATTERN,
+    TradeIn,
+    TradeOut,
+    TradePageOut,
+    decode_cursor,
+    trade_out,
+    trade_page_out,
+)
 
-Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=16, pattern=r"^[A-Z0-9][A-Z0-9.\-]{0,15}$")]
-IdempotencyKey = Annotated[
+Limit = Annotated[int, QueryParameter(ge=1, le=500, description="Page size, at most 500")]
+Cursor = Annotated[
     str | None,
-    HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$", required=False),
+    QueryParameter(
+        description="The `next_cursor` of the previous page, as it came",
+        schema_extra={"one_of": None, "type": "string", "pattern": CURSOR_PATTERN},
+    ),
 ]
-
-
-class TradeIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    symbol: Symbol
-    side: Literal["buy", "sell"]
-    quantity: Decimal
-    price: Decimal
-
-
-class HoldingOut(msgspec.Struct, frozen=True):
-    quantity: Decimal
-    average_cost: Decimal
-    realized_pnl: Decimal
-
-
-class TradeOut(msgspec.Struct, frozen=True, kw_only=True):
-    id: int
-    user_id: int
-    symbol: str
-    side: Literal["buy", "sell"]
-    quantity: Decimal
-    price: Decimal
-    realized_pnl: Decimal
-    executed_at: datetime
-    holding: HoldingOut | None = None
-
-
-class TradePageOut(msgspec.Struct, frozen=True):
-    items: list[TradeOut]
-    next_cursor: str | None
-
-
-def _out(trade: Trade, position: Position | None = None) -> TradeOut:
-    holding = HoldingOut(position.quantity, position.average_cost, position.realized_pnl) if position else None
-    return TradeOut(
-        id=trade.id,
-        user_id=trade.user_id,
-        symbol=trade.symbol,
-        side=trade.side,
-        quantity=trade.quantity,
-        price=trade.price,
-        realized_pnl=trade.realized_pnl,
-        executed_at=trade.executed_at,
-        holding=holding,
-    )
-
-
-def _cursor(before: int | None) -> str | None:
-    return base64.urlsafe_b64encode(f"t{before}".encode()).decode().rstrip("=") if before else None
-
-
-def _before(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if text[:1] == "t" and text[1:].isdigit() and 0 < int(text[1:]) < 2**63:
-            return int(text[1:])
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise ValidationException(
-        "the cursor is not one this API gave out",
-        extra=[{"key": "cursor", "source": "query", "message": "unknown cursor"}],
-    )
+PLACE_NOTES = {
+    **USER_NOTES,
+    422: "An unknown symbol, a quantity or price out of bounds or too precise, selling more than is held,"
+    " or an Idempotency-Key reused for a different order; `errors` names the field",
+}
 
 
 class TradeController(Controller):
     path = "/api/user/{user_id:int}/trades"
     tags = ["trades"]
+    request_class = ExactJSONRequest  # JSON numbers keep every digit
+    type_decoders = AMOUNT_DECODERS
 
-    @post("/", operation_id="placeTrade", summary="Buy or sell; a repeated Idempotency-Key returns the first result")
+    @post(
+        "/",
+        operation_id="placeTrade",
+        summary="Buy or sell; a repeated Idempotency-Key returns the first result",
+        responses=problems(400, 401, 403, 404, 413, 422, 429, 503, notes=PLACE_NOTES),
+    )
     async def place(
         self, state: State, user_id: UserId, data: JSONBody[TradeIn], idempotency_key: IdempotencyKey = None
     ) -> FolioResponse[TradeOut]:
-        order = Order(symbol=data.symbol, side=data.side, quantity=data.quantity, price=data.price)
-        result: TradeResult = await services_of(state).trades.place(user_id, order, idempotency_key)
+        result: TradeResult = await services_of(state).trades.place(user_id, data.to_domain(), idempotency_key)
         headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
-        return FolioResponse(_out(result.trade, result.position), status_code=201, headers=headers)
+        return FolioResponse(trade_out(result.trade, result.position), status_code=201, headers=headers)
 
-    @get("/", operation_id="listTrades", summary="The user's trades, newest first, paged by cursor")
-    async def history(
-        self,
-        state: State,
-        user_id: UserId,
-        limit: Annotated[int, QueryParameter(ge=1, le=500, description="page size, at most 500")] = 50,
-        cursor: Annotated[str | None, QueryParameter(max_length=64, description="from next_cursor")] = None,
-    ) -> TradePageOut:
-        page = await services_of(state).trades.history(user_id, limit=limit, before=_before(cursor))
-        return TradePageOut(items=[_out(t) for t in page.items], next_cursor=_cursor(page.next_before))
+    @route("/", http_method=HttpMethod.OPTIONS, include_in_schema=False, sync_to_thread=False)
+    def allow(self) -> Response[None]:
+        # Litestar's own OPTIONS answer, made when the first handler of a path is registered, lists only that
+        # handler's method. Registered first (handlers go in by name), this one stands in for it.
+        return Response(None, status_code=204, headers={"Allow": "GET, OPTIONS, POST"})
+
+    @get(
+        "/",
+        operation_id="listTrades",
+        summary="The user's trades, newest first, paged by cursor",
+        responses=problems(400, 401, 403, 404, 429, 503, notes=USER_NOTES),
+    )
+    async def history(self, state: State, user_id: UserId, limit: Limit = 50, cursor: Cursor = None) -> TradePageOut:
+        page = await services_of(state).trades.history(user_id, limit=limit, before=decode_cursor(cursor))
+        return trade_page_out(page)

@@ -50,6 +50,8 @@ async def test_ingest_takes_bid_ask_and_volume(client):
         ([{"symbol": "CASH-EUR", "price": -1}], "quotes[0].price"),
         ([{"symbol": "CASH-EUR", "price": "NaN"}], "quotes[0].price"),
         ([{"symbol": "CASH-EUR", "price": 1, "bid": 2, "ask": 1}], "quotes[0].ask"),
+        ([{"symbol": "CASH-EUR", "price": 0.000000001}], "quotes[0].price"),  # the ledger keeps 8 places
+        ([{"symbol": "CASH-EUR", "price": 1, "bid": "1.000000001"}], "quotes[0].bid"),
         ([{"symbol": "CASH-EUR", "price": 1}, {"symbol": "CASH-EUR", "price": 2}], "quotes[1].symbol"),
         ([], "quotes"),
     ],

@@ -1,8 +1,11 @@
 import json
+import re
 import uuid
 from decimal import Decimal
 
 import pytest
+
+from gateway.trade_schemas import CURSOR_PATTERN
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 
@@ -95,6 +98,36 @@ async def test_malformed_orders_are_4xx_naming_the_field(client, body, field):
     assert field in r.text
 
 
+async def test_amounts_keep_every_digit_sent_as_a_json_number(client):
+    body = b'{"symbol": "CASH-SEK", "side": "buy", "quantity": 123456789012.12345678, "price": 0.09512345}'
+    r = await client.post("/api/user/9006/trades", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 201, r.text
+    assert dec(r)["quantity"] == Decimal("123456789012.12345678")  # a float would have kept 17 digits
+    assert dec(r)["price"] == Decimal("0.09512345")
+
+
+@pytest.mark.parametrize(("quantity", "status"), [("1e3", 400), ("+5", 400), (".5", 400), ("0.000000001", 422)])
+async def test_amount_strings_are_plain_decimal_notation(client, quantity, status):
+    r = await trade(client, 9006, "CASH-SEK", "buy", quantity, 1)
+    assert r.status_code == status, r.text
+    assert r.json()["errors"][0]["field"] == "quantity"
+
+
+async def test_a_sale_whose_profit_the_ledger_cannot_record_is_422_and_changes_nothing(client):
+    user = 9007
+    assert (await trade(client, user, "CASH-NOK", "buy", "999999999999", "0.0001")).status_code == 201
+    r = await trade(client, user, "CASH-NOK", "sell", "999999999999", "9999999999")
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "quantity"
+    assert holding(dec(await client.get(f"/api/user/{user}/portfolio")), "CASH-NOK")["quantity"] == 999999999999
+
+
+async def test_options_lists_both_methods_of_the_trades_path(client):
+    r = await client.options("/api/user/9006/trades")
+    assert r.status_code == 204
+    assert r.headers["allow"] == "GET, OPTIONS, POST"
+
+
 async def test_trades_page_newest_first_with_a_cursor(client):
     user = 9005
     ids = [(await trade(client, user, "CASH-AUD", "buy", 1, "0.65")).json()["id"] for _ in range(5)]
@@ -105,6 +138,10 @@ async def test_trades_page_newest_first_with_a_cursor(client):
     assert rest["next_cursor"] is None
     assert (await client.get(f"/api/user/{user}/trades", params={"limit": 501})).status_code == 400
     assert (await client.get(f"/api/user/{user}/trades", params={"cursor": "garbage"})).status_code == 400
+    assert re.fullmatch(CURSOR_PATTERN, page["next_cursor"])
+    # Every cursor of the declared shape is a position: all zeros is past the oldest trade.
+    past_the_end = await client.get(f"/api/user/{user}/trades", params={"cursor": "AQAAAAAAAAAA"})
+    assert past_the_end.json() == {"items": [], "next_cursor": None}
 
 
 async def test_trades_of_an_unknown_user_are_404(client):

@@ -1,0 +1,73 @@
+"""A portfolio on the wire: each holding valued at the current quotes, and the totals in the base currency.
+
+The fields and their order are the response's; both the regular handler and the fast lane
+(gateway/hot_path.py, once per user and quote version) convert the domain's valuation through here.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+
+import msgspec
+
+from domain.models.holdings import Portfolio, ValuedHolding
+from domain.models.quotes import AssetClass
+
+
+class ValuedHoldingView(msgspec.Struct, frozen=True, kw_only=True):
+    symbol: str
+    name: str
+    asset_class: AssetClass
+    currency: str  # the instrument's: every figure above `market_value_base` is in it
+    quantity: Decimal
+    average_cost: Decimal
+    price: Decimal
+    market_value: Decimal
+    cost_basis: Decimal
+    unrealized_pnl: Decimal
+    unrealized_pnl_pct: Decimal
+    market_value_base: Decimal
+    weight: Decimal
+
+
+class PortfolioView(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: int
+    base_currency: str
+    quotes_version: int
+    quotes_as_of: datetime | None
+    total_market_value: Decimal
+    total_cost_basis: Decimal
+    total_unrealized_pnl: Decimal
+    total_unrealized_pnl_pct: Decimal
+    holdings: list[ValuedHoldingView]
+
+
+def _holding_view(h: ValuedHolding) -> ValuedHoldingView:
+    return ValuedHoldingView(
+        symbol=h.symbol,
+        name=h.name,
+        asset_class=h.asset_class,
+        currency=h.currency,
+        quantity=h.quantity,
+        average_cost=h.average_cost,
+        price=h.price,
+        market_value=h.market_value,
+        cost_basis=h.cost_basis,
+        unrealized_pnl=h.unrealized_pnl,
+        unrealized_pnl_pct=h.unrealized_pnl_pct,
+        market_value_base=h.market_value_base,
+        weight=h.weight,
+    )
+
+
+def portfolio_view(portfolio: Portfolio) -> PortfolioView:
+    return PortfolioView(
+        user_id=portfolio.user_id,
+        base_currency=portfolio.base_currency,
+        quotes_version=portfolio.quotes_version,
+        quotes_as_of=portfolio.quotes_as_of,
+        total_market_value=portfolio.total_market_value,
+        total_cost_basis=portfolio.total_cost_basis,
+        total_unrealized_pnl=portfolio.total_unrealized_pnl,
+        total_unrealized_pnl_pct=portfolio.total_unrealized_pnl_pct,
+        holdings=[_holding_view(h) for h in portfolio.holdings],
+    )
