@@ -19,12 +19,14 @@ from litestar.openapi.spec import (
     OpenAPIType,
     Operation,
     Reference,
+    RequestBody,
     Schema,
     SecurityScheme,
 )
 
 BEARER = "BearerToken"
 SECURED_PREFIXES = ("/api/", "/metrics")
+MAX_ID = 2**63 - 1
 UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 _STRING = Schema(type=OpenAPIType.STRING)
@@ -65,7 +67,8 @@ HEADERS: dict[str, OpenAPIHeader | Reference] = {
     ),
 }
 COMMON = ("X-Request-ID", "X-Process-Time", "Server-Timing")
-STRICT_BODIES = frozenset({"TradeIn", "QuotesIn", "QuoteIn"})  # request Structs with forbid_unknown_fields
+STRICT_BODIES = frozenset({"TradeIn", "QuotesIn", "QuoteIn", "ReportIn"})  # Structs with forbid_unknown_fields
+OPTIONAL_BODIES = frozenset({"generateReport"})  # the body is one of two ways to say what the query can say
 BY_STATUS = {"401": ("WWW-Authenticate",), "429": ("Retry-After",), "503": ("Retry-After",)}
 
 
@@ -192,6 +195,15 @@ def _refuse_unknown_fields(openapi: OpenAPI) -> None:
             schema.additional_properties = False
 
 
+def _exact_user_ids(openapi: OpenAPI) -> None:
+    # Litestar writes a Struct field's integer bounds as floats: 2**63 - 1 would read as 2**63.
+    report = openapi.components.schemas.get("ReportIn")
+    user_id = (report.properties or {}).get("user_id") if report is not None else None
+    if not isinstance(user_id, Schema):
+        raise RuntimeError("the OpenAPI document has no ReportIn.user_id to bound")
+    user_id.maximum, user_id.exclusive_minimum = MAX_ID, 0
+
+
 def _state_batch_limit(openapi: OpenAPI, quote_batch_max: int) -> None:
     batch = openapi.components.schemas.get("QuotesIn")
     quotes = (batch.properties or {}).get("quotes") if batch is not None else None
@@ -204,6 +216,7 @@ def finish_document(app: Litestar, *, quote_batch_max: int) -> None:
     """Security, headers and links on every operation, and the settings' limits; raises on a stale table."""
     openapi = app.openapi_schema
     _refuse_unknown_fields(openapi)
+    _exact_user_ids(openapi)
     _state_batch_limit(openapi, quote_batch_max)
     openapi.security = None
     openapi.components.security_schemes = {BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
@@ -211,6 +224,8 @@ def finish_document(app: Litestar, *, quote_batch_max: int) -> None:
     finished = set()
     for path, operation in _operations(openapi):
         operation.security = [{BEARER: []}] if path.startswith(SECURED_PREFIXES) else None
+        if operation.operation_id in OPTIONAL_BODIES and isinstance(operation.request_body, RequestBody):
+            operation.request_body.required = False
         for status, response in (operation.responses or {}).items():
             if isinstance(response, OpenAPIResponse):
                 key = (operation.operation_id or "", status)

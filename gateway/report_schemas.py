@@ -1,10 +1,17 @@
 """Reports on the wire: the 202 of a request, a report's status, and a page of them for operators."""
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
 from domain.models.reports import EmailStatus, Report, ReportPage, ReportStatus
+
+
+class ReportIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The body form of a report request, as older clients send it."""
+
+    user_id: Annotated[int, msgspec.Meta(gt=0, le=2**63 - 1)]
 
 
 class ReportAccepted(msgspec.Struct, frozen=True, kw_only=True):

@@ -7,12 +7,20 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.exceptions import ValidationException
 from litestar.openapi.spec import Example
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import Body, PathParameter, QueryParameter
 
 from gateway.dependencies import services_of
 from gateway.openapi_contract import UUID_PATTERN
 from gateway.openapi_schemas import problems
-from gateway.report_schemas import ReportAccepted, ReportOut, ReportPageOut, report_out, report_page_out, status_url
+from gateway.report_schemas import (
+    ReportAccepted,
+    ReportIn,
+    ReportOut,
+    ReportPageOut,
+    report_out,
+    report_page_out,
+    status_url,
+)
 from gateway.responses import FolioResponse
 from gateway.routes.portfolios import MAX_USER_ID, USER_ID_BOUNDS, USER_NOTES, IdempotencyKey
 from gateway.security import authorize_owner
@@ -26,14 +34,20 @@ TaskId = Annotated[
     ),
 ]
 ReportUser = Annotated[
-    int,
+    int | None,
     QueryParameter(
         gt=0,
         le=MAX_USER_ID,
-        description="The user the report is for",
+        required=False,
+        description="The user the report is for: here, or as `user_id` in a JSON body (400 naming `user_id` when"
+        " neither names one, or when the two differ)",
         examples=[Example(value=1)],
-        schema_extra=USER_ID_BOUNDS,
+        schema_extra={**USER_ID_BOUNDS, "one_of": None, "type": "integer"},
     ),
+]
+ReportBody = Annotated[
+    ReportIn | None,
+    Body(description='`{"user_id": N}`: the other way to name the user (the query is the usual one)'),
 ]
 Status = Literal["queued", "running", "succeeded", "failed"]
 Limit = Annotated[int, QueryParameter(ge=1, le=500, description="Page size, at most 500")]
@@ -60,6 +74,20 @@ def _task_id(value: str) -> str:
     return value.lower()
 
 
+def _owner(query: int | None, body: ReportIn | None) -> int:
+    """The user a request names, in the query or in the body (as the original clients did), not both differently."""
+    if body is not None and query is not None and body.user_id != query:
+        raise _invalid_user("the query and the body name different users")
+    owner = query if query is not None else body.user_id if body is not None else None
+    if owner is None:
+        raise _invalid_user("this parameter is required (in the query, or as user_id in a JSON body)")
+    return owner
+
+
+def _invalid_user(message: str) -> ValidationException:
+    return ValidationException("user_id is wrong", extra=[{"key": "user_id", "source": "query", "message": message}])
+
+
 class ReportController(Controller):
     path = "/api"
     tags = ["reports"]
@@ -75,11 +103,19 @@ class ReportController(Controller):
         ),
     )
     async def generate(
-        self, request: Request[Any, Any, Any], state: State, user_id: ReportUser, idempotency_key: IdempotencyKey = None
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        user_id: ReportUser = None,
+        data: ReportBody = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[ReportAccepted]:
-        authorize_owner(request, user_id)  # the owner is a query parameter: the app-wide guard reads paths only
+        if user_id is None and "user_id" in request.query_params:  # Litestar reads `?user_id=null` as None
+            raise _invalid_user("must be an integer")
+        owner = _owner(user_id, data)
+        authorize_owner(request, owner)  # the owner is not a path parameter: the app-wide guard reads paths only
         reports = services_of(state).reports
-        result = await reports.request(user_id, idempotency_key)
+        result = await reports.request(owner, idempotency_key)
         report = result.report
         accepted = ReportAccepted(
             status=report.status,

@@ -27,13 +27,20 @@ async def test_a_report_request_is_accepted_with_its_status_url(client):
     assert not_ready.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_the_user_is_named_in_the_query_and_a_body_changes_nothing(client):
+async def test_the_user_may_be_named_in_a_json_body_as_the_original_clients_did(client):
     alone = await client.post("/api/generate-report", json={"user_id": 4302})
-    assert alone.status_code == 400, alone.text
-    assert alone.json()["errors"] == [{"field": "user_id", "message": "this parameter is required", "source": "query"}]
-    r = await client.post("/api/generate-report?user_id=4302", json={"user_id": 4301})
-    assert r.status_code == 202, r.text
-    assert (await client.get(r.headers["location"])).json()["user_id"] == 4302
+    assert alone.status_code == 202, alone.text
+    assert (await client.get(alone.headers["location"])).json()["user_id"] == 4302
+    both = await client.post("/api/generate-report?user_id=4302", json={"user_id": 4302})
+    assert both.status_code == 202, both.text
+    differ = await client.post("/api/generate-report?user_id=4302", json={"user_id": 4301})
+    assert differ.status_code == 400
+    assert [e["field"] for e in differ.json()["errors"]] == ["user_id"]
+    null = await client.post("/api/generate-report?user_id=null", json={"user_id": 4302})
+    assert null.status_code == 400
+    neither = await client.post("/api/generate-report")
+    assert neither.status_code == 400
+    assert [e["field"] for e in neither.json()["errors"]] == ["user_id"]
 
 
 async def test_a_repeated_idempotency_key_returns_the_same_report(client):
@@ -52,7 +59,7 @@ async def test_a_repeated_idempotency_key_returns_the_same_report(client):
         ("/api/generate-report?user_id=0", None, 400, "user_id"),
         ("/api/generate-report?user_id=abc", None, 400, "user_id"),
         ("/api/generate-report", {"user_id": "seven"}, 400, "user_id"),
-        ("/api/generate-report", {"user": 1}, 400, "user_id"),
+        ("/api/generate-report", {"user": 1}, 400, "user"),  # the unknown field is the one at fault
         ("/api/generate-report?user_id=9223372036854775808", None, 400, "user_id"),
     ],
 )
