@@ -4,11 +4,12 @@ version bus."""
 import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from domain.adapters.memory.clock import FixedClock
 from domain.errors import UnknownSymbolError
 from domain.models.quotes import DailyClose, Instrument, Quote, QuoteSnapshot, QuoteUpdate, build_snapshot
+from domain.models.trades import QUANTUM
 from domain.ports.clock import Clock
 from domain.ports.quotes import QuoteRepository, QuoteVersionBus
 
@@ -42,29 +43,35 @@ class InMemoryQuoteRepository(QuoteRepository):
         return self.version
 
     async def daily_closes(self, instrument_id: int, days: int) -> tuple[DailyClose, ...]:
-        return tuple(self.closes.get(instrument_id, ())[-days:])
+        closes = self.closes.get(instrument_id, [])
+        return tuple(closes[len(closes) - days :]) if days > 0 else ()  # [-0:] would be all of them
 
     async def daily_closes_many(self, instrument_ids: Sequence[int], days: int) -> dict[int, tuple[DailyClose, ...]]:
-        return {i: tuple(self.closes[i][-days:]) for i in instrument_ids if self.closes.get(i)}
+        found = {i: await self.daily_closes(i, days) for i in instrument_ids}
+        return {i: closes for i, closes in found.items() if closes}
 
 
 def _applied(old: Quote | None, instrument_id: int, u: QuoteUpdate, now: datetime) -> Quote:
-    """The same rules as the SQL upsert: spread kept, previous close kept, day range widened."""
-    ratio_bid = old.bid / old.price if old else Decimal(1)
-    ratio_ask = old.ask / old.price if old else Decimal(1)
-    bid = u.bid if u.bid is not None else u.price * ratio_bid
-    ask = max(u.ask if u.ask is not None else u.price * ratio_ask, bid)
+    """The same rules as the SQL upsert: spread kept, previous close kept, day range widened, and every
+    price kept to the 8 places of the `numeric(20, 8)` columns (rounded half away from zero, as PostgreSQL)."""
+    bid = u.bid if u.bid is not None else (u.price * old.bid / old.price if old else u.price)
+    ask = u.ask if u.ask is not None else (u.price * old.ask / old.price if old else u.price)
+    price, bid = _stored(u.price), _stored(bid)
     return Quote(
         instrument_id=instrument_id,
-        price=u.price,
+        price=price,
         bid=bid,
-        ask=ask,
-        previous_close=old.previous_close if old else u.price,
-        day_high=max(old.day_high, u.price) if old else u.price,
-        day_low=min(old.day_low, u.price) if old else u.price,
+        ask=max(_stored(ask), bid),
+        previous_close=old.previous_close if old else price,
+        day_high=max(old.day_high, price) if old else price,
+        day_low=min(old.day_low, price) if old else price,
         volume=u.volume if u.volume is not None else (old.volume if old else 0),
         as_of=now,
     )
+
+
+def _stored(value: Decimal) -> Decimal:
+    return value.quantize(QUANTUM, rounding=ROUND_HALF_UP)
 
 
 class InMemoryQuoteVersionBus(QuoteVersionBus):
