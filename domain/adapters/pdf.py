@@ -9,6 +9,7 @@ import io
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
+from xml.sax.saxutils import escape
 
 from domain.models.reports import Allocation, PortfolioAnalytics, ReportDocument
 from domain.ports.reports import ReportRenderer
@@ -59,9 +60,10 @@ def _story(document: ReportDocument, a: PortfolioAnalytics, width: float) -> lis
     cur = a.base_currency
     when = document.generated_at.strftime("%d %B %Y, %H:%M UTC")
     as_of = a.as_of.isoformat() if a.as_of else "no price history"
+    name = escape(document.recipient_name)  # the user's text, not markup: `<` or `&` would break the paragraph
     story: list[Any] = [
         Paragraph("Portfolio report", styles["Title"]),
-        Paragraph(f"{document.recipient_name} &middot; generated {when} &middot; prices to {as_of}", styles["Normal"]),
+        Paragraph(f"{name} &middot; generated {when} &middot; prices to {as_of}", styles["Normal"]),
         Spacer(1, 6 * mm),
         Paragraph("Summary", styles["Heading2"]),
         _table(_summary_rows(a), [width * 0.45, width * 0.55]),

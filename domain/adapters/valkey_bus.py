@@ -17,6 +17,7 @@ from collections.abc import Callable
 import valkey.asyncio as avalkey
 from valkey.exceptions import ValkeyError
 
+from domain.adapters.valkey import raise_if_cancelled
 from domain.ports.holdings import InvalidationBus
 
 log = logging.getLogger("folio.bus")
@@ -72,15 +73,19 @@ class ValkeyInvalidationBus(InvalidationBus):
 
     async def listen(self, on_invalidate: Callable[[int], None], on_lost: Callable[[], None]) -> None:
         backoff = self._heartbeat_s
-        while True:
-            try:
-                await self._subscribe_and_serve(on_invalidate)
-            except _FAILURES as e:
-                log.warning("invalidation bus lost (%s); local cache off until it is back", type(e).__name__)
-            self._alive_at = float("-inf")
-            on_lost()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 2.0)
+        try:
+            while True:
+                raise_if_cancelled()
+                try:
+                    await self._subscribe_and_serve(on_invalidate)
+                except _FAILURES as e:
+                    log.warning("invalidation bus lost (%s); local cache off until it is back", type(e).__name__)
+                self._alive_at = float("-inf")
+                on_lost()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+        finally:
+            self._alive_at = float("-inf")  # stopped listening (cancelled): it hears nothing more from now on
 
     async def _subscribe_and_serve(self, on_invalidate: Callable[[int], None]) -> None:
         client = avalkey.Valkey.from_url(
@@ -91,6 +96,7 @@ class ValkeyInvalidationBus(InvalidationBus):
             await pubsub.subscribe(CHANNEL, self._ack_channel)
             next_ping = 0.0
             while True:
+                raise_if_cancelled()
                 now = time.monotonic()
                 if now >= next_ping:
                     await pubsub.ping()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import valkey.asyncio as avalkey
 from valkey.exceptions import ValkeyError
 
+from domain.adapters.valkey import raise_if_cancelled
 from domain.ports.quotes import QuoteVersionBus
 
 log = logging.getLogger("folio.quote_bus")
@@ -38,6 +39,7 @@ class ValkeyQuoteVersionBus(QuoteVersionBus):
     async def listen(self, on_version: Callable[[int], None]) -> None:
         failures = 0
         while True:
+            raise_if_cancelled()
             try:
                 await self._subscribe_and_read(on_version)
             except (ValkeyError, OSError, TimeoutError) as e:
@@ -62,6 +64,7 @@ class ValkeyQuoteVersionBus(QuoteVersionBus):
 async def _read(pubsub: avalkey.client.PubSub, on_version: Callable[[int], None]) -> None:
     heard = pinged = time.monotonic()
     while True:
+        raise_if_cancelled()
         message = await pubsub.get_message(timeout=_READ_TIMEOUT_S)
         now = time.monotonic()
         if message is not None:

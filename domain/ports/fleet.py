@@ -39,4 +39,8 @@ class QueueBacklog(Protocol):
 
     @abstractmethod
     async def measure(self) -> Backlog:
-        """Messages waiting for a worker, and how long the oldest has waited."""
+        """Messages waiting for a worker, and how long the oldest has waited (0 when none waits).
+
+        Raises:
+            UnavailableError: the broker cannot answer now.
+        """

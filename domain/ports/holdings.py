@@ -54,7 +54,8 @@ class InvalidationBus(Protocol):
 
     @abstractmethod
     def trusted(self) -> bool:
-        """True while this process is known to receive every invalidation (its local cache may be used)."""
+        """True while this process is known to receive every invalidation (its local cache may be used):
+        never before `listen` has subscribed, nor after it stopped or lost the subscription."""
 
     @abstractmethod
     async def broadcast(self, user_id: int) -> None:
@@ -63,4 +64,5 @@ class InvalidationBus(Protocol):
 
     @abstractmethod
     async def listen(self, on_invalidate: Callable[[int], None], on_lost: Callable[[], None]) -> None:
-        """Run until cancelled: apply invalidations from others; call `on_lost` whenever delivery may have gaps."""
+        """Run until cancelled: apply every broadcast (this process's own too); call `on_lost` whenever
+        delivery may have had gaps (the subscription was lost), and resubscribe by itself."""

@@ -20,11 +20,13 @@ class QuoteRepository(Protocol):
 
     @abstractmethod
     async def apply_quotes(self, updates: Sequence[QuoteUpdate]) -> int:
-        """Store a batch of quotes and publish it as a new version, atomically; return that version.
+        """Store a batch of quotes (distinct symbols) and publish it as a new version, atomically; return it.
 
-        Ingests are serialised, so versions become visible in order. Day high/low widen to the new
-        price, the previous close is kept, a missing bid/ask keeps the quote's relative spread on the
-        price's own decimals (at least 2).
+        Ingests are serialised, so versions become visible in order: concurrent batches get distinct
+        versions and the highest one's prices are what stays. Day high/low widen to the new price, the
+        previous close is kept (a first quote starts the day at its price), a missing bid/ask keeps the
+        quote's relative spread on the price's own decimals (at least 2), the ask never falls below the
+        bid, and prices keep 8 decimal places.
 
         Raises:
             UnknownSymbolError: a symbol names no instrument (nothing is written).
@@ -33,11 +35,14 @@ class QuoteRepository(Protocol):
 
     @abstractmethod
     async def daily_closes(self, instrument_id: int, days: int) -> tuple[DailyClose, ...]:
-        """The instrument's last `days` daily closes, oldest first."""
+        """The instrument's last `days` daily closes, oldest first (fewer when the history is shorter)."""
 
     @abstractmethod
     async def daily_closes_many(self, instrument_ids: Sequence[int], days: int) -> dict[int, tuple[DailyClose, ...]]:
-        """Each instrument's last `days` daily closes, oldest first, in one round trip (absent: no closes)."""
+        """Each instrument's last `days` daily closes, oldest first, in one round trip (absent: no closes).
+
+        The ids are distinct (a repeated id would repeat its closes).
+        """
 
 
 class QuoteVersionBus(Protocol):

@@ -80,7 +80,7 @@ class ReportQueue(Protocol):
 
     @abstractmethod
     async def send(self, report_id: str) -> None:
-        """Ask a worker to run the report.
+        """Ask a worker to run the report; each send wakes a worker (the row decides what runs).
 
         Raises:
             UnavailableError: the broker cannot take the message now (the sweeper sends it later).
@@ -92,7 +92,8 @@ class ReportRenderer(Protocol):
 
     @abstractmethod
     def render(self, document: ReportDocument) -> bytes:
-        """The PDF bytes."""
+        """The PDF bytes (they start with `%PDF-`), which name the report id, for any figures (an empty
+        portfolio too) and any recipient name (shown as text, never read as markup)."""
 
 
 class Mailer(Protocol):

@@ -83,21 +83,26 @@ class InMemoryInvalidationHub:
 
 
 class InMemoryInvalidationBus(InvalidationBus):
+    """One process's end of the hub: trusted while it listens, as a subscription that is known to be alive
+    (`up = False` stands for a subscription that stopped answering)."""
+
     def __init__(self, hub: InMemoryInvalidationHub) -> None:
         self._hub = hub
+        self._listening = False
         self.up = True
 
     def trusted(self) -> bool:
-        return self.up
+        return self.up and self._listening
 
     async def broadcast(self, user_id: int) -> None:
-        for listener in self._hub.listeners:
+        for listener in list(self._hub.listeners):
             listener(user_id)
 
     async def listen(self, on_invalidate: Callable[[int], None], on_lost: Callable[[], None]) -> None:
         self._hub.listeners.append(on_invalidate)
+        self._listening = True
         try:
             await asyncio.Event().wait()
         finally:
+            self._listening = False
             self._hub.listeners.remove(on_invalidate)
-            on_lost()

@@ -1,9 +1,13 @@
 """The metrics recorder for tests: what was recorded, by name and labels."""
 
+import asyncio
+import logging
 from collections import Counter
 from collections.abc import Callable
 
 from domain.adapters.null_metrics import NullMetrics
+
+log = logging.getLogger("folio.metrics")
 
 
 class InMemoryMetrics(NullMetrics):
@@ -11,7 +15,8 @@ class InMemoryMetrics(NullMetrics):
 
     enabled = True
 
-    def __init__(self) -> None:
+    def __init__(self, tick_s: float = 1.0) -> None:
+        self.tick_s = tick_s
         self.counts: Counter[tuple[str, ...]] = Counter()
         self.gauges: dict[tuple[str, ...], float] = {}
         self.observed: dict[tuple[str, ...], list[float]] = {}
@@ -60,6 +65,19 @@ class InMemoryMetrics(NullMetrics):
     def watch(self, sample: Callable[[], None]) -> Callable[[], None]:
         self.watchers.append(sample)
         return lambda: self.watchers.remove(sample)
+
+    def tick(self) -> None:
+        """Call every watcher once, as `run` does every `tick_s`; a failing one does not stop the others."""
+        for sample in list(self.watchers):
+            try:
+                sample()
+            except Exception:
+                log.exception("metrics sampler failed")
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            self.tick()
 
     async def exposition(self) -> tuple[bytes, str] | None:
         lines = [f"{'_'.join(key)} {value}" for key, value in sorted(self.counts.items())]

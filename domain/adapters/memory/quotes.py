@@ -45,28 +45,31 @@ class InMemoryQuoteRepository(QuoteRepository):
         return self.version
 
     async def daily_closes(self, instrument_id: int, days: int) -> tuple[DailyClose, ...]:
-        return tuple(self.closes.get(instrument_id, ())[-days:])
+        closes = self.closes.get(instrument_id, [])
+        return tuple(closes[len(closes) - days :]) if days > 0 else ()  # [-0:] would be all of them
 
     async def daily_closes_many(self, instrument_ids: Sequence[int], days: int) -> dict[int, tuple[DailyClose, ...]]:
-        return {i: tuple(self.closes[i][-days:]) for i in instrument_ids if self.closes.get(i)}
+        found = {i: await self.daily_closes(i, days) for i in instrument_ids}
+        return {i: closes for i, closes in found.items() if closes}
 
 
 def _applied(old: Quote | None, instrument_id: int, u: QuoteUpdate, now: datetime) -> Quote:
-    """The same rules as the SQL upsert: spread kept, previous close kept, day range widened."""
+    """The same rules as the SQL upsert: spread kept (on the price's own decimals, at least 2), previous
+    close kept, day range widened, and every price kept to the 8 places of the `numeric(20, 8)` columns
+    (rounded half away from zero, as PostgreSQL)."""
     exponent = u.price.as_tuple().exponent
-    tick = min(exponent if isinstance(exponent, int) else 0, -2)  # the price's own decimals, at least 2
+    tick = min(exponent if isinstance(exponent, int) else 0, -2)
     bid = u.bid if u.bid is not None else _spread(u.price, old.bid / old.price if old else ONE, tick)
     ask = u.ask if u.ask is not None else _spread(u.price, old.ask / old.price if old else ONE, tick)
-    bid = bid.quantize(QUANTUM)
-    ask = max(ask.quantize(QUANTUM), bid)
+    price, bid = _stored(u.price), _stored(bid)
     return Quote(
         instrument_id=instrument_id,
-        price=u.price,
+        price=price,
         bid=bid,
-        ask=ask,
-        previous_close=old.previous_close if old else u.price,
-        day_high=max(old.day_high, u.price) if old else u.price,
-        day_low=min(old.day_low, u.price) if old else u.price,
+        ask=max(_stored(ask), bid),
+        previous_close=old.previous_close if old else price,
+        day_high=max(old.day_high, price) if old else price,
+        day_low=min(old.day_low, price) if old else price,
         volume=u.volume if u.volume is not None else (old.volume if old else 0),
         as_of=now,
     )
@@ -74,6 +77,10 @@ def _applied(old: Quote | None, instrument_id: int, u: QuoteUpdate, now: datetim
 
 def _spread(price: Decimal, ratio: Decimal, tick: int) -> Decimal:
     return (price * ratio).quantize(Decimal(1).scaleb(tick), rounding=ROUND_HALF_UP)  # SQL's round()
+
+
+def _stored(value: Decimal) -> Decimal:
+    return value.quantize(QUANTUM, rounding=ROUND_HALF_UP)
 
 
 class InMemoryQuoteVersionBus(QuoteVersionBus):

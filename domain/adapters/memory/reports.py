@@ -144,14 +144,15 @@ class InMemoryMailer(Mailer):
 
 
 class FakeReportRenderer(ReportRenderer):
-    """A tiny stand-in document: the figures encoded, so tests can read them back."""
+    """A tiny stand-in document: a PDF header, then the whole document (report id, recipient, figures)
+    encoded, so tests can read it back."""
 
     def __init__(self) -> None:
         self.rendered: list[ReportDocument] = []
 
     def render(self, document: ReportDocument) -> bytes:
         self.rendered.append(document)
-        return b"%PDF-fake\n" + msgspec.json.encode(document.analytics)
+        return b"%PDF-fake\n" + msgspec.json.encode(document)
 
 
 class InMemoryReportStatistics(ReportStatistics):

@@ -64,10 +64,13 @@ async def test_processes_sharing_a_cache_load_once_between_them(repo):
 
 async def test_second_read_is_served_from_the_process_without_any_call(repo):
     svc = service(repo, InMemoryHoldingsCache(), InMemoryInvalidationHub().bus())
+    listener = asyncio.create_task(svc.listen())  # the local copy is used only while invalidations can arrive
+    await asyncio.sleep(0)
     assert (await svc.holdings(1))[1] is False
     assert svc.cached(1) is not None
     assert (await svc.holdings(1))[1] is True
     assert repo.calls == 1
+    listener.cancel()
 
 
 async def test_an_invalidation_during_a_load_keeps_the_stale_result_out_of_every_cache(repo):
@@ -103,9 +106,13 @@ async def test_an_invalidation_reaches_the_other_processes_local_copy(repo):
 async def test_without_a_trusted_bus_the_local_copy_is_not_used(repo):
     bus = InMemoryInvalidationHub().bus()
     svc = service(repo, InMemoryHoldingsCache(), bus)
+    listener = asyncio.create_task(svc.listen())
+    await asyncio.sleep(0)
     await svc.holdings(1)
+    assert svc.cached(1) is not None
     bus.up = False
     assert svc.cached(1) is None
+    listener.cancel()
 
 
 async def test_with_the_cache_down_reads_come_from_the_repository(repo):

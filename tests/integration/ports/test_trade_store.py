@@ -1,0 +1,153 @@
+"""One contract for the trade store, run against the in-memory twin and the real PostgreSQL adapter.
+
+Each test has users and instruments of its own (see conftest.py); the holdings record (`world.holdings`)
+shows what a trade moved, as the portfolio read does.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from domain.errors import IdempotencyKeyReusedError, InsufficientHoldingsError, UnknownSymbolError, UserNotFoundError
+from domain.models.holdings import Holding, Holdings
+from domain.models.quotes import Instrument
+from domain.models.trades import Order, Position, Side, TradeResult
+from tests.integration.ports.conftest import World, new_id
+
+pytestmark = pytest.mark.integration
+
+
+def order(instrument: Instrument, side: Side, quantity: str, price: str) -> Order:
+    return Order(symbol=instrument.symbol, side=side, quantity=Decimal(quantity), price=Decimal(price))
+
+
+def position(quantity: str, average_cost: str, realized_pnl: str = "0") -> Position:
+    return Position(quantity=Decimal(quantity), average_cost=Decimal(average_cost), realized_pnl=Decimal(realized_pnl))
+
+
+async def held(world: World, user: int) -> tuple[Holding, ...]:
+    holdings = await world.holdings.get(user)
+    assert holdings is not None
+    return holdings.items
+
+
+async def test_buys_average_the_cost_and_move_the_holding(world: World):
+    a = await world.instrument()
+    user = await world.user()
+    first = await world.trades.place(user, order(a, "buy", "10", "100"), None)
+    second = await world.trades.place(user, order(a, "buy", "5", "130"), None)
+    assert (first.position, first.replayed) == (position("10", "100"), False)
+    assert second.position == position("15", "110")
+    trade = second.trade
+    assert (trade.user_id, trade.symbol, trade.side, trade.quantity, trade.price) == (
+        user, a.symbol, "buy", Decimal(5), Decimal(130),
+    )  # fmt: skip
+    assert trade.realized_pnl == 0
+    assert trade.id > first.trade.id
+    assert trade.executed_at.utcoffset() == timedelta(0)
+    assert await held(world, user) == (Holding(instrument_id=a.id, quantity=Decimal(15), average_cost=Decimal(110)),)
+
+
+async def test_sells_realise_profit_keep_the_cost_and_a_sold_out_holding_disappears(world: World):
+    a = await world.instrument()
+    user = await world.user()
+    await world.trades.place(user, order(a, "buy", "4", "10.5"), None)
+    partial = await world.trades.place(user, order(a, "sell", "1", "12"), None)
+    assert partial.trade.realized_pnl == Decimal("1.5")
+    assert partial.position == position("3", "10.5", "1.5")
+    rest = await world.trades.place(user, order(a, "sell", "3", "10"), None)
+    assert rest.trade.realized_pnl == Decimal("-1.5")
+    assert rest.position == position("0", "0", "0")
+    assert await held(world, user) == ()
+    again = await world.trades.place(user, order(a, "buy", "2", "20"), None)
+    assert again.position == position("2", "20", "0")  # realised profit stays with the holding
+
+
+async def test_selling_more_than_held_is_refused_and_changes_nothing(world: World):
+    a, b = await world.instrument(), await world.instrument()
+    user = await world.user()
+    await world.trades.place(user, order(a, "buy", "2", "10"), None)
+    with pytest.raises(InsufficientHoldingsError) as refused:
+        await world.trades.place(user, order(a, "sell", "2.00000001", "10"), "too-much")
+    assert refused.value.field == "quantity"
+    with pytest.raises(InsufficientHoldingsError):
+        await world.trades.place(user, order(b, "sell", "1", "10"), None)  # nothing held at all
+    assert await held(world, user) == (Holding(instrument_id=a.id, quantity=Decimal(2), average_cost=Decimal(10)),)
+    page = await world.trades.history(user, limit=10, before=None)
+    assert [t.side for t in page.items] == ["buy"]
+    allowed = await world.trades.place(user, order(a, "sell", "1", "10"), "too-much")  # the key was not spent
+    assert allowed.replayed is False
+
+
+async def test_an_unknown_user_or_symbol_is_refused(world: World):
+    a = await world.instrument()
+    user = await world.user()
+    with pytest.raises(UserNotFoundError):
+        await world.trades.place(new_id(), order(a, "buy", "1", "1"), None)
+    with pytest.raises(UserNotFoundError):
+        await world.trades.place(new_id(), order(a, "buy", "1", "1"), "some-key")
+    with pytest.raises(UnknownSymbolError):
+        await world.trades.place(user, Order(symbol="NOPE-X", side="buy", quantity=Decimal(1), price=Decimal(1)), None)
+    assert (await world.trades.history(user, limit=5, before=None)).items == ()
+    with pytest.raises(UserNotFoundError):
+        await world.trades.history(new_id(), limit=5, before=None)
+
+
+# --- Idempotency-Key ------------------------------------------------------------------------------
+async def test_a_repeated_key_replays_the_first_result_as_it_was(world: World):
+    a = await world.instrument()
+    user = await world.user()
+    first = await world.trades.place(user, order(a, "buy", "3", "10"), "order-1")
+    await world.trades.place(user, order(a, "buy", "1", "30"), None)  # the holding moves on
+    replay = await world.trades.place(user, order(a, "buy", "3.000", "10.00"), "order-1")  # the same order
+    assert replay == TradeResult(trade=first.trade, position=first.position, replayed=True)
+    assert await held(world, user) == (Holding(instrument_id=a.id, quantity=Decimal(4), average_cost=Decimal(15)),)
+    assert len((await world.trades.history(user, limit=10, before=None)).items) == 2
+
+
+async def test_a_key_reused_for_another_order_is_refused(world: World):
+    a, b = await world.instrument(), await world.instrument()
+    user = await world.user()
+    await world.trades.place(user, order(a, "buy", "3", "10"), "order-1")
+    for other in (order(a, "buy", "4", "10"), order(a, "buy", "3", "11"), order(b, "buy", "3", "10")):
+        with pytest.raises(IdempotencyKeyReusedError):
+            await world.trades.place(user, other, "order-1")
+    assert len((await world.trades.history(user, limit=10, before=None)).items) == 1
+
+
+async def test_keys_belong_to_one_user(world: World):
+    a = await world.instrument()
+    one, two = await world.user(), await world.user()
+    mine = await world.trades.place(one, order(a, "buy", "1", "10"), "shared-key")
+    theirs = await world.trades.place(two, order(a, "buy", "2", "10"), "shared-key")
+    assert (mine.replayed, theirs.replayed) == (False, False)
+    assert theirs.trade.id != mine.trade.id
+
+
+# --- history --------------------------------------------------------------------------------------
+async def test_history_pages_newest_first_with_the_before_cursor(world: World):
+    a = await world.instrument()
+    user, other = await world.user(), await world.user()
+    ids = []
+    for i in range(5):
+        ids.append((await world.trades.place(user, order(a, "buy", "1", str(10 + i)), None)).trade.id)
+        await world.trades.place(other, order(a, "buy", "1", "1"), None)  # interleaved: never in `user`'s pages
+    first = await world.trades.history(user, limit=2, before=None)
+    assert [t.id for t in first.items] == [ids[4], ids[3]]
+    assert first.next_before == ids[3]
+    second = await world.trades.history(user, limit=2, before=first.next_before)
+    assert [t.id for t in second.items] == [ids[2], ids[1]]
+    last = await world.trades.history(user, limit=2, before=second.next_before)
+    assert [t.id for t in last.items] == [ids[0]]
+    assert last.next_before is None
+    exact = await world.trades.history(user, limit=5, before=None)
+    assert (len(exact.items), exact.next_before) == (5, None)  # a full last page has no cursor
+    assert [t.price for t in exact.items] == [Decimal(14), Decimal(13), Decimal(12), Decimal(11), Decimal(10)]
+
+
+async def test_history_of_a_user_without_trades_is_empty(world: World):
+    user = await world.user()
+    page = await world.trades.history(user, limit=10, before=None)
+    assert (page.items, page.next_before) == ((), None)
+    assert await world.holdings.get(user) == Holdings(user_id=user, items=())
