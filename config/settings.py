@@ -40,7 +40,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     pool_timeout_s: PositiveFloat = 0.5
     pool_max_waiting: NonNegative = 200
     database_connect_timeout_s: Positive = 3
-    statement_timeout_ms: Positive = 5000
+    statement_timeout_ms: Positive = 3000  # = DB_WRITE_DEADLINE_S: no query outlives the request it served
     # Client-side deadlines of one unit of work (wait for a connection, check on borrow, statements,
     # commit): past it the connection is cut off and the request answers 503, even from a frozen server.
     db_deadline_s: PositiveFloat = 1.0  # reads
