@@ -93,8 +93,8 @@ async def settled(client: AsyncTestClient[Litestar], name: str, **labels: str) -
     """A scrape after which `name` stopped moving: processes other tests started and stopped share
     the metrics folder, and one may still be publishing its last second of counts."""
     previous = await scrape(client)
-    for _ in range(20):
-        time.sleep(0.3)
+    for _ in range(10):
+        time.sleep(1.2)  # longer than a process's publishing period (1 s): no count is still on its way
         current = await scrape(client)
         if value(current, name, **labels) == value(previous, name, **labels):
             return current
