@@ -1,4 +1,4 @@
-"""`python -m bench` (`make bench`): Folio's load figures against issue 3's targets.
+"""`python -m bench` (`make bench`): Folio's load figures against its targets, beside two ceilings.
 
 Starts embedded PostgreSQL/Valkey/SMTP for unset URLs under `.data/bench/`, applies the migrations,
 loads the demo data once and copies it afresh for each run; then, for each scenario, serves the app
@@ -30,6 +30,7 @@ from bench.market_data import market_data_sizes, ticking_sizes
 from bench.scenarios import SCENARIO_NAMES, SERVER_ORDER, Scenario, Server, evaluate, select
 from bench.servers import (
     CEILING_TARGET,
+    RAW_TARGET,
     ROOT,
     CpuShare,
     WebServer,
@@ -52,7 +53,8 @@ SIZING_USERS = range(1, 26)  # the ceiling's body is the median of these users' 
 PRODUCTION = {"ENVIRONMENT": "production", "ACCESS_LOG": "true", "LOG_LEVEL": "INFO"}
 # The limiter runs (its cost is measured) with limits a Zipf-heavy user at full load cannot reach.
 BENCH_RATE_LIMITS = {"RATE_LIMIT_PER_MINUTE": "1000000000", "RATE_LIMIT_ANON_PER_MINUTE": "1000000000"}
-SERVER_ENV: dict[Server, dict[str, str]] = {"main": {}, "cold": {"PORTFOLIO_CACHE": "false"}, "ceiling": {}}
+SERVER_ENV: dict[Server, dict[str, str]] = {"main": {}, "cold": {"PORTFOLIO_CACHE": "false"}, "ceiling": {}, "raw": {}}
+TARGETS: dict[Server, str] = {"ceiling": CEILING_TARGET, "raw": RAW_TARGET}
 # Production refuses to start without a signing key: each bench run makes its own unless one is given.
 JWT_SECRET = os.environ.get("JWT_SECRET") or secrets.token_urlsafe(48)
 
@@ -97,14 +99,14 @@ class Run:
         return env
 
     def start(self, kind: Server, body_size: int | None = None) -> WebServer:
-        target = CEILING_TARGET if kind == "ceiling" else "gateway.app:create_app"
+        target = TARGETS.get(kind, "gateway.app:create_app")
         env = self.server_env(kind)
         if body_size:
             env["BENCH_BODY_SIZE"] = str(body_size)
         server = WebServer(kind, web_command(PROCFILE, target), env, self.data_dir / f"web-{kind}.log", self.cpus[0])
         self.servers.append(server)
         print(f"--> {kind} server on {server.url} (log {server.log_path})", flush=True)
-        server.wait_ready("/api/user/1/portfolio" if kind == "ceiling" else "/health/ready")
+        server.wait_ready("/api/user/1/portfolio" if kind in TARGETS else "/health/ready")
         return server
 
     def stop_all(self) -> None:
@@ -204,6 +206,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default %(default)s)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results (default %(default)s)")
     parser.add_argument("--markdown", action="store_true", help="print --output's figures as Markdown and exit")
+    parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"),
+                        help="print each scenario's AFTER / BEFORE ratios from two results files and exit")  # fmt: skip
     return parser
 
 
@@ -219,6 +223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.markdown:
         report.print_report(json.loads(args.output.read_text()), markdown=True)
+        return 0
+    if args.compare:
+        before, after = (json.loads(path.read_text()) for path in args.compare)
+        print(report.compare_table(before, after))
         return 0
     try:
         scenarios = select(name for names in args.scenario for name in names.split(",") if name)

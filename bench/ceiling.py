@@ -1,11 +1,15 @@
-"""The ceiling: a bare Litestar app whose one regular `@get` route returns constant bytes.
+"""The two ceilings: constant bytes of the portfolio's size, from a bare Litestar route and from raw ASGI.
 
-It is served exactly as Folio is (same Procfile line, one Granian worker, same core) on the
-portfolio's path and with a body of the portfolio's size (`BENCH_BODY_SIZE`), so what Folio
-spends beyond it is the cost of its own work per request.
+Both are served exactly as Folio is (same Procfile line, one Granian worker, same core), with a body of
+the portfolio's size (`BENCH_BODY_SIZE`). The Litestar ceiling (`create_app`: one regular `@get` on the
+portfolio's path) is what a framework handler can do here; the raw ceiling (`create_raw_app`: an ASGI
+callable that answers every request with the body) is the limit of Python on Granian on this core.
+What Folio spends beyond them is the cost of its own work per request.
 """
 
 import os
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from litestar import Litestar, MediaType, get
 
@@ -27,3 +31,25 @@ def create_app() -> Litestar:
         return body
 
     return Litestar(route_handlers=[portfolio], openapi_config=None, debug=False)
+
+
+def create_raw_app() -> Callable[[Any, Any, Any], Awaitable[None]]:
+    """Granian's `--factory` target: `bench.ceiling:create_raw_app`, no framework at all."""
+    body = constant_body(int(os.environ.get("BENCH_BODY_SIZE", DEFAULT_BODY_SIZE)))
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+    }
+    message = {"type": "http.response.body", "body": body}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await send(start)
+        await send(message)
+
+    return app

@@ -1,4 +1,4 @@
-"""`python -m bench.reports` (the second half of `make bench`): the report worker against issue 5's targets.
+"""`python -m bench.reports` (the second half of `make bench`): the report worker against its targets.
 
 Reports per minute and the time per report (claim to finish: analytics, charts, PDF, store, email)
 on one worker process with WORKER_THREADS threads, on the demo data: `--reports` requests are queued
@@ -95,7 +95,7 @@ def _holding(i: int, rng: random.Random, start: date, days: int) -> ReportHoldin
 
 
 def analytics_time(holdings: int = 30, days: int = 252, runs: int = 200) -> dict[str, Any]:
-    """The analytics alone (issue 5: at most 20 ms for 30 holdings x 252 days), on synthetic closes."""
+    """The analytics alone (target: at most 20 ms for 30 holdings x 252 days), on synthetic closes."""
     rng = random.Random(SEED)
     start = date(2025, 1, 2)
     lines = [_holding(i, rng, start, days) for i in range(holdings)]

@@ -1,4 +1,4 @@
-"""What `make bench` measures: the scenarios, the server each one runs against, and issue 3's targets."""
+"""What `make bench` measures: the scenarios, the server each one runs against, and the targets."""
 
 import operator
 from collections.abc import Callable, Iterable, Mapping
@@ -8,14 +8,15 @@ from typing import Any, Literal
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 
-Server = Literal["main", "cold", "ceiling"]
+Server = Literal["main", "cold", "ceiling", "raw"]
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
     script: str  # a file under bench/lua/
-    server: Server  # main: the production configuration; cold: PORTFOLIO_CACHE=false; ceiling: bench.ceiling
+    # main: the production configuration; cold: PORTFOLIO_CACHE=false; ceiling and raw: bench.ceiling's two apps
+    server: Server
     what: str
     # Seconds of warm-up at least: "hot" is measured as a long-running process serves, caches full.
     min_warmup: int = 0
@@ -26,13 +27,14 @@ class Scenario:
 
 
 SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("raw_ceiling", "portfolio_hot.lua", "raw", "raw ASGI app, constant body of the portfolio's size"),
     Scenario("ceiling", "portfolio_hot.lua", "ceiling", "bare Litestar @get, constant body of the portfolio's size"),
     Scenario("portfolio_hot", "portfolio_hot.lua", "main", "GET portfolio, Zipf(1.1) over 10,000 users", 15),
     Scenario("portfolio_cold", "portfolio_cold.lua", "cold", "GET portfolio, uniform users, PORTFOLIO_CACHE=false"),
     Scenario("market_data_gzip", "market_data_gzip.lua", "main", "GET /api/market-data, Accept-Encoding: gzip"),
     Scenario("trades", "trades.lua", "main", "POST trades: buy 1 of 200 equities, uniform users"),
     Scenario("mix", "mix.lua", "main", "80% portfolio, 10% market data, 5% static data, 5% trades"),
-    # Issue 5: the report request at the gateway (no worker runs; the rows and messages pile up).
+    # The report request at the gateway (no worker runs; the rows and messages pile up).
     Scenario("report_enqueue", "report_enqueue.lua", "main", "POST generate-report, closed loop (saturation)"),
     Scenario(
         "report_enqueue_paced",
@@ -44,7 +46,7 @@ SCENARIOS: tuple[Scenario, ...] = (
 SCENARIO_NAMES = tuple(s.name for s in SCENARIOS)
 
 # Servers start in this order; the main one first, because the ceiling is sized from its portfolio body.
-SERVER_ORDER: tuple[Server, ...] = ("main", "cold", "ceiling")
+SERVER_ORDER: tuple[Server, ...] = ("main", "cold", "ceiling", "raw")
 
 
 def select(names: Iterable[str]) -> list[Scenario]:
@@ -73,7 +75,7 @@ class Target:
         return float(measured), "PASS" if compare(measured, self.value) else "MISS"
 
 
-# Issue 3, "Targets for make bench on this 2-core machine, server on one core, 64 connections".
+# Targets on this 2-core machine, server on one core, 64 connections.
 TARGETS: tuple[Target, ...] = (
     Target("portfolio_hot", "rps", ">=", 12_000, "portfolio hot req/s"),
     Target("portfolio_hot", "p99_ms", "<=", 10, "portfolio hot p99 ms"),
@@ -86,7 +88,7 @@ TARGETS: tuple[Target, ...] = (
     # The same body while the quote simulator ticks (every price moved): each coding on its own.
     Target("market_data_ticking", "br_pct_max", "<=", 15, "market data br % of identity, ticking"),
     Target("market_data_ticking", "zstd_pct_max", "<=", 15, "market data zstd % of identity, ticking"),
-    # Issue 5: "enqueue p99 at most 5 ms at 64 connections", at an offered rate below saturation.
+    # Enqueue p99 at most 5 ms at 64 connections, at an offered rate below saturation.
     Target("report_enqueue_paced", "p99_ms", "<=", 5, "report enqueue p99 ms at 256 req/s offered"),
     *(Target(s.name, "errors", "<=", 0, f"{s.name} errors") for s in SCENARIOS),
 )

@@ -22,6 +22,7 @@ from cli.embedded import free_port
 ROOT = Path(__file__).resolve().parent.parent
 APP_TARGET = "gateway.app:create_app"
 CEILING_TARGET = "bench.ceiling:create_app"
+RAW_TARGET = "bench.ceiling:create_raw_app"
 HOST = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1
 

@@ -50,7 +50,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     worker_threads: Positive = 4
     worker_processes: Positive = 1
     broker_heartbeat_timeout_ms: Positive = 15_000  # a killed worker's messages come back after this
-    # Reports (issue 5). The deadline is both how long a queued report waits before the sweeper sends
+    # Reports. The deadline is both how long a queued report waits before the sweeper sends
     # it again and the lease of a running attempt; the time limit must stay below it.
     report_deadline_s: PositiveFloat = 120.0
     report_time_limit_s: PositiveFloat = 60.0
@@ -74,7 +74,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     auto_scale_target_memory: Percent = 80
     health_sample_interval_s: PositiveFloat = 1.0
     retry_after_s: Positive = 1
-    # Autoscaling policy (issue 7): target tracking, the seed's numbers. Cooldowns are in seconds.
+    # Autoscaling policy: target tracking, the article's numbers. Cooldowns are in seconds.
     min_instances: Positive = 2
     max_instances: Positive = 8
     scale_out_cooldown: NonNegative = 300
@@ -87,12 +87,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     fleet_heartbeat_s: PositiveFloat = 5.0  # every process publishes its samples this often
     fleet_heartbeat_ttl_s: PositiveFloat = 15.0  # a process silent this long has left the fleet
     instance_id: str = ""  # the fleet view's scaling unit (container, dyno, pod); empty = the host name
-    # Metrics (issue 7): Prometheus exposition on /metrics for an operator token, and optionally on a
+    # Metrics: Prometheus exposition on /metrics for an operator token, and optionally on a
     # separate, unauthenticated bind address (host:port; empty = closed).
     metrics: bool = True
     metrics_dir: str = ""  # prometheus-client multiprocess folder; empty = DATA_DIR/metrics
     metrics_bind: str = ""
-    # Cost model and budget alert (issue 7), in US dollars.
+    # Cost model and budget alert, in US dollars.
     instance_type: str = "t3.large"
     instance_price_per_hour: Annotated[float, msgspec.Meta(ge=0)] = 0.0832
     # ElastiCache for Valkey cache.t3.small, on-demand us-east-1: $0.0272/h x 730 h (Redis OSS: $0.034/h).

@@ -4,7 +4,7 @@ import msgspec
 
 
 class ProcessSample(msgspec.Struct, frozen=True, kw_only=True):
-    """One process's heartbeat in the fleet view: who it is and its latest load (issue 7)."""
+    """One process's heartbeat in the fleet view: who it is and its latest load."""
 
     process: str  # the process type: "web" or "worker"
     instance: str  # the unit a platform scales (container, dyno, pod): INSTANCE_ID or the host name
