@@ -87,7 +87,8 @@ async def test_known_revocations_stay_refused_while_the_database_is_gone(client,
         assert assert_problem(await other.get(portfolio, headers=old), 401)["detail"] == REVOKED
         assert (await other.get(portfolio, headers=bearer(kept_key))).status_code == 200  # from its caches
         unseen = (await new_key(client, user))["key"]
-        assert_problem(await other.get(portfolio, headers=bearer(unseen)), 503)  # cannot be checked: not let in
+        for path in (portfolio, f"/api/user/{user}/trades"):  # cannot be checked: not let in, on either lane
+            assert assert_problem(await other.get(path, headers=bearer(unseen)), 503)["detail"]
         proxy.restore()
 
 
