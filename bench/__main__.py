@@ -26,6 +26,7 @@ import httpx
 
 from bench import report
 from bench.data import BenchData, prepare
+from bench.keys import mint_keys
 from bench.market_data import market_data_sizes, ticking_sizes
 from bench.scenarios import SCENARIO_NAMES, SERVER_ORDER, Scenario, Server, evaluate, select
 from bench.servers import (
@@ -52,11 +53,17 @@ SIZING_USERS = range(1, 26)  # the ceiling's body is the median of these users' 
 # The production configuration; a variable already set in the environment wins (to measure a change).
 PRODUCTION = {"ENVIRONMENT": "production", "ACCESS_LOG": "true", "LOG_LEVEL": "INFO"}
 # The limiter runs (its cost is measured) with limits a Zipf-heavy user at full load cannot reach.
-BENCH_RATE_LIMITS = {"RATE_LIMIT_PER_MINUTE": "1000000000", "RATE_LIMIT_ANON_PER_MINUTE": "1000000000"}
+# The operator's too: the key scenario's keys are created with the operator's token, one request per user.
+BENCH_RATE_LIMITS = {
+    "RATE_LIMIT_PER_MINUTE": "1000000000",
+    "RATE_LIMIT_ANON_PER_MINUTE": "1000000000",
+    "RATE_LIMIT_OPERATOR_PER_MINUTE": "1000000000",
+}
 SERVER_ENV: dict[Server, dict[str, str]] = {"main": {}, "cold": {"PORTFOLIO_CACHE": "false"}, "ceiling": {}, "raw": {}}
 TARGETS: dict[Server, str] = {"ceiling": CEILING_TARGET, "raw": RAW_TARGET}
 # Production refuses to start without a signing key: each bench run makes its own unless one is given.
 JWT_SECRET = os.environ.get("JWT_SECRET") or secrets.token_urlsafe(48)
+API_KEY_SECRET = os.environ.get("API_KEY_SECRET") or secrets.token_urlsafe(48)  # the same for API key digests
 
 
 def mint_tokens(base_url: str, users: range, path: Path, env: Mapping[str, str]) -> Path | None:
@@ -89,6 +96,7 @@ class Run:
     lua_env: dict[str, str] = field(default_factory=dict)
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    key_file: Path | None = None  # `<user_id> <API key>` lines, for the scenarios that send keys
     servers: list[WebServer] = field(default_factory=list)
 
     def server_env(self, kind: Server) -> dict[str, str]:
@@ -96,6 +104,7 @@ class Run:
         for name, value in {**PRODUCTION, **BENCH_RATE_LIMITS}.items():
             env[name] = os.environ.get(name, value)
         env["JWT_SECRET"] = JWT_SECRET
+        env["API_KEY_SECRET"] = API_KEY_SECRET
         return env
 
     def start(self, kind: Server, body_size: int | None = None) -> WebServer:
@@ -114,9 +123,13 @@ class Run:
             self.servers.pop().stop()
 
     def measure(self, scenario: Scenario, server: WebServer) -> None:
+        env = self.lua_env
+        if scenario.credential == "key":
+            env = {**env, "BENCH_TOKENS": str(self.key_file)}
+
         def drive(seconds: int) -> WrkRun:
             return run_wrk(self.wrk, scenario.script_path, server.url, seconds=seconds,
-                           connections=self.args.connections, env=self.lua_env,
+                           connections=self.args.connections, env=env,
                            log_path=self.data_dir / "wrk.log", cpu=self.cpus[1])  # fmt: skip
 
         warmup = max(self.args.warmup, scenario.min_warmup)
@@ -150,6 +163,10 @@ def _execute(run: Run, scenarios: list[Scenario]) -> None:
         lines = [line.split() for line in Path(tokens).read_text().splitlines()]
         chosen = next((line for line in lines if line[:1] == ["operator"]), lines[0] if lines else [])
         auth = {"Authorization": f"Bearer {chosen[1]}"} if len(chosen) == 2 else {}
+    if any(s.credential == "key" for s in scenarios):
+        print("--> an API key for each user", flush=True)
+        operator = auth["Authorization"].removeprefix("Bearer ") if auth else ""
+        run.key_file = mint_keys(main.url, range(1, USERS + 1), run.data_dir / "keys", operator)
     body_size = portfolio_body_size(main.port, SIZING_USERS, auth)
     run.extras["portfolio_body_bytes"] = body_size
     run.extras["market_data_sizes"] = market_data_sizes(main.port, auth)

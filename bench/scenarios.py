@@ -20,6 +20,8 @@ class Scenario:
     what: str
     # Seconds of warm-up at least: "hot" is measured as a long-running process serves, caches full.
     min_warmup: int = 0
+    # What each request's Authorization carries: its user's JWT, or its user's API key (scope `read`).
+    credential: Literal["token", "key"] = "token"
 
     @property
     def script_path(self) -> Path:
@@ -30,6 +32,14 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("raw_ceiling", "portfolio_hot.lua", "raw", "raw ASGI app, constant body of the portfolio's size"),
     Scenario("ceiling", "portfolio_hot.lua", "ceiling", "bare Litestar @get, constant body of the portfolio's size"),
     Scenario("portfolio_hot", "portfolio_hot.lua", "main", "GET portfolio, Zipf(1.1) over 10,000 users", 15),
+    Scenario(
+        "portfolio_hot_key",
+        "portfolio_hot.lua",
+        "main",
+        "GET portfolio as portfolio_hot, each user with its own API key instead of a JWT",
+        15,
+        credential="key",
+    ),
     Scenario("portfolio_cold", "portfolio_cold.lua", "cold", "GET portfolio, uniform users, PORTFOLIO_CACHE=false"),
     Scenario("market_data_gzip", "market_data_gzip.lua", "main", "GET /api/market-data, Accept-Encoding: gzip"),
     Scenario("trades", "trades.lua", "main", "POST trades: buy 1 of 200 equities, uniform users"),

@@ -57,12 +57,16 @@ def _development_secret(settings: Settings) -> str:
             "JWT_SECRET is not set: production needs a signing key"
             " (JWT_SECRET, or JWT_ALGORITHM=RS256/EdDSA with JWT_PUBLIC_KEY_FILE and JWT_PRIVATE_KEY_FILE)"
         )
-    path = development_secret_path(settings)
+    return generated_secret(development_secret_path(settings))
+
+
+def generated_secret(path: Path) -> str:
+    """The secret in `path`, generated there (mode 0600) by the first process that needs it."""
     with contextlib.suppress(FileNotFoundError):
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     # Written aside, then linked into place: concurrent processes all end up with the first one's secret.
-    tmp = path.with_name(f".{DEV_SECRET_FILE}.{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(secrets.token_urlsafe(48) + "\n")

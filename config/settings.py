@@ -119,6 +119,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     auth_cache_max: Positive = 100_000  # verified tokens remembered until their expiry
     auth_negative_cache_max: NonNegative = 1024  # rejected tokens remembered for auth_negative_cache_s
     auth_negative_cache_s: PositiveFloat = 1.0
+    # API keys for server-to-server clients: stored as HMAC-SHA256 digests under this secret.
+    api_key_secret: str = ""  # at least 32 bytes; empty outside production = generated into DATA_DIR/api-key-secret
+    api_keys_per_user: Positive = 100  # keys a user may hold at once (revoked ones do not count)
+    api_key_cache_s: Positive = 300  # a verified key is re-read from the database after this long
+    api_key_usage_flush_s: PositiveFloat = 10.0  # last_used_at is written in one batch this often
     # Rate limits per minute: per token (user, operator) and per client address without one.
     rate_limit: bool = True
     rate_limit_per_minute: Positive = 600

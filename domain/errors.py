@@ -76,3 +76,17 @@ class MailNotSentError(UnavailableError):
 
 class MailOutcomeUnknownError(DomainError):
     """The connection broke after the message was handed over: it may have been delivered, so never resend."""
+
+
+class ApiKeyNotFoundError(NotFoundError):
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"no active API key {key_id} for this user", field="key_id")
+
+
+class ApiKeyLimitError(ConflictError):
+    def __init__(self, user_id: int, limit: int) -> None:
+        super().__init__(f"user {user_id} already has {limit} API keys: revoke one before creating another")
+
+
+class CredentialRejectedError(DomainError):
+    """A credential (an API key) is malformed, unknown, expired or revoked; the gateway answers 401."""

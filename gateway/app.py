@@ -9,6 +9,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from openapi_ui_bundles import swagger_ui
 
+from config.api_key_secret import load_api_key_secret
 from config.logs import configure_logging
 from config.settings import Settings, load_settings
 from config.wiring.web import WebServices, open_web
@@ -22,10 +23,12 @@ from gateway.openapi_contract import finish_document
 from gateway.openapi_schemas import DecimalAsNumber
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.responses import FolioResponse
+from gateway.routes.api_keys import ApiKeyController
 from gateway.routes.market_data import MarketDataController, market_data_document
 from gateway.routes.ops import OpsController
 from gateway.routes.portfolios import PortfolioController
 from gateway.routes.reports import ReportController
+from gateway.routes.sessions import SessionController
 from gateway.routes.static_data import StaticDataController, instruments_document
 from gateway.routes.trades import TradeController
 from gateway.security import authorize, bearer_auth
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             opened = services if services is not None else await stack.enter_async_context(open_web(settings))
+            authenticator.attach(opened)
             app.state.services = handle.services = opened
             if services is None:
                 tune_garbage_collector()
@@ -74,8 +78,9 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
             finally:
                 handle.services = None
 
-    # Loads the JWT keys now: a production process without one refuses to start.
+    # Loads the JWT keys and the API key secret now: a production process without them refuses to start.
     authenticator = Authenticator(settings)
+    load_api_key_secret(settings)
     app = Litestar(
         route_handlers=[
             HealthController,
@@ -86,6 +91,8 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
             MarketDataController,
             StaticDataController,
             MetricsController,
+            ApiKeyController,
+            SessionController,
             create_static_files_router(DOCS_ASSETS, [swagger_ui.static_path], include_in_schema=False),
             swagger_init,
         ],

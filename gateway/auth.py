@@ -1,7 +1,10 @@
-"""Bearer tokens: mint them, verify them once and remember the verified principal until it expires.
+"""Bearer credentials: mint JWTs, verify a JWT or an API key once and remember the principal.
 
 `Authenticator.principal` is the one authentication step, used by the Litestar middleware
-(gateway/security.py) and by the portfolio fast lane (gateway/hot_path.py) alike.
+(gateway/security.py) and by the portfolio fast lane (gateway/hot_path.py) alike; `cached` is its
+first part, a dict lookup. A remembered principal is refused as soon as this process learns that it
+was revoked (a key revoked, the user's sessions revoked after it was issued): the revocation watch's
+`not_before`, keyed by the principal's actor, is checked on every lookup.
 """
 
 import time
@@ -15,8 +18,14 @@ from litestar.security.jwt import Token
 
 from config.jwt_keys import JwtKeys, load_jwt_keys
 from config.settings import Settings, SettingsError
+from config.wiring.web import WebServices
+from domain.errors import CredentialRejectedError
+from domain.models.api_keys import ApiKey, is_key
+from domain.services.api_keys import ApiKeyService
+from domain.services.revocations import RevocationWatch, key_actor
 
 Scope = Literal["user", "operator"]
+Kind = Literal["jwt", "key", "oidc"]
 SCOPES: frozenset[str] = frozenset(("user", "operator"))
 MAX_TOKEN_CHARS = 4096
 _CHALLENGE = 'Bearer realm="folio"'
@@ -32,15 +41,34 @@ class AuthenticationError(NotAuthorizedException):
 
 
 class Principal:
-    """Who is calling: a user (subject = their id) or an operator, valid until `expires_at` (epoch s)."""
+    """Who is calling: a user (subject = their id) or an operator, valid until `expires_at` (epoch s).
 
-    __slots__ = ("expires_at", "scope", "subject", "user_id")
+    `scopes` is None for a token (every scope) and a key's scopes for a key; `issued_at` is compared
+    with the revocation watermark of `actor` (`user:<id>`, `operator:<name>`, `apikey:<id>`).
+    """
 
-    def __init__(self, subject: str, scope: Scope, expires_at: float) -> None:
+    __slots__ = ("actor", "expires_at", "issued_at", "key_id", "kind", "scope", "scopes", "subject", "user_id")
+
+    def __init__(
+        self,
+        subject: str,
+        scope: Scope,
+        expires_at: float,
+        *,
+        issued_at: float = 0.0,
+        kind: Kind = "jwt",
+        scopes: frozenset[str] | None = None,
+        key_id: str | None = None,
+    ) -> None:
         self.subject = subject
         self.scope = scope
         self.expires_at = expires_at
+        self.issued_at = issued_at
+        self.kind = kind
+        self.scopes = scopes
+        self.key_id = key_id
         self.user_id = int(subject) if scope == "user" else None
+        self.actor = key_actor(key_id) if key_id is not None else f"{scope}:{subject}"
 
     @property
     def is_operator(self) -> bool:
@@ -49,6 +77,24 @@ class Principal:
     def may_access_user(self, user_id: int) -> bool:
         """A user reaches only their own data; an operator reaches everyone's."""
         return self.scope == "operator" or self.user_id == user_id
+
+    def has_scope(self, scope: str | None) -> bool:
+        """Whether the credential may do what a route needs (`None`: a route no key may call)."""
+        return self.scopes is None or (scope is not None and scope in self.scopes)
+
+
+def key_principal(key: ApiKey, now: float, cache_s: float) -> Principal:
+    """The principal of a verified key, remembered until it expires or for `cache_s` (then read again)."""
+    expires_at = now + cache_s if key.expires_at is None else min(now + cache_s, key.expires_at.timestamp())
+    return Principal(
+        str(key.user_id),
+        "user",
+        expires_at,
+        issued_at=key.created_at.timestamp(),
+        kind="key",
+        scopes=frozenset(key.scopes),
+        key_id=key.id,
+    )
 
 
 def mint_token(settings: Settings, *, subject: str, scope: Scope, ttl_s: int | None = None) -> str:
@@ -79,7 +125,11 @@ def authorization_header(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
 
 
 class Authenticator:
-    """Verifies bearer tokens, remembering each verified one until its `exp` (bounded, oldest evicted first)."""
+    """Verifies bearer credentials, remembering each verified one until it expires (bounded, oldest out first).
+
+    JWTs are checked here; API keys by the key service, and a user's token watermark by the revocation
+    watch, both attached when the web services open (`attach`).
+    """
 
     def __init__(self, settings: Settings, keys: JwtKeys | None = None) -> None:
         self.keys = keys or load_jwt_keys(settings)
@@ -88,25 +138,46 @@ class Authenticator:
         self.max_entries = settings.auth_cache_max
         self.max_rejected = settings.auth_negative_cache_max
         self.reject_for_s = settings.auth_negative_cache_s
+        self.key_cache_s = settings.api_key_cache_s
         self.verified: dict[str, Principal] = {}
         self.rejected: dict[str, tuple[float, str]] = {}
+        self.not_before: dict[str, float] = {}
+        self.api_keys: ApiKeyService | None = None
+        self.revocations: RevocationWatch | None = None
 
-    def principal(self, authorization: str | None) -> Principal:
-        """The caller behind an `Authorization` header value; raises AuthenticationError (401)."""
-        # Keyed by the whole header value: a hit costs one dict lookup and one clock read.
+    def attach(self, services: WebServices) -> None:
+        """Use the web services' key store and revocation watch (the lifespan calls this at startup)."""
+        self.api_keys = services.api_keys
+        self.revocations = services.revocations
+        self.not_before = services.revocations.not_before
+
+    def cached(self, authorization: str | None) -> Principal | None:
+        """The remembered principal, unless it expired or was revoked: the hot path's whole authentication."""
+        # Keyed by the whole header value: a hit costs two dict lookups and one clock read.
         found = self.verified.get(authorization) if authorization else None
-        if found is not None and found.expires_at > time.time():
+        if found is None:
+            return None
+        now = time.time()
+        if found.expires_at <= now or found.issued_at < self.not_before.get(found.actor, 0.0):
+            return None
+        if found.key_id is not None and self.api_keys is not None:
+            self.api_keys.touch(found.key_id, now)
+        return found
+
+    async def principal(self, authorization: str | None) -> Principal:
+        """The caller behind an `Authorization` header value; raises AuthenticationError (401), or
+        UnavailableError (503) when a first sight of a key or a user needs the database and it is down."""
+        found = self.cached(authorization)
+        if found is not None:
             return found
         if not authorization:
             raise AuthenticationError("this route needs an Authorization: Bearer token", invalid_token=False)
-        return self._verify(authorization, time.time())
-
-    def _verify(self, authorization: str, now: float) -> Principal:
+        now = time.time()
         rejected = self.rejected.get(authorization)
         if rejected is not None and rejected[0] > now:
             raise AuthenticationError(rejected[1])
         try:
-            principal = self._decode(authorization)
+            principal = await self._verify(authorization, now)
         except AuthenticationError as e:
             self._remember(self.rejected, authorization, (now + self.reject_for_s, e.detail), self.max_rejected)
             raise
@@ -114,11 +185,44 @@ class Authenticator:
         self._remember(self.verified, authorization, principal, self.max_entries)
         return principal
 
-    def _decode(self, authorization: str) -> Principal:
-        scheme, _, token = authorization.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_CHARS:
-            raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
+    def identify(self, authorization: str) -> Principal | None:
+        """Who a request claims to be, without any I/O (the rate limiter's key): a remembered principal, or a
+        token's verified signature (not yet checked against revocations); None for a key not yet verified."""
+        found = self.cached(authorization)
+        if found is not None or authorization in self.rejected:
+            return found
+        try:
+            token = _bearer(authorization)
+            return None if is_key(token) else self._decode(token)
+        except AuthenticationError:
+            return None
+
+    async def _verify(self, authorization: str, now: float) -> Principal:
+        stale = self.verified.get(authorization)
+        if stale is not None and stale.issued_at < self.not_before.get(stale.actor, 0.0):
+            # Known to be revoked: refused without asking anyone, so also while the database is down.
+            raise AuthenticationError(_revoked(stale))
+        token = _bearer(authorization)
+        if is_key(token):
+            return await self._verify_key(token, now)
+        principal = self._decode(token)
+        if principal.user_id is not None and self.revocations is not None:
+            await self.revocations.know_user(principal.user_id)
+            if self.revocations.revoked(principal.actor, principal.issued_at):
+                raise AuthenticationError(_revoked(principal))
+        return principal
+
+    async def _verify_key(self, token: str, now: float) -> Principal:
+        if self.api_keys is None:
+            raise AuthenticationError("API keys are not accepted yet: the service is starting")
+        try:
+            key = await self.api_keys.verify(token)
+        except CredentialRejectedError as e:
+            raise AuthenticationError(e.detail) from None
+        self.api_keys.touch(key.id, now)
+        return key_principal(key, now, self.key_cache_s)
+
+    def _decode(self, token: str) -> Principal:
         try:
             decoded = Token.decode(
                 token,
@@ -136,7 +240,7 @@ class Authenticator:
             _check_claims(decoded.sub, scope)
         except ValueError as e:
             raise AuthenticationError(f"the token is invalid: {e}") from None
-        return Principal(decoded.sub, scope, decoded.exp.timestamp())
+        return Principal(decoded.sub, scope, decoded.exp.timestamp(), issued_at=decoded.iat.timestamp())
 
     @staticmethod
     def _remember(cache: dict[str, Any], token: str, value: Any, limit: int) -> None:
@@ -145,6 +249,20 @@ class Authenticator:
         if len(cache) >= limit:
             del cache[next(iter(cache))]
         cache[token] = value
+
+
+def _bearer(authorization: str) -> str:
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_CHARS:
+        raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
+    return token
+
+
+def _revoked(principal: Principal) -> str:
+    if principal.kind == "key":
+        return "the API key has been revoked"
+    return "the token has been revoked: the user's sessions were revoked after it was issued"
 
 
 def _check_claims(subject: str, scope: str) -> None:

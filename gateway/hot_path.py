@@ -6,8 +6,10 @@ compresses once per coding; an in-process hit needs no I/O at all. It answers 20
 when a dependency is down (trying again would wait out the database's deadline twice); an error
 of any other kind (unknown user, ...) falls through to the regular handler, which is the
 documented route and the one mechanism for the other problem details. Authentication and
-authorisation come first and are the app's own (`Authenticator.principal`, `may_access_user`):
-a missing, invalid or foreign token falls through too, and the regular path answers 401/403.
+authorisation come first and are the app's own (`Authenticator.cached`, then `principal`, and the
+guard's `refusal` with the route's scope, `read`): a remembered credential costs two dict lookups; a
+missing, invalid, revoked or foreign one, or a key without `read`, falls through too, and the
+regular path answers 401/403.
 """
 
 from typing import Any
@@ -23,10 +25,12 @@ from gateway.dependencies import ServicesHandle
 from gateway.portfolio_schemas import portfolio_view
 from gateway.problems import log, send_problem
 from gateway.responses import json_encoder
+from gateway.security import refusal
 
 PREFIX = "/api/user/"
 SUFFIX = "/portfolio"
 TEMPLATE = "/api/user/{user_id}/portfolio"  # the metrics' route label, as Litestar names this route
+SCOPE = "read"  # as the regular route declares (gateway/routes/portfolios.py)
 CODINGS: tuple[Coding, ...] = ("br", "zstd", "gzip", "identity")
 _JSON = (b"content-type", b"application/json")
 _VARY = (b"vary", b"Accept-Encoding")
@@ -73,11 +77,15 @@ class PortfolioFastLane:
                 accept = value.decode("latin-1")
             elif name == b"authorization":
                 authorization = value.decode("latin-1")
-        if not self._authorized(authorization, user_id):
-            return False  # the regular path answers with the 401/403 problem details
         services = self.handle.services
         if services is None:
             return False
+        try:
+            if not await self._authorized(authorization, user_id):
+                return False  # the regular path answers with the 401/403 problem details
+        except UnavailableError as e:  # a first sight of a key or a user, and the database is down
+            await self._unavailable(e, services.settings.retry_after_s, scope, send)
+            return True
         portfolios = services.portfolios
         holdings = portfolios.cached(user_id)
         hit = True
@@ -105,11 +113,14 @@ class PortfolioFastLane:
         scope["path_template"] = TEMPLATE
         await send_problem(scope, send, 503, e.detail, [(b"retry-after", str(retry_after_s).encode())])
 
-    def _authorized(self, authorization: str | None, user_id: int) -> bool:
-        try:
-            return self.authenticator.principal(authorization).may_access_user(user_id)
-        except AuthenticationError:
-            return False
+    async def _authorized(self, authorization: str | None, user_id: int) -> bool:
+        principal = self.authenticator.cached(authorization)
+        if principal is None:
+            try:
+                principal = await self.authenticator.principal(authorization)
+            except AuthenticationError:
+                return False
+        return refusal(principal, SCOPE, user_id) is None
 
     def _body(self, user_id: int, holdings: Holdings, snapshot: Any, accept: str | None) -> tuple[bytes, Coding]:
         entry = self.bodies.get(user_id)

@@ -67,7 +67,8 @@ HEADERS: dict[str, OpenAPIHeader | Reference] = {
     ),
 }
 COMMON = ("X-Request-ID", "X-Process-Time", "Server-Timing")
-STRICT_BODIES = frozenset({"TradeIn", "QuotesIn", "QuoteIn", "ReportIn"})  # Structs with forbid_unknown_fields
+# Structs with forbid_unknown_fields
+STRICT_BODIES = frozenset({"TradeIn", "QuotesIn", "QuoteIn", "ReportIn", "ApiKeyIn"})
 OPTIONAL_BODIES = frozenset({"generateReport"})  # the body is one of two ways to say what the query can say
 BY_STATUS = {"401": ("WWW-Authenticate",), "429": ("Retry-After",), "503": ("Retry-After",)}
 
@@ -166,6 +167,24 @@ ANSWERS: dict[tuple[str, str], Answer] = {
     ),
     ("listInstruments", "304"): Answer(headers=_DOCUMENT_HEADERS),
     ("metrics", "200"): Answer(headers={"Cache-Control": _header("`no-store`")}),
+    ("createApiKey", "201"): Answer(
+        links={
+            "keys": _link("listApiKeys", "This user's keys, this one among them", user_id="$request.path.user_id"),
+            "revoke": _link(
+                "revokeApiKey", "Revoke this key", user_id="$request.path.user_id", key_id="$response.body#/id"
+            ),
+        }
+    ),
+    ("listApiKeys", "200"): Answer(
+        links={
+            "revoke": _link(
+                "revokeApiKey",
+                "Revoke the newest key",
+                user_id="$request.path.user_id",
+                key_id="$response.body#/items/0/id",
+            ),
+        }
+    ),
 }
 
 
@@ -219,7 +238,14 @@ def finish_document(app: Litestar, *, quote_batch_max: int) -> None:
     _exact_user_ids(openapi)
     _state_batch_limit(openapi, quote_batch_max)
     openapi.security = None
-    openapi.components.security_schemes = {BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+    openapi.components.security_schemes = {
+        BEARER: SecurityScheme(
+            type="http",
+            scheme="bearer",
+            bearer_format="JWT or API key",
+            description="A signed JWT, or an API key (`folio_<prefix>_<secret>`) limited to its scopes",
+        )
+    }
     openapi.components.headers = dict(HEADERS)
     finished = set()
     for path, operation in _operations(openapi):

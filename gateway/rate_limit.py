@@ -2,8 +2,11 @@
 
 The key is the caller: the token's subject (a user's or an operator's limit), and, for a request
 without a valid token, the client address (the anonymous limit), so forged tokens share one
-budget. The authenticator remembers verified tokens, so keying costs a dict lookup; the limiter
-decides in process (domain/services/rate_limits.py). A refusal is a 429 problem with Retry-After.
+budget. An API key counts as its user; a key not yet verified in this process counts as its
+address until it is, so keys made up by the million cost the database no more than the anonymous
+limit allows. The authenticator remembers verified credentials, so keying costs a dict lookup; the
+limiter decides in process (domain/services/rate_limits.py). A refusal is a 429 problem with
+Retry-After.
 """
 
 from typing import Any
@@ -12,7 +15,7 @@ from litestar.types import ASGIApp, Receive, Send
 
 from config.settings import Settings
 from domain.services.rate_limits import RateLimiter
-from gateway.auth import AuthenticationError, Authenticator, authorization_header
+from gateway.auth import Authenticator, authorization_header
 from gateway.dependencies import ServicesHandle
 from gateway.problems import send_problem
 
@@ -54,13 +57,9 @@ class RateLimitMiddleware:
 
     def _caller(self, scope: Any) -> tuple[str, int]:
         authorization = authorization_header(scope["headers"])
-        if authorization:
-            try:
-                principal = self.authenticator.principal(authorization)
-            except AuthenticationError:
-                pass
-            else:
-                return f"{principal.scope}:{principal.subject}", self.limits[principal.scope]
+        principal = self.authenticator.identify(authorization) if authorization else None
+        if principal is not None:
+            return f"{principal.scope}:{principal.subject}", self.limits[principal.scope]
         return f"address:{self._address(scope)}", self.limits["anonymous"]
 
     def _address(self, scope: Any) -> str:

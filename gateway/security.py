@@ -3,9 +3,11 @@
 Authentication is Litestar's `AbstractAuthenticationMiddleware` around `Authenticator.principal`
 (401). Authorisation is one app-wide guard, `authorize` (403): operator routes (`opt["operator_only"]`
 or under `/api/ops/`) need an operator token; a route with a `user_id` path parameter needs that
-user's token or an operator's. Handlers that learn an object's owner only after loading it (a
-report by task id) call `authorize_owner`. The portfolio fast lane reuses `Authenticator.principal`
-and `Principal.may_access_user` and, on any failure, leaves the answer to this path.
+user's credential or an operator's; and an API key needs the scope the route declares in
+`opt["scope"]` (`read`, `trade`, `reports`; `manage` for key and session management, which no key
+holds, and a route that declares none is closed to keys). Handlers that learn an object's owner only
+after loading it (a report by task id) call `authorize_owner`. The portfolio fast lane reuses
+`Authenticator.principal` and `refusal`, and on any refusal leaves the answer to this path.
 """
 
 from typing import Any
@@ -19,6 +21,8 @@ from domain.errors import ForbiddenError
 from gateway.auth import AuthenticationError, Authenticator, Principal, authorization_header
 
 OPEN_PATHS = ("/health", "/docs")
+SCOPE = "scope"  # the key of a route handler's `opt` that names the scope it needs
+MANAGE = "manage"  # keys and sessions: a scope no API key holds
 OPS_PREFIX = "/api/ops/"
 API_PREFIX = "/api/"
 
@@ -33,7 +37,7 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         self.authenticator = authenticator
 
     async def authenticate_request(self, connection: Connection) -> AuthenticationResult:
-        principal = self.authenticator.principal(authorization_header(connection.scope["headers"]))
+        principal = await self.authenticator.principal(authorization_header(connection.scope["headers"]))
         return AuthenticationResult(user=principal, auth=None)
 
 
@@ -56,6 +60,17 @@ def require_operator(principal: Principal) -> None:
         raise ForbiddenError("this route is for operators")
 
 
+def refusal(principal: Principal, scope: str | None, user_id: int | None = None) -> str | None:
+    """Why `principal` may not call a route that needs `scope` on `user_id`'s data; None when it may."""
+    if user_id is not None and not principal.may_access_user(user_id):
+        return f"this token may not access user {user_id}'s data"
+    if principal.has_scope(scope):
+        return None
+    if scope is None or scope == MANAGE:
+        return "an API key may not call this route: use a token"
+    return f"this API key lacks the scope '{scope}' that this route needs"
+
+
 def authorize_owner(caller: Connection | Principal, owner_user_id: int) -> None:
     """Raise ForbiddenError (403) unless the caller is `owner_user_id` or an operator."""
     principal = caller if isinstance(caller, Principal) else principal_of(caller)
@@ -76,8 +91,9 @@ async def authorize(connection: Connection, handler: BaseRouteHandler) -> None:
     if handler.opt.get("operator_only") or path.startswith(OPS_PREFIX):
         require_operator(principal)
     user_id = connection.path_params.get("user_id")
-    if isinstance(user_id, int):
-        authorize_owner(principal, user_id)
+    refused = refusal(principal, handler.opt.get(SCOPE), user_id if isinstance(user_id, int) else None)
+    if refused is not None:
+        raise ForbiddenError(refused)
 
 
 async def operator_only(connection: Connection, handler: BaseRouteHandler) -> None:

@@ -22,6 +22,7 @@ _SECRETS: dict[str, Json] = {
     },
     "SMTP_URL": {"description": "SMTP server for report emails", "required": True},
     "JWT_SECRET": {"description": "HS256 signing key (64 random hex characters)", "generator": "secret"},
+    "API_KEY_SECRET": {"description": "HMAC key of API key digests (64 random hex characters)", "generator": "secret"},
 }
 
 

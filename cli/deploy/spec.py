@@ -9,7 +9,7 @@ from config.settings import Settings
 READY_PATH = "/health/ready"  # 200 once PostgreSQL, Valkey and the broker answer (gateway/health.py)
 LIVE_PATH = "/health/live"  # 200 while the process serves
 # Never written as values: each platform gets a reference to its own secret store instead.
-SECRET_VARIABLES = ("DATABASE_URL", "VALKEY_URL", "SMTP_URL", "JWT_SECRET")
+SECRET_VARIABLES = ("DATABASE_URL", "VALKEY_URL", "SMTP_URL", "JWT_SECRET", "API_KEY_SECRET")
 # Sizing per OS process (a Granian worker, a Dramatiq process): one core and 2 GiB. The HPA's
 # utilisation targets are fractions of these requests, as ECS's are of the task's reservation.
 PROCESS_CPU_MILLIS = 1000

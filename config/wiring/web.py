@@ -9,6 +9,7 @@ from config.queues import REPORTS_QUEUE
 from config.scaling import web_scaling_policy
 from config.settings import Settings
 from config.wiring.background import run_in_background
+from config.wiring.credentials import open_credentials
 from config.wiring.fleet import join_fleet
 from config.wiring.reports import report_policy, report_queue
 from config.wiring.resources import Resources, open_resources
@@ -27,12 +28,15 @@ from domain.adapters.valkey_quote_bus import ValkeyQuoteVersionBus
 from domain.adapters.valkey_rate_limit import ValkeyRateLimitStore
 from domain.errors import UnavailableError
 from domain.ports.metrics import Metrics
+from domain.services.api_keys import ApiKeyService
 from domain.services.fleet import FleetService
 from domain.services.health import HealthService
+from domain.services.invalidations import listen_for_invalidations
 from domain.services.market_data import MarketDataService, QuoteBook, QuoteFollower
 from domain.services.portfolios import PortfolioService
 from domain.services.rate_limits import RateLimiter
 from domain.services.reports.desk import ReportDesk
+from domain.services.revocations import RevocationWatch
 from domain.services.telemetry import ReportTelemetry
 from domain.services.trades import TradeService
 
@@ -56,6 +60,8 @@ class WebServices:
     fleet: FleetService
     rate_limits: RateLimiter | None  # None when RATE_LIMIT is off
     metrics: Metrics
+    api_keys: ApiKeyService
+    revocations: RevocationWatch
 
 
 @contextlib.asynccontextmanager
@@ -64,7 +70,11 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
     async with contextlib.AsyncExitStack() as stack:
         resources = await open_resources(settings, "web", stack)
         book = await _follow_quotes(resources, stack)
-        portfolios = _portfolios(resources, book, stack)
+        # One subscription per process carries every kind of invalidation: holdings and revocations.
+        bus = _invalidation_bus(resources)
+        portfolios = _portfolios(resources, book, bus)
+        credentials = open_credentials(resources, bus, stack)
+        run_in_background(stack, listen_for_invalidations(bus, [portfolios, credentials.revocations]), "invalidations")
         _sample_reports(resources, stack)
         yield WebServices(
             settings=settings,
@@ -81,6 +91,8 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
             fleet=join_fleet(resources, stack),
             rate_limits=_rate_limits(resources, stack),
             metrics=resources.metrics,
+            api_keys=credentials.api_keys,
+            revocations=credentials.revocations,
         )
 
 
@@ -111,7 +123,7 @@ def _breaker(resources: Resources, name: str) -> CircuitBreaker:
     )
 
 
-def _portfolios(resources: Resources, book: QuoteBook, stack: contextlib.AsyncExitStack) -> PortfolioService:
+def _portfolios(resources: Resources, book: QuoteBook, bus: ValkeyInvalidationBus) -> PortfolioService:
     """Holdings behind two cache levels: in process (unless LOCAL_CACHE is off), then Valkey.
 
     PORTFOLIO_CACHE=false reads every portfolio from PostgreSQL (the cold figures in `make bench`).
@@ -126,17 +138,15 @@ def _portfolios(resources: Resources, book: QuoteBook, stack: contextlib.AsyncEx
         ttl_s=settings.redis_cache_ttl,
         fill_wait_s=settings.cache_fill_wait_ms / 1000,
     )
-    portfolios = PortfolioService(
+    return PortfolioService(
         repository,
         book.current,
         cache=cache,
-        bus=_invalidation_bus(resources) if settings.local_cache else None,
+        bus=bus if settings.local_cache else None,
         local_ttl_s=settings.redis_cache_ttl,
         local_max_entries=settings.local_cache_max_entries,
         metrics=metrics,
     )
-    run_in_background(stack, portfolios.listen(), "invalidations")
-    return portfolios
 
 
 def _invalidation_bus(resources: Resources) -> ValkeyInvalidationBus:

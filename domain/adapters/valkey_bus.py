@@ -4,7 +4,11 @@ A process trusts its in-process cache only while its subscription is provably al
 answered within the trust window). A writer waits for every subscriber's acknowledgement; if it
 cannot publish at all, it waits out the trust window instead, after which no process that might
 have missed the message still trusts its local copy. Either way a read that follows an
-acknowledged write never sees the old holdings.
+acknowledged write never sees the old holdings, nor a revoked credential accepted.
+
+On the wire a message is `<body> <nonce> <origin>`. A holdings invalidation's body is the user id, as
+it always was, so processes of the previous release and this one understand each other's during a
+rolling deploy; the other messages' body is their msgspec JSON (tagged by `type`), which has no spaces.
 """
 
 import asyncio
@@ -14,16 +18,33 @@ import time
 import uuid
 from collections.abc import Callable
 
+import msgspec
 import valkey.asyncio as avalkey
 from valkey.exceptions import ValkeyError
 
 from domain.adapters.valkey import raise_if_cancelled
+from domain.models.invalidations import HoldingsChanged, Invalidation
 from domain.ports.holdings import InvalidationBus
 
 log = logging.getLogger("folio.bus")
 
 CHANNEL = "folio:invalidate"
 _FAILURES = (ValkeyError, OSError, TimeoutError, asyncio.TimeoutError)
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Invalidation)
+
+
+def encode_body(message: Invalidation) -> str:
+    if isinstance(message, HoldingsChanged):
+        return str(message.user_id)
+    return _encoder.encode(message).decode()
+
+
+def decode_body(body: str) -> Invalidation:
+    """The message of a body; raises ValueError (msgspec's errors are ValueErrors) for anything else."""
+    if body.startswith("{"):
+        return _decoder.decode(body)
+    return HoldingsChanged(user_id=int(body))
 
 
 class _Acks:
@@ -55,29 +76,29 @@ class ValkeyInvalidationBus(InvalidationBus):
     def trusted(self) -> bool:
         return time.monotonic() - self._alive_at < self._trust_s
 
-    async def broadcast(self, user_id: int) -> None:
+    async def broadcast(self, message: Invalidation) -> None:
         nonce = uuid.uuid4().hex
         acks = self._acks[nonce] = _Acks()
         try:
-            acks.expected = await self._publisher.publish(CHANNEL, f"{user_id} {nonce} {self._origin}")
+            acks.expected = await self._publisher.publish(CHANNEL, f"{encode_body(message)} {nonce} {self._origin}")
             acks.check()
             await asyncio.wait_for(acks.done.wait(), self._ack_timeout_s)
         except _FAILURES as e:
             if acks.expected is None:  # nothing went out: outwait every other process's trust window
-                log.warning("invalidation of user %s not published (%s); waiting out the trust window", user_id, e)
+                log.warning("invalidation %r not published (%s); waiting out the trust window", message, e)
                 await asyncio.sleep(self._trust_s + self._heartbeat_s)
             else:
-                log.warning("invalidation of user %s: %s of %s acks", user_id, acks.received, acks.expected)
+                log.warning("invalidation %r: %s of %s acks", message, acks.received, acks.expected)
         finally:
             del self._acks[nonce]
 
-    async def listen(self, on_invalidate: Callable[[int], None], on_lost: Callable[[], None]) -> None:
+    async def listen(self, on_message: Callable[[Invalidation], None], on_lost: Callable[[], None]) -> None:
         backoff = self._heartbeat_s
         try:
             while True:
                 raise_if_cancelled()
                 try:
-                    await self._subscribe_and_serve(on_invalidate)
+                    await self._subscribe_and_serve(on_message)
                 except _FAILURES as e:
                     log.warning("invalidation bus lost (%s); local cache off until it is back", type(e).__name__)
                 self._alive_at = float("-inf")
@@ -87,7 +108,7 @@ class ValkeyInvalidationBus(InvalidationBus):
         finally:
             self._alive_at = float("-inf")  # stopped listening (cancelled): it hears nothing more from now on
 
-    async def _subscribe_and_serve(self, on_invalidate: Callable[[int], None]) -> None:
+    async def _subscribe_and_serve(self, on_message: Callable[[Invalidation], None]) -> None:
         client = avalkey.Valkey.from_url(
             self._url, socket_connect_timeout=self._connect_timeout_s, socket_timeout=self._trust_s
         )
@@ -103,7 +124,7 @@ class ValkeyInvalidationBus(InvalidationBus):
                     next_ping = now + self._heartbeat_s
                 message = await pubsub.get_message(timeout=self._heartbeat_s)
                 if message is not None:
-                    await self._handle(message, on_invalidate)
+                    await self._handle(message, on_message)
                 elif time.monotonic() - self._alive_at > self._trust_s and self._alive_at > 0:
                     raise TimeoutError("no heartbeat from the invalidation bus")
         finally:
@@ -112,7 +133,7 @@ class ValkeyInvalidationBus(InvalidationBus):
                 await asyncio.wait_for(pubsub.aclose(), self._trust_s)
                 await asyncio.wait_for(client.aclose(), self._trust_s)
 
-    async def _handle(self, message: dict[str, object], on_invalidate: Callable[[int], None]) -> None:
+    async def _handle(self, message: dict[str, object], on_message: Callable[[Invalidation], None]) -> None:
         kind = message.get("type")
         if kind == "pong" or kind == "subscribe":
             self._alive_at = time.monotonic()
@@ -127,6 +148,10 @@ class ValkeyInvalidationBus(InvalidationBus):
                 acks.received += 1
                 acks.check()
             return
-        user, nonce, origin = text.split(" ")
-        on_invalidate(int(user))
-        await self._publisher.publish(f"{CHANNEL}:ack:{origin}", nonce)
+        body, nonce, origin = ["", "", "", *text.rsplit(" ", 2)][-3:]
+        try:
+            on_message(decode_body(body))
+        except ValueError:  # msgspec's errors are ValueErrors too
+            log.warning("invalidation message not understood: %.200s", text)  # a later release's, say
+        if origin:
+            await self._publisher.publish(f"{CHANNEL}:ack:{origin}", nonce)

@@ -1,11 +1,12 @@
 """Holdings: the record of what users own, the shared cache in front of it, and the bus that
-invalidates every process's copy."""
+invalidates every process's copy (of holdings, and of verified credentials)."""
 
 from abc import abstractmethod
 from collections.abc import Callable
 from typing import Protocol
 
 from domain.models.holdings import FillTicket, Holdings
+from domain.models.invalidations import Invalidation
 
 
 class HoldingsRepository(Protocol):
@@ -50,19 +51,20 @@ class HoldingsCache(Protocol):
 
 
 class InvalidationBus(Protocol):
-    """Carries "this user's holdings changed" to every process's in-process cache."""
+    """Carries typed invalidations to every process: a user's holdings changed, an API key revoked, a
+    user's sessions revoked. One subscription per process; every message reaches every listener."""
 
     @abstractmethod
     def trusted(self) -> bool:
-        """True while this process is known to receive every invalidation (its local cache may be used):
+        """True while this process is known to receive every invalidation (its local caches may be used):
         never before `listen` has subscribed, nor after it stopped or lost the subscription."""
 
     @abstractmethod
-    async def broadcast(self, user_id: int) -> None:
-        """Return once every live process has applied the invalidation, or once a process that missed
-        it can no longer trust its local cache (bounded either way)."""
+    async def broadcast(self, message: Invalidation) -> None:
+        """Return once every live process has applied the message, or once a process that missed
+        it can no longer trust its local state (bounded either way)."""
 
     @abstractmethod
-    async def listen(self, on_invalidate: Callable[[int], None], on_lost: Callable[[], None]) -> None:
+    async def listen(self, on_message: Callable[[Invalidation], None], on_lost: Callable[[], None]) -> None:
         """Run until cancelled: apply every broadcast (this process's own too); call `on_lost` whenever
         delivery may have had gaps (the subscription was lost), and resubscribe by itself."""

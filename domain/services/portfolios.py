@@ -12,9 +12,11 @@ from collections.abc import Callable
 from domain import timing
 from domain.errors import UserNotFoundError
 from domain.models.holdings import FillTicket, Holdings, Portfolio
+from domain.models.invalidations import HoldingsChanged, Invalidation
 from domain.models.quotes import QuoteSnapshot
 from domain.ports.holdings import HoldingsCache, HoldingsRepository, InvalidationBus
 from domain.ports.metrics import Metrics
+from domain.services.invalidations import listen_for_invalidations
 from domain.services.valuation import value_holdings
 
 
@@ -166,10 +168,19 @@ class PortfolioService:
         self._local.clear()
         self._flights.clear()
 
+    def apply(self, message: Invalidation) -> None:
+        """One message from the invalidation channel: a user's holdings changed somewhere."""
+        if isinstance(message, HoldingsChanged):
+            self.forget(message.user_id)
+
+    def lost(self) -> None:
+        self.forget_all()
+
     async def listen(self) -> None:
-        """Apply other processes' invalidations until cancelled (web processes run this)."""
+        """Apply every process's invalidations until cancelled (web processes share one subscription, see
+        `listen_for_invalidations`; this is the same for a service on its own)."""
         if self._bus is not None:
-            await self._bus.listen(self.forget, self.forget_all)
+            await listen_for_invalidations(self._bus, [self])
 
     async def invalidate(self, user_id: int) -> None:
         """After a committed change: drop every copy everywhere before the change is acknowledged."""
@@ -178,5 +189,5 @@ class PortfolioService:
             await self._cache.invalidate(user_id)
         if self._bus is not None:
             start = time.perf_counter()
-            await self._bus.broadcast(user_id)
+            await self._bus.broadcast(HoldingsChanged(user_id=user_id))
             timing.add_cache(time.perf_counter() - start)  # waiting for every process's ack, over Valkey

@@ -20,7 +20,7 @@ from gateway.market_data_schemas import (
     render_market_data,
 )
 from gateway.openapi_schemas import problems
-from gateway.security import operator_only
+from gateway.security import SCOPE, operator_only
 
 Days = Annotated[
     int | None,
@@ -49,6 +49,9 @@ def market_data_document() -> SnapshotDocument:
     return SnapshotDocument(render_market_data, lambda version, digest: f"mdv{version}-{digest[:12]}")
 
 
+KEY_NOTES = {403: "An API key without the scope `read`"}
+
+
 class MarketDataController(Controller):
     path = "/api/market-data"
     tags = ["market data"]
@@ -56,8 +59,12 @@ class MarketDataController(Controller):
     @get(
         "/",
         operation_id="getMarketData",
+        opt={SCOPE: "read"},
         summary="Every instrument's latest quote (gzip, br or zstd; ETag)",
-        responses={**document_responses(MarketDataView, "Every instrument's latest quote"), **problems(400, 401, 429)},
+        responses={
+            **document_responses(MarketDataView, "Every instrument's latest quote"),
+            **problems(400, 401, 403, 429, notes=KEY_NOTES),
+        },
     )
     async def snapshot(
         self, request: Request[Any, Any, Any], state: State, if_none_match: IfNoneMatch = None
@@ -68,8 +75,9 @@ class MarketDataController(Controller):
     @get(
         "/{symbol:str}",
         operation_id="getQuote",
+        opt={SCOPE: "read"},
         summary="One instrument's quote and, with days, its daily closes",
-        responses=problems(400, 401, 404, 429, 503, notes={404: "No instrument with this symbol"}),
+        responses=problems(400, 401, 403, 404, 429, 503, notes={**KEY_NOTES, 404: "No instrument with this symbol"}),
     )
     async def quote(self, state: State, symbol: SymbolPath, days: Days = None) -> ListingView:
         market_data = services_of(state).market_data

@@ -11,6 +11,7 @@ from gateway.dependencies import services_of
 from gateway.openapi_schemas import problems
 from gateway.portfolio_schemas import PortfolioView, portfolio_view
 from gateway.responses import FolioResponse
+from gateway.security import SCOPE
 
 MAX_USER_ID = 2**63 - 1
 # Litestar writes integer bounds as floats (2**63 - 1 would read 2**63); the document states them exactly.
@@ -34,7 +35,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 USER_NOTES = {
-    403: "A user token may reach only its own user's data",
+    403: "A user's token or API key may reach only its own user's data; an API key needs the route's scope",
     404: "No user with this id",
 }
 
@@ -46,6 +47,7 @@ class PortfolioController(Controller):
     @get(
         "/",
         operation_id="getPortfolio",
+        opt={SCOPE: "read"},
         summary="Holdings and totals valued at the current quotes",
         description="`X-Cache: hit` when the holdings came from a cache, `miss` when from the database.",
         responses=problems(400, 401, 403, 404, 429, 503, notes=USER_NOTES),

@@ -23,7 +23,7 @@ from gateway.report_schemas import (
 )
 from gateway.responses import FolioResponse
 from gateway.routes.portfolios import MAX_USER_ID, USER_ID_BOUNDS, USER_NOTES, IdempotencyKey
-from gateway.security import authorize_owner
+from gateway.security import SCOPE, authorize_owner
 
 PDF = "application/pdf"
 _UUID = re.compile(UUID_PATTERN)
@@ -61,8 +61,14 @@ Cursor = Annotated[
         schema_extra={"one_of": None, "type": "string"},
     ),
 ]
-REQUEST_NOTES = {**USER_NOTES, 403: "A user token may request only its own user's report"}
-OWNER_NOTES = {403: "A user token may reach only its own reports", 404: "No report with this task_id"}
+REQUEST_NOTES = {
+    **USER_NOTES,
+    403: "A user's token or API key may request only its own user's report; an API key needs the scope `reports`",
+}
+OWNER_NOTES = {
+    403: "A user's token or API key may reach only its own reports; an API key needs the scope `reports`",
+    404: "No report with this task_id",
+}
 
 
 def _task_id(value: str) -> str:
@@ -95,12 +101,11 @@ class ReportController(Controller):
     @post(
         "/generate-report",
         operation_id="generateReport",
+        opt={SCOPE: "reports"},
         status_code=202,
         summary="Request a portfolio report: 202 at once; the worker computes, renders and emails it",
         description="A repeated `Idempotency-Key` (for the same user) returns the first report.",
-        responses=problems(
-            400, 401, 403, 404, 429, 503, notes={**USER_NOTES, 403: "A user token may request only its own"}
-        ),
+        responses=problems(400, 401, 403, 404, 429, 503, notes=REQUEST_NOTES),
     )
     async def generate(
         self,
@@ -131,6 +136,7 @@ class ReportController(Controller):
     @get(
         "/reports/{task_id:str}",
         operation_id="getReport",
+        opt={SCOPE: "reports"},
         summary="A report's status, timestamps and error",
         responses=problems(400, 401, 403, 404, 429, 503, notes=OWNER_NOTES),
     )
@@ -142,6 +148,7 @@ class ReportController(Controller):
     @get(
         "/reports/{task_id:str}/document",
         operation_id="getReportDocument",
+        opt={SCOPE: "reports"},
         summary="The report's PDF; 409 while it is not rendered yet",
         media_type=PDF,
         responses=problems(

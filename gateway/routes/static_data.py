@@ -9,9 +9,10 @@ from gateway.dependencies import services_of
 from gateway.documents import SnapshotDocument, document_response, document_responses
 from gateway.market_data_schemas import InstrumentsView, render_instruments
 from gateway.openapi_schemas import problems
-from gateway.routes.market_data import IfNoneMatch
+from gateway.routes.market_data import KEY_NOTES, IfNoneMatch
+from gateway.security import SCOPE
 
-PROBLEMS = problems(400, 401, 429)
+PROBLEMS = problems(400, 401, 403, 429, notes=KEY_NOTES)
 
 
 def instruments_document() -> SnapshotDocument:
@@ -26,6 +27,7 @@ class StaticDataController(Controller):
     @get(
         "/instruments",
         operation_id="listInstruments",
+        opt={SCOPE: "read"},
         summary="Every instrument's reference data (ETag)",
         responses={**document_responses(InstrumentsView, "Every instrument's reference data"), **PROBLEMS},
     )

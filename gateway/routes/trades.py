@@ -13,6 +13,7 @@ from gateway.dependencies import services_of
 from gateway.openapi_schemas import problems
 from gateway.responses import FolioResponse
 from gateway.routes.portfolios import USER_NOTES, IdempotencyKey, UserId
+from gateway.security import SCOPE
 from gateway.trade_schemas import (
     CURSOR_PATTERN,
     TradeIn,
@@ -47,6 +48,7 @@ class TradeController(Controller):
     @post(
         "/",
         operation_id="placeTrade",
+        opt={SCOPE: "trade"},
         summary="Buy or sell; a repeated Idempotency-Key returns the first result",
         responses=problems(400, 401, 403, 404, 413, 422, 429, 503, notes=PLACE_NOTES),
     )
@@ -66,6 +68,7 @@ class TradeController(Controller):
     @get(
         "/",
         operation_id="listTrades",
+        opt={SCOPE: "read"},
         summary="The user's trades, newest first, paged by cursor",
         responses=problems(400, 401, 403, 404, 429, 503, notes=USER_NOTES),
     )

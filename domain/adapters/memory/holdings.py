@@ -1,10 +1,11 @@
 """In-memory twins of the holdings ports: the record, the shared cache (versioned entries, guarded
-fills, a fill lease) and the invalidation bus."""
+fills, a fill lease) and the invalidation bus (typed messages)."""
 
 import asyncio
 from collections.abc import Callable
 
 from domain.models.holdings import FillTicket, Holding, Holdings
+from domain.models.invalidations import Invalidation
 from domain.ports.holdings import HoldingsCache, HoldingsRepository, InvalidationBus
 
 
@@ -73,10 +74,10 @@ class InMemoryHoldingsCache(HoldingsCache):
 
 
 class InMemoryInvalidationHub:
-    """Stands for the pub/sub server: every bus made from one hub hears every broadcast."""
+    """Stands for the pub/sub server: every bus made from one hub hears every broadcast while it is up."""
 
     def __init__(self) -> None:
-        self.listeners: list[Callable[[int], None]] = []
+        self.listeners: list[InMemoryInvalidationBus] = []
 
     def bus(self) -> "InMemoryInvalidationBus":
         return InMemoryInvalidationBus(self)
@@ -84,25 +85,40 @@ class InMemoryInvalidationHub:
 
 class InMemoryInvalidationBus(InvalidationBus):
     """One process's end of the hub: trusted while it listens, as a subscription that is known to be alive
-    (`up = False` stands for a subscription that stopped answering)."""
+    (`up = False` stands for a subscription that stopped answering: it hears nothing until `up` again)."""
 
     def __init__(self, hub: InMemoryInvalidationHub) -> None:
         self._hub = hub
         self._listening = False
+        self._on_message: Callable[[Invalidation], None] | None = None
+        self._on_lost: Callable[[], None] | None = None
         self.up = True
 
     def trusted(self) -> bool:
         return self.up and self._listening
 
-    async def broadcast(self, user_id: int) -> None:
-        for listener in list(self._hub.listeners):
-            listener(user_id)
+    def lose(self) -> None:
+        """The subscription dropped: distrusted, deaf, and the listener is told that it may have missed messages."""
+        self.up = False
+        if self._on_lost is not None:
+            self._on_lost()
 
-    async def listen(self, on_invalidate: Callable[[int], None], on_lost: Callable[[], None]) -> None:
-        self._hub.listeners.append(on_invalidate)
+    async def broadcast(self, message: Invalidation) -> None:
+        for bus in list(self._hub.listeners):
+            bus.deliver(message)
+
+    def deliver(self, message: Invalidation) -> None:
+        """The hub hands this end a message: heard while it is up and listening, lost otherwise."""
+        if self.up and self._on_message is not None:
+            self._on_message(message)
+
+    async def listen(self, on_message: Callable[[Invalidation], None], on_lost: Callable[[], None]) -> None:
+        self._on_message, self._on_lost = on_message, on_lost
+        self._hub.listeners.append(self)
         self._listening = True
         try:
             await asyncio.Event().wait()
         finally:
             self._listening = False
-            self._hub.listeners.remove(on_invalidate)
+            self._hub.listeners.remove(self)
+            self._on_message = self._on_lost = None

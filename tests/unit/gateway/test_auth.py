@@ -38,13 +38,13 @@ def test_a_short_hmac_secret_is_rejected(environment):
         load_jwt_keys(Settings(environment=environment, jwt_secret="too-short"))
 
 
-def test_development_generates_one_private_secret_and_reuses_it(tmp_path):
+async def test_development_generates_one_private_secret_and_reuses_it(tmp_path):
     settings = Settings(environment="development", data_dir=str(tmp_path / "data"))
     token = mint_token(settings, subject="5", scope="user")
     path = tmp_path / "data" / "jwt-secret"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     again = Settings(environment="test", data_dir=str(tmp_path / "data"))  # another process, same folder
-    assert Authenticator(again).principal(f"Bearer {token}").user_id == 5
+    assert (await Authenticator(again).principal(f"Bearer {token}")).user_id == 5
 
 
 def _ed25519_files(folder: Path) -> tuple[str, str]:
@@ -59,17 +59,17 @@ def _ed25519_files(folder: Path) -> tuple[str, str]:
     return str(private), str(public)
 
 
-def test_a_key_pair_signs_and_verifies_and_refuses_algorithm_confusion(tmp_path):
+async def test_a_key_pair_signs_and_verifies_and_refuses_algorithm_confusion(tmp_path):
     private, public = _ed25519_files(tmp_path)
     settings = Settings(
         environment="production", jwt_algorithm="EdDSA", jwt_private_key_file=private, jwt_public_key_file=public
     )
     auth = Authenticator(settings)
-    assert auth.principal(f"Bearer {mint_token(settings, subject='ops', scope='operator')}").is_operator
+    assert (await auth.principal(f"Bearer {mint_token(settings, subject='ops', scope='operator')}")).is_operator
     # An HS256 token "signed" with the public key, the classic confusion attack: rejected.
     claims = {"sub": "1", "scope": "operator", "iss": "folio", "aud": "folio-api", "iat": 1, "nbf": 1, "exp": 2**33}
     with pytest.raises(AuthenticationError):
-        auth.principal(f"Bearer {_hmac_with(Path(public).read_bytes(), claims)}")
+        await auth.principal(f"Bearer {_hmac_with(Path(public).read_bytes(), claims)}")
 
 
 def _hmac_with(key: bytes, claims: dict) -> str:
@@ -83,12 +83,13 @@ def _hmac_with(key: bytes, claims: dict) -> str:
     return f"{signing_input}.{b64(hmac.new(key, signing_input.encode(), hashlib.sha256).digest())}"
 
 
-def test_a_verified_token_is_remembered_and_a_verify_only_process_cannot_mint(tmp_path):
+async def test_a_verified_token_is_remembered_and_a_verify_only_process_cannot_mint(tmp_path):
     settings = Settings(environment="test", jwt_secret=SECRET)
     auth = Authenticator(settings)
     header = f"Bearer {mint_token(settings, subject='7', scope='user')}"
-    first = auth.principal(header)
-    assert auth.principal(header) is first  # the second request costs a dict lookup
+    first = await auth.principal(header)
+    assert auth.cached(header) is first  # the second request costs a dict lookup
+    assert await auth.principal(header) is first
     assert first.may_access_user(7)
     assert not first.may_access_user(8)
     _, public = _ed25519_files(tmp_path)
