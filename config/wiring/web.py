@@ -13,6 +13,7 @@ from config.wiring.fleet import join_fleet
 from config.wiring.reports import report_policy, report_queue
 from config.wiring.resources import Resources, open_resources
 from domain.adapters.breaker import CircuitBreaker
+from domain.adapters.oidc import OidcExternalTokens
 from domain.adapters.postgres.holdings import PostgresHoldingsRepository
 from domain.adapters.postgres.pool import PostgresProbe
 from domain.adapters.postgres.quotes import PostgresQuoteRepository
@@ -26,6 +27,7 @@ from domain.adapters.valkey_cache import ValkeyHoldingsCache
 from domain.adapters.valkey_quote_bus import ValkeyQuoteVersionBus
 from domain.adapters.valkey_rate_limit import ValkeyRateLimitStore
 from domain.errors import UnavailableError
+from domain.ports.identity import ExternalTokens
 from domain.ports.metrics import Metrics
 from domain.services.fleet import FleetService
 from domain.services.health import HealthService
@@ -56,6 +58,7 @@ class WebServices:
     fleet: FleetService
     rate_limits: RateLimiter | None  # None when RATE_LIMIT is off
     metrics: Metrics
+    external_tokens: ExternalTokens | None = None  # None unless OIDC_ISSUER is set
 
 
 @contextlib.asynccontextmanager
@@ -81,7 +84,26 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
             fleet=join_fleet(resources, stack),
             rate_limits=_rate_limits(resources, stack),
             metrics=resources.metrics,
+            external_tokens=_external_tokens(settings, stack),
         )
+
+
+def _external_tokens(settings: Settings, stack: contextlib.AsyncExitStack) -> ExternalTokens | None:
+    """The OpenID Connect issuer's tokens; its keys are fetched in the background from the start."""
+    if not settings.oidc_issuer:
+        return None
+    tokens = OidcExternalTokens(
+        settings.oidc_issuer,
+        settings.oidc_audience,
+        algorithms=settings.oidc_algorithm_names,
+        leeway_s=settings.oidc_leeway_s,
+        refresh_s=settings.oidc_jwks_refresh_s,
+        min_refetch_s=settings.oidc_min_refetch_s,
+        timeout_s=settings.oidc_http_timeout_s,
+    )
+    stack.push_async_callback(tokens.aclose)  # after the refresher below has stopped
+    run_in_background(stack, tokens.run(), "oidc-keys")
+    return tokens
 
 
 def _quote_bus(resources: Resources) -> ValkeyQuoteVersionBus:
