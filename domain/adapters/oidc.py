@@ -1,10 +1,12 @@
 """Access tokens of an external OpenID Connect issuer, verified with its published keys (PyJWT)."""
 
+import base64
 from collections.abc import Collection
 from typing import Any
 
 import httpx
 import jwt
+import msgspec
 
 from domain.adapters.oidc_keys import IssuerKeys
 from domain.errors import ExternalTokenRejectedError
@@ -87,12 +89,20 @@ class OidcExternalTokens(ExternalTokens):
 
 
 def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The header and claims as written, not verified: for routing and for refusing early only."""
-    try:
-        decoded = jwt.decode_complete(token, options={"verify_signature": False})
-    except jwt.InvalidTokenError:
+    """The header and claims as written, not verified: for routing and for refusing early only.
+
+    PyJWT parses the token again, strictly, before trusting anything; this look costs a tenth of that.
+    """
+    parts = token.split(".")
+    if len(parts) != 3:  # a signed JWT: header, claims, signature
         return None
-    return decoded["header"], decoded["payload"]
+    try:
+        header, claims = (msgspec.json.decode(base64.urlsafe_b64decode(part + "==")) for part in parts[:2])
+    except (ValueError, msgspec.DecodeError):  # binascii.Error is a ValueError
+        return None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        return None
+    return header, claims
 
 
 def _reason(error: jwt.InvalidTokenError) -> str:

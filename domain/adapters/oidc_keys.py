@@ -90,10 +90,11 @@ class IssuerKeys:
             await asyncio.shield(self._fetch or self._start_fetch())
 
     async def aclose(self) -> None:
-        if self._fetch is not None:
-            self._fetch.cancel()
+        fetch = self._fetch
+        if fetch is not None:
+            fetch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._fetch
+                await fetch
         await self._client.aclose()
 
     def _may_refetch(self) -> bool:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
@@ -249,3 +250,14 @@ async def until(condition: Any, timeout_s: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+async def test_only_the_issuers_tokens_are_recognised(provider, verifier):
+    tokens = verifier()
+    assert tokens.recognises(provider.mint(key_of(provider, "RS256")))
+    now = int(time.time())
+    folios_own = jwt.encode({"iss": "folio", "sub": "7", "exp": now + 60}, "s" * 32, algorithm="HS256")
+    assert not tokens.recognises(folios_own)
+    for junk in ["", "a.b", "a.b.c", "!!!.!!!.!!!", "e30.W10.c2ln"]:  # the last: `{}` and `[]`, claims not an object
+        assert not tokens.recognises(junk)
+    assert provider.requests[JWKS] == 0  # routing costs the provider nothing
