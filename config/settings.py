@@ -3,6 +3,7 @@
 import os
 from collections.abc import Mapping
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -124,6 +125,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     api_keys_per_user: Positive = 100  # keys a user may hold at once (revoked ones do not count)
     api_key_cache_s: Positive = 300  # a verified key is re-read from the database after this long
     api_key_usage_flush_s: PositiveFloat = 10.0  # last_used_at is written in one batch this often
+    # OpenID Connect: access tokens of an external identity provider are accepted too (empty issuer: off).
+    oidc_issuer: str = ""  # exactly the tokens' `iss`; https (http only to 127.0.0.1, ::1 or localhost)
+    oidc_audience: str = ""  # required with an issuer: this API's identifier at the provider (`aud`)
+    oidc_leeway_s: Annotated[float, msgspec.Meta(ge=0, le=300)] = 30.0  # clock skew allowed on exp, nbf, iat
+    oidc_auto_provision: bool = False  # a token of an unknown subject creates its user
+    oidc_algorithms: str = "RS256,ES256,EdDSA"  # comma-separated, asymmetric only
+    oidc_jwks_refresh_s: PositiveFloat = 300.0  # the key set is fetched again this long after the last fetch
+    oidc_min_refetch_s: PositiveFloat = 10.0  # an unknown key refetches at most this often (and a failing fetch)
+    oidc_http_timeout_s: PositiveFloat = 2.0  # per request to the provider
     # Rate limits per minute: per token (user, operator) and per client address without one.
     rate_limit: bool = True
     rate_limit_per_minute: Positive = 600
@@ -149,6 +159,34 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise ValueError("MIN_INSTANCES must not exceed MAX_INSTANCES")
         if self.worker_min_instances > self.worker_max_instances:
             raise ValueError("WORKER_MIN_INSTANCES must not exceed WORKER_MAX_INSTANCES")
+        if self.oidc_issuer:
+            _check_oidc(self)
+
+    @property
+    def oidc_algorithm_names(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.oidc_algorithms.split(",") if name.strip())
+
+
+# Signature algorithms with a public key: an HMAC (HS*) would make the issuer's public key a shared secret.
+OIDC_ALGORITHMS = frozenset(("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"))
+_LOOPBACK_HOSTS = frozenset(("127.0.0.1", "::1", "localhost"))
+
+
+def _check_oidc(settings: Settings) -> None:
+    issuer = urlsplit(settings.oidc_issuer)
+    secure = issuer.scheme == "https" or (issuer.scheme == "http" and issuer.hostname in _LOOPBACK_HOSTS)
+    if not secure or not issuer.hostname or issuer.query or issuer.fragment:
+        raise ValueError("OIDC_ISSUER must be an https URL without query or fragment (http only to this machine)")
+    if settings.oidc_issuer == settings.jwt_issuer:  # the issuer decides which key verifies a token
+        raise ValueError("OIDC_ISSUER must differ from JWT_ISSUER, the issuer of Folio's own tokens")
+    if not settings.oidc_audience:
+        raise ValueError("OIDC_AUDIENCE must be set with OIDC_ISSUER: tokens meant for other clients are refused")
+    names = settings.oidc_algorithm_names
+    unknown = sorted(set(names) - OIDC_ALGORITHMS)
+    if not names or unknown:
+        accepted = ", ".join(sorted(OIDC_ALGORITHMS))
+        refused = f"; {', '.join(unknown)} cannot be used" if unknown else ""
+        raise ValueError(f"OIDC_ALGORITHMS must list one or more of {accepted}{refused}")
 
 
 class SettingsError(ValueError):

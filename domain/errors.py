@@ -89,4 +89,15 @@ class ApiKeyLimitError(ConflictError):
 
 
 class CredentialRejectedError(DomainError):
-    """A credential (an API key) is malformed, unknown, expired or revoked; the gateway answers 401."""
+    """A credential (an API key, an access token) is malformed, unknown, expired or revoked; the gateway answers 401."""
+
+
+class ExternalTokenRejectedError(CredentialRejectedError):
+    """An access token that is not a valid token of the configured OpenID Connect issuer for this API."""
+
+
+class IdentityProviderUnavailableError(UnavailableError):
+    """The token's signing key is not known yet and the identity provider cannot be reached to learn it."""
+
+    def __init__(self, detail: str = "the identity provider cannot be reached to verify this token") -> None:
+        super().__init__(detail)

@@ -14,6 +14,7 @@ from config.wiring.fleet import join_fleet
 from config.wiring.reports import report_policy, report_queue
 from config.wiring.resources import Resources, open_resources
 from domain.adapters.breaker import CircuitBreaker
+from domain.adapters.oidc import OidcExternalTokens
 from domain.adapters.postgres.holdings import PostgresHoldingsRepository
 from domain.adapters.postgres.pool import PostgresProbe
 from domain.adapters.postgres.quotes import PostgresQuoteRepository
@@ -27,6 +28,7 @@ from domain.adapters.valkey_cache import ValkeyHoldingsCache
 from domain.adapters.valkey_quote_bus import ValkeyQuoteVersionBus
 from domain.adapters.valkey_rate_limit import ValkeyRateLimitStore
 from domain.errors import UnavailableError
+from domain.ports.identity import ExternalTokens
 from domain.ports.metrics import Metrics
 from domain.services.api_keys import ApiKeyService
 from domain.services.fleet import FleetService
@@ -62,6 +64,7 @@ class WebServices:
     metrics: Metrics
     api_keys: ApiKeyService
     revocations: RevocationWatch
+    external_tokens: ExternalTokens | None = None  # None unless OIDC_ISSUER is set
 
 
 @contextlib.asynccontextmanager
@@ -93,7 +96,26 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
             metrics=resources.metrics,
             api_keys=credentials.api_keys,
             revocations=credentials.revocations,
+            external_tokens=_external_tokens(settings, stack),
         )
+
+
+def _external_tokens(settings: Settings, stack: contextlib.AsyncExitStack) -> ExternalTokens | None:
+    """The OpenID Connect issuer's tokens; its keys are fetched in the background from the start."""
+    if not settings.oidc_issuer:
+        return None
+    tokens = OidcExternalTokens(
+        settings.oidc_issuer,
+        settings.oidc_audience,
+        algorithms=settings.oidc_algorithm_names,
+        leeway_s=settings.oidc_leeway_s,
+        refresh_s=settings.oidc_jwks_refresh_s,
+        min_refetch_s=settings.oidc_min_refetch_s,
+        timeout_s=settings.oidc_http_timeout_s,
+    )
+    stack.push_async_callback(tokens.aclose)  # after the refresher below has stopped
+    run_in_background(stack, tokens.run(), "oidc-keys")
+    return tokens
 
 
 def _quote_bus(resources: Resources) -> ValkeyQuoteVersionBus:
