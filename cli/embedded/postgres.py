@@ -95,9 +95,16 @@ class EmbeddedPostgres:
         self._create_database()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Fast shutdown (SIGINT), SIGKILL after `timeout` seconds."""
+        """Fast shutdown (SIGINT), SIGKILL after `timeout` seconds; returns once no process of it is left."""
+        started = self.processes()
         stop_process(self._proc, signal.SIGINT, timeout)
         self._proc = None
+        # The postmaster waits for its children, unless it was killed: then they are orphans, ended here.
+        _gone, alive = psutil.wait_procs(started[1:], timeout=5)
+        for proc in alive:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        psutil.wait_procs(alive, timeout=5)
 
     def _prepare_as_root(self, bin_dir: Path) -> pwd.struct_passwd:
         import stat

@@ -24,8 +24,17 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer
         yield started
     finally:
         started.close()
-    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
-    assert left == [], f"processes left behind by close(): {left}"
+    new = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    # A process that is exiting may still be listed for a moment; one that is left behind stays.
+    _gone, left = psutil.wait_procs(new, timeout=5)
+    assert left == [], f"processes left behind by close(): {[(p, _command(p)) for p in left]}"
+
+
+def _command(proc: psutil.Process) -> str:
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return "?"
 
 
 def test_postgres_answers_sql(servers: EmbeddedServers) -> None:
