@@ -7,7 +7,8 @@ when a dependency is down (trying again would wait out the database's deadline t
 of any other kind (unknown user, ...) falls through to the regular handler, which is the
 documented route and the one mechanism for the other problem details. Authentication and
 authorisation come first and are the app's own (`Authenticator.principal`, `may_access_user`):
-a missing, invalid or foreign token falls through too, and the regular path answers 401/403.
+a missing, invalid or foreign token falls through too, and the regular path answers 401/403. An
+operator's read it answers is noted for the audit log as the regular path notes it (`note_operator_read`).
 """
 
 from typing import Any
@@ -15,14 +16,16 @@ from typing import Any
 from litestar.types import ASGIApp, Receive, Send
 
 from domain.errors import DomainError, UnavailableError
+from domain.models.audit import user_target
 from domain.models.holdings import Holdings
 from domain.services.valuation import value_holdings
-from gateway.auth import AuthenticationError, Authenticator
+from gateway.auth import AuthenticationError, Authenticator, Principal
 from gateway.content_coding import Coding, compress, negotiate
 from gateway.dependencies import ServicesHandle
 from gateway.portfolio_schemas import portfolio_view
 from gateway.problems import log, send_problem
 from gateway.responses import json_encoder
+from gateway.security import note_operator_read
 
 PREFIX = "/api/user/"
 SUFFIX = "/portfolio"
@@ -73,7 +76,8 @@ class PortfolioFastLane:
                 accept = value.decode("latin-1")
             elif name == b"authorization":
                 authorization = value.decode("latin-1")
-        if not self._authorized(authorization, user_id):
+        principal = self._authorized(authorization, user_id)
+        if principal is None:
             return False  # the regular path answers with the 401/403 problem details
         services = self.handle.services
         if services is None:
@@ -96,6 +100,8 @@ class PortfolioFastLane:
         scope["path_template"] = TEMPLATE
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        if principal.is_operator:
+            note_operator_read(services, principal, user_target(user_id), scope)
         return True
 
     async def _unavailable(self, e: UnavailableError, retry_after_s: int, scope: Any, send: Send) -> None:
@@ -105,11 +111,12 @@ class PortfolioFastLane:
         scope["path_template"] = TEMPLATE
         await send_problem(scope, send, 503, e.detail, [(b"retry-after", str(retry_after_s).encode())])
 
-    def _authorized(self, authorization: str | None, user_id: int) -> bool:
+    def _authorized(self, authorization: str | None, user_id: int) -> Principal | None:
         try:
-            return self.authenticator.principal(authorization).may_access_user(user_id)
+            principal = self.authenticator.principal(authorization)
         except AuthenticationError:
-            return False
+            return None
+        return principal if principal.may_access_user(user_id) else None
 
     def _body(self, user_id: int, holdings: Holdings, snapshot: Any, accept: str | None) -> tuple[bytes, Coding]:
         entry = self.bodies.get(user_id)

@@ -13,12 +13,14 @@ from config.wiring.fleet import join_fleet
 from config.wiring.reports import report_policy, report_queue
 from config.wiring.resources import Resources, open_resources
 from domain.adapters.breaker import CircuitBreaker
+from domain.adapters.postgres.audit import PostgresAuditLog
 from domain.adapters.postgres.holdings import PostgresHoldingsRepository
 from domain.adapters.postgres.pool import PostgresProbe
 from domain.adapters.postgres.quotes import PostgresQuoteRepository
 from domain.adapters.postgres.report_stats import PostgresReportStatistics
 from domain.adapters.postgres.reports import PostgresReportRepository
 from domain.adapters.postgres.trades import PostgresTradeStore
+from domain.adapters.postgres.users import PostgresUserStore
 from domain.adapters.queue_backlog import ValkeyQueueBacklog
 from domain.adapters.valkey import ValkeyProbe
 from domain.adapters.valkey_bus import ValkeyInvalidationBus
@@ -27,6 +29,8 @@ from domain.adapters.valkey_quote_bus import ValkeyQuoteVersionBus
 from domain.adapters.valkey_rate_limit import ValkeyRateLimitStore
 from domain.errors import UnavailableError
 from domain.ports.metrics import Metrics
+from domain.services.audit import AuditTrail, ReadRecorder
+from domain.services.export import ExportService
 from domain.services.fleet import FleetService
 from domain.services.health import HealthService
 from domain.services.market_data import MarketDataService, QuoteBook, QuoteFollower
@@ -35,6 +39,7 @@ from domain.services.rate_limits import RateLimiter
 from domain.services.reports.desk import ReportDesk
 from domain.services.telemetry import ReportTelemetry
 from domain.services.trades import TradeService
+from domain.services.users import UserService
 
 log = logging.getLogger("folio.wiring")
 
@@ -56,6 +61,10 @@ class WebServices:
     fleet: FleetService
     rate_limits: RateLimiter | None  # None when RATE_LIMIT is off
     metrics: Metrics
+    users: UserService
+    exports: ExportService
+    audit: AuditTrail
+    reads: ReadRecorder  # operators' reads of users' data, appended to the audit log in batches
 
 
 @contextlib.asynccontextmanager
@@ -66,22 +75,36 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
         book = await _follow_quotes(resources, stack)
         portfolios = _portfolios(resources, book, stack)
         _sample_reports(resources, stack)
+        users = UserService(PostgresUserStore(resources.pool), after_erase=[portfolios.invalidate])
+        trades = PostgresTradeStore(resources.pool)
+        reports = PostgresReportRepository(resources.pool)
+        audit = PostgresAuditLog(resources.pool)
         yield WebServices(
             settings=settings,
             portfolios=portfolios,
-            trades=TradeService(PostgresTradeStore(resources.pool), portfolios.invalidate),
+            trades=TradeService(trades, portfolios.invalidate),
             quotes=book,
             market_data=MarketDataService(
                 book, PostgresQuoteRepository(resources.pool), _quote_bus(resources), max_batch=settings.quote_batch_max
             ),
-            reports=ReportDesk(
-                PostgresReportRepository(resources.pool), report_queue(resources), report_policy(settings)
-            ),
+            reports=ReportDesk(reports, report_queue(resources), report_policy(settings)),
             health=_health(resources, stack),
             fleet=join_fleet(resources, stack),
             rate_limits=_rate_limits(resources, stack),
             metrics=resources.metrics,
+            users=users,
+            exports=ExportService(users, PostgresHoldingsRepository(resources.pool), trades, reports, audit),
+            audit=AuditTrail(audit),
+            reads=_record_reads(resources, audit, stack),
         )
+
+
+def _record_reads(resources: Resources, log: PostgresAuditLog, stack: contextlib.AsyncExitStack) -> ReadRecorder:
+    """Operators' reads, appended every half second; what is left at shutdown is appended after the task stops."""
+    reads = ReadRecorder(log, resources.clock)
+    stack.push_async_callback(reads.flush)  # runs after the task below is cancelled (the stack unwinds in reverse)
+    run_in_background(stack, reads.run(), "audit-reads")
+    return reads
 
 
 def _quote_bus(resources: Resources) -> ValkeyQuoteVersionBus:

@@ -13,8 +13,11 @@ MAX_EMAIL = 254  # RFC 5321's limit on a forward path
 MAX_NAME = 200
 MAX_EXTERNAL_ID = 255  # OpenID Connect: a subject is at most 255 ASCII characters
 DEFAULT_CURRENCY = "USD"
-_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")
-_NAME = re.compile(r"[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*")
+# Explicit ranges, never `\s`: Python's and JSON Schema's regular expressions disagree on what a space is.
+EMAIL_PATTERN = r"^[^@\x00-\x20\x7f-\x9f]+@[^@\x00-\x20\x7f-\x9f]+$"  # no spaces, no control characters
+NAME_PATTERN = r"^[^\x00-\x20\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"  # not starting with a space, no control characters
+_EMAIL = re.compile(EMAIL_PATTERN)
+_NAME = re.compile(NAME_PATTERN)
 _EXTERNAL_ID = re.compile(r"[\x21-\x7e]+")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 # What erasure leaves in place of the personal data: unique per user, and no one's address.
