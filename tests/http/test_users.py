@@ -5,6 +5,7 @@ import uuid
 import psycopg
 import pytest
 
+from gateway.trade_schemas import encode_cursor
 from tests.http.test_auth import assert_problem
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
@@ -148,12 +149,13 @@ async def test_an_unknown_user_is_404(client):
 # --- list -----------------------------------------------------------------------------------------------
 async def test_operators_page_users_newest_first_and_find_one_by_email(client):
     made = [await create(client) for _ in range(3)]
-    first = (await client.get("/api/users", params={"limit": 2})).json()
-    ids = [u["id"] for u in first["items"]]
-    assert ids == sorted(ids, reverse=True)
-    assert made[-1]["id"] in ids or ids[0] > made[-1]["id"]  # others may have created users since
+    newest = (await client.get("/api/users", params={"limit": 1})).json()["items"]
+    assert newest[0]["id"] >= made[2]["id"]
+    start = encode_cursor(made[2]["id"] + 1)  # a position just above this test's users: others may come later
+    first = (await client.get("/api/users", params={"limit": 2, "cursor": start})).json()
+    assert first["items"] == [made[2], made[1]]
     follow = (await client.get("/api/users", params={"limit": 2, "cursor": first["next_cursor"]})).json()
-    assert follow["items"][0]["id"] < ids[-1]
+    assert follow["items"][0] == made[0]
     found = (await client.get("/api/users", params={"email": made[1]["email"].upper()})).json()
     assert found == {"items": [made[1]], "next_cursor": None}
     assert (await client.get("/api/users", params={"email": unique_email()})).json()["items"] == []
