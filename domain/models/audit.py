@@ -115,12 +115,20 @@ def canonical_time(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def _field_hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
 def chain_hash(
     prev_hash: str, at: datetime, actor: str, action: str, target: str, request_id: str | None, digest: str
 ) -> str:
-    """The entry's hash: SHA-256 over a JSON array of the previous hash and the entry's fields, in this order."""
-    fields = [prev_hash, canonical_time(at), actor, action, target, request_id, digest]
-    return hashlib.sha256(_canonical.encode(fields)).hexdigest()
+    """The entry's hash: SHA-256 of the previous hash followed by the hex SHA-256 of each field, in this order
+    (fixed-width parts, so no field can run into the next; an absent request id counts as empty).
+
+    PostgreSQL's `audit_append` (migration 0004) computes the same, so that an append is one statement.
+    """
+    fields = (canonical_time(at), actor, action, target, request_id or "", digest)
+    return hashlib.sha256((prev_hash + "".join(_field_hash(f) for f in fields)).encode()).hexdigest()
 
 
 def record_hash(record: AuditRecord) -> str:

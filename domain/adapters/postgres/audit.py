@@ -1,72 +1,44 @@
 """PostgreSQL audit log: `append_audit` chains entries inside the caller's transaction; the log pages and walks them.
 
-Appends are serialised by a transaction-level advisory lock, taken as the transaction's last step and held to
-its commit: the next appender reads the last hash only once this one is committed, so the chain follows the
-commit order. The lock is held for two round trips and the commit, whatever the transaction did before.
+An append is one statement, `audit_append` (migration 0004): it takes a transaction-level advisory lock, held to
+the commit, reads the last hash and inserts the entry with its hash. The next appender reads the last hash only
+once this one has committed, so the chain follows the commit order; the lock is held from the append to the
+commit, whatever the transaction did before it.
 """
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
 from domain.adapters.postgres.pool import connection, name_queries
-from domain.models.audit import (
-    GENESIS,
-    AuditEntry,
-    AuditPage,
-    AuditQuery,
-    AuditRecord,
-    chain_hash,
-    change_digest,
-)
+from domain.models.audit import AuditEntry, AuditPage, AuditQuery, AuditRecord, change_digest
 from domain.ports.audit import AuditLog
 
-# Spells "AUDITLOG". Quote ingests take their own lock first, and never this one before theirs.
-_APPEND_LOCK = 0x41554449544C4F47
-_LOCK = "SELECT pg_advisory_xact_lock(%s)"
-# A new statement after the lock: in READ COMMITTED it sees the previous appender's committed row.
-_HEAD = "SELECT (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1), now()"
-_INSERT = """
-INSERT INTO audit_log (at, actor, action, target, request_id, digest, prev_hash, hash)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-"""
+_APPEND = "SELECT audit_append(%s, %s, %s, %s, %s, %s)"
 _COLUMNS = "id, at, actor, action, target, request_id, digest, prev_hash, hash"
 _WALK = f"SELECT {_COLUMNS} FROM audit_log WHERE id > %s ORDER BY id LIMIT %s"  # noqa: S608 - constant text
 _NO_CURSOR = 2**63 - 1
-name_queries({
-    _LOCK: "audit.lock", _HEAD: "audit.head", _INSERT: "audit.insert", _WALK: "audit.walk",
-})  # fmt: skip
+name_queries({_APPEND: "audit.append", _WALK: "audit.walk"})
+
+
+def _params(entry: AuditEntry) -> tuple[object, ...]:
+    return (entry.at, entry.actor, entry.action, entry.target, entry.request_id, change_digest(entry.change))
 
 
 async def append_audit(conn: AsyncConnection, entry: AuditEntry) -> None:
     """Append `entry` in `conn`'s open transaction, chained to the last committed entry.
 
-    Call it last in the transaction (it holds the log's lock until the commit), and only in READ COMMITTED
+    Call it last in the transaction (the log's lock is held until the commit), and only in READ COMMITTED
     (a REPEATABLE READ snapshot would miss the last entry; the unique `prev_hash` then refuses the fork).
     """
-    await append_audit_many(conn, (entry,))
+    await conn.execute(_APPEND, _params(entry), prepare=True)
 
 
 async def append_audit_many(conn: AsyncConnection, entries: Sequence[AuditEntry]) -> None:
-    """`append_audit` for several entries, chained in their order."""
-    await conn.execute(_LOCK, (_APPEND_LOCK,), prepare=True)
-    head = await (await conn.execute(_HEAD, prepare=True)).fetchone()
-    prev: str = (head[0] if head else None) or GENESIS
-    now: datetime = head[1] if head else datetime.now().astimezone()
-    rows = []
-    for entry in entries:
-        at = entry.at or now
-        digest = change_digest(entry.change)
-        hashed = chain_hash(prev, at, entry.actor, entry.action, entry.target, entry.request_id, digest)
-        rows.append((at, entry.actor, entry.action, entry.target, entry.request_id, digest, prev, hashed))
-        prev = hashed
-    if len(rows) == 1:
-        await conn.execute(_INSERT, rows[0], prepare=True)
-    else:
-        async with conn.cursor() as cur:
-            await cur.executemany(_INSERT, rows)
+    """`append_audit` for several entries, chained in their order (sent together, in a pipeline)."""
+    async with conn.cursor() as cur:
+        await cur.executemany(_APPEND, [_params(entry) for entry in entries])
 
 
 def _record(row: tuple[object, ...]) -> AuditRecord:
