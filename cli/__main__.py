@@ -1,4 +1,4 @@
-"""`python -m cli <command>`: dev (make run), migrate, demo-data, simulate, token, deploy, cost.
+"""`python -m cli <command>`: dev (make run), migrate, demo-data, simulate, token, audit, deploy, cost.
 
 Subcommands import their modules lazily, so `migrate` works where the dev-only packages
 (embedded servers) are not installed.
@@ -72,6 +72,23 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    from config.wiring.audit import verify_audit_chain
+    from domain.errors import UnavailableError
+
+    try:
+        check = verify_audit_chain(settings)
+    except UnavailableError as e:
+        print(f"audit verify: {e.detail}", file=sys.stderr)
+        return 2
+    if check.intact:
+        print(f"audit verify: {check.checked} entries, the chain is intact")
+        return 0
+    intact = f"{check.checked} entries before it are intact"
+    print(f"audit verify: broken at entry {check.broken_at} ({intact}): {check.reason}", file=sys.stderr)
+    return 1
+
+
 def _deploy(settings: Settings, args: argparse.Namespace) -> int:
     from cli.deploy.command import main
 
@@ -90,6 +107,7 @@ _COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] 
     "demo-data": ("load the demo data into DATABASE_URL (a no-op when it is there)", _demo_data),
     "simulate": ("development only: move random prices every second and publish them as new versions", _simulate),
     "token": ("print a signed bearer token for a user (--user ID) or an operator (--operator)", _token),
+    "audit": ("audit verify: walk the audit log's hash chain and report the first broken link", _audit),
     "deploy": (
         "write a platform's deployment and autoscaling files (ECS, Kubernetes, Procfile) from settings",
         _deploy,
@@ -109,6 +127,8 @@ def _parser() -> argparse.ArgumentParser:
             _simulate_arguments(command)
         if name == "token":
             _token_arguments(command)
+        if name == "audit":
+            command.add_argument("action", choices=["verify"], help="verify: check every link of the chain")
         if name == "deploy":
             from cli.deploy.command import add_arguments as deploy_arguments
 

@@ -209,6 +209,10 @@ def _banner(port: int, servers: EmbeddedServers, tokens: tuple[str, str]) -> str
             f"              curl -s {user} {api}/api/user/1/portfolio",
             f"              curl -s --compressed {user} {api}/api/market-data | head -c 600   (prices move)",
             f"  Operator    curl -s {operator} {api}/api/user/2/portfolio",
+            f"  Users       curl -s {operator} -H 'Content-Type: application/json' {api}/api/users"
+            """ -d '{"email": "ada@example.com", "name": "Ada Lovelace"}'""",
+            f"  API key     curl -s {user} -H 'Content-Type: application/json' {api}/api/user/1/api-keys"
+            """ -d '{"name": "my script", "scopes": ["read"]}'""",
             f"  Metrics     curl -s {operator} {api}/metrics | grep ^folio_http_requests",
             f"  Fleet       curl -s {operator} {api}/api/ops/scaling",
             "  Tokens      user 1 and an operator, valid for TOKEN_TTL_S; more: make token USER=7",

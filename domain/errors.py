@@ -101,3 +101,23 @@ class IdentityProviderUnavailableError(UnavailableError):
 
     def __init__(self, detail: str = "the identity provider cannot be reached to verify this token") -> None:
         super().__init__(detail)
+
+
+class UserErasedError(UserNotFoundError):
+    """The user was erased: answered as an unknown user (404), and the erased user's own token as a 401."""
+
+    def __init__(self, user_id: int) -> None:
+        NotFoundError.__init__(self, f"user {user_id} was erased")
+        self.user_id = user_id
+
+
+class DuplicateUserError(ConflictError):
+    """Another user already has this email or external id; `field` names which."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"another user already has this {field}", field=field)
+
+
+class OperatorOnlyFieldError(ForbiddenError):
+    def __init__(self, field: str) -> None:
+        super().__init__(f"only an operator may change {field}", field=field)

@@ -24,6 +24,8 @@ from gateway.openapi_schemas import DecimalAsNumber
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.responses import FolioResponse
 from gateway.routes.api_keys import ApiKeyController
+from gateway.routes.audit import AuditController
+from gateway.routes.export import ExportController
 from gateway.routes.market_data import MarketDataController, market_data_document
 from gateway.routes.ops import OpsController
 from gateway.routes.portfolios import PortfolioController
@@ -31,6 +33,7 @@ from gateway.routes.reports import ReportController
 from gateway.routes.sessions import SessionController
 from gateway.routes.static_data import StaticDataController, instruments_document
 from gateway.routes.trades import TradeController
+from gateway.routes.users import UserController
 from gateway.security import authorize, bearer_auth
 from gateway.stack import build_stack
 
@@ -88,6 +91,9 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
             TradeController,
             ReportController,
             OpsController,
+            UserController,
+            ExportController,
+            AuditController,
             MarketDataController,
             StaticDataController,
             MetricsController,

@@ -19,10 +19,13 @@ from litestar.security.jwt import Token
 from config.jwt_keys import JwtKeys, load_jwt_keys
 from config.settings import Settings, SettingsError
 from config.wiring.web import WebServices
-from domain.errors import CredentialRejectedError
-from domain.models.api_keys import ApiKey, is_key
+from domain.errors import CredentialRejectedError, ExternalTokenRejectedError
+from domain.models.api_keys import KEY_SCOPES, ApiKey, is_key
+from domain.models.identity import ExternalClaims
+from domain.ports.identity import ExternalTokens
 from domain.services.api_keys import ApiKeyService
 from domain.services.revocations import RevocationWatch, key_actor
+from domain.services.sign_in import ExternalSignIn
 
 Scope = Literal["user", "operator"]
 Kind = Literal["jwt", "key", "oidc"]
@@ -97,6 +100,21 @@ def key_principal(key: ApiKey, now: float, cache_s: float) -> Principal:
     )
 
 
+def external_principal(user_id: int, claims: ExternalClaims, now: float, cache_s: float) -> Principal:
+    """The principal of an identity provider's verified token: its user, within the Folio scopes the token
+    names (`read`, `trade`, `reports`), or as the user's own token when it names none. Remembered until the
+    token expires, and at most `cache_s` (the subject's link to the user is read again then)."""
+    named = claims.scopes.intersection(KEY_SCOPES)
+    return Principal(
+        str(user_id),
+        "user",
+        min(claims.expires_at, now + cache_s),
+        issued_at=claims.issued_at,
+        kind="oidc",
+        scopes=frozenset(named) if named else None,
+    )
+
+
 def mint_token(settings: Settings, *, subject: str, scope: Scope, ttl_s: int | None = None) -> str:
     """A signed token for `subject`; raises SettingsError when no signing key is configured."""
     keys = load_jwt_keys(settings)
@@ -144,12 +162,16 @@ class Authenticator:
         self.not_before: dict[str, float] = {}
         self.api_keys: ApiKeyService | None = None
         self.revocations: RevocationWatch | None = None
+        self.external: ExternalTokens | None = None
+        self.sign_in: ExternalSignIn | None = None
 
     def attach(self, services: WebServices) -> None:
         """Use the web services' key store and revocation watch (the lifespan calls this at startup)."""
         self.api_keys = services.api_keys
         self.revocations = services.revocations
         self.not_before = services.revocations.not_before
+        self.external = services.external_tokens
+        self.sign_in = services.sign_in
 
     def cached(self, authorization: str | None) -> Principal | None:
         """The remembered principal, unless it expired or was revoked: the hot path's whole authentication."""
@@ -205,12 +227,27 @@ class Authenticator:
         token = _bearer(authorization)
         if is_key(token):
             return await self._verify_key(token, now)
-        principal = self._decode(token)
+        if self.external is not None and self.external.recognises(token):
+            principal = await self._verify_external(self.external, token, now)
+        else:
+            principal = self._decode(token)
         if principal.user_id is not None and self.revocations is not None:
             await self.revocations.know_user(principal.user_id)
             if self.revocations.revoked(principal.actor, principal.issued_at):
                 raise AuthenticationError(_revoked(principal))
         return principal
+
+    async def _verify_external(self, external: ExternalTokens, token: str, now: float) -> Principal:
+        """An identity provider's token. A provider that cannot be reached for a key not known yet raises
+        UnavailableError (503), which is not remembered as a refusal: the same token may work a moment later."""
+        if self.sign_in is None:
+            raise AuthenticationError("the identity provider's tokens are not accepted yet: the service is starting")
+        try:
+            claims = await external.verify(token)
+            user = await self.sign_in.user_for(claims)
+        except ExternalTokenRejectedError as e:
+            raise AuthenticationError(e.detail) from None
+        return external_principal(user.id, claims, now, self.key_cache_s)
 
     async def _verify_key(self, token: str, now: float) -> Principal:
         if self.api_keys is None:

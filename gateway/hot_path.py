@@ -9,7 +9,8 @@ documented route and the one mechanism for the other problem details. Authentica
 authorisation come first and are the app's own (`Authenticator.cached`, then `principal`, and the
 guard's `refusal` with the route's scope, `read`): a remembered credential costs two dict lookups; a
 missing, invalid, revoked or foreign one, or a key without `read`, falls through too, and the
-regular path answers 401/403.
+regular path answers 401/403. An operator's read it answers is noted for the audit log as the
+regular path notes it (`note_operator_read`).
 """
 
 from typing import Any
@@ -17,15 +18,16 @@ from typing import Any
 from litestar.types import ASGIApp, Receive, Send
 
 from domain.errors import DomainError, UnavailableError
+from domain.models.audit import user_target
 from domain.models.holdings import Holdings
 from domain.services.valuation import value_holdings
-from gateway.auth import AuthenticationError, Authenticator
+from gateway.auth import AuthenticationError, Authenticator, Principal
 from gateway.content_coding import Coding, compress, negotiate
 from gateway.dependencies import ServicesHandle
 from gateway.portfolio_schemas import portfolio_view
 from gateway.problems import log, send_problem
 from gateway.responses import json_encoder
-from gateway.security import refusal
+from gateway.security import note_operator_read, refusal
 
 PREFIX = "/api/user/"
 SUFFIX = "/portfolio"
@@ -81,11 +83,12 @@ class PortfolioFastLane:
         if services is None:
             return False
         try:
-            if not await self._authorized(authorization, user_id):
-                return False  # the regular path answers with the 401/403 problem details
+            principal = await self._authorized(authorization, user_id)
         except UnavailableError as e:  # a first sight of a key or a user, and the database is down
             await self._unavailable(e, services.settings.retry_after_s, scope, send)
             return True
+        if principal is None:
+            return False  # the regular path answers with the 401/403 problem details
         portfolios = services.portfolios
         holdings = portfolios.cached(user_id)
         hit = True
@@ -104,6 +107,8 @@ class PortfolioFastLane:
         scope["path_template"] = TEMPLATE
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        if principal.is_operator:
+            note_operator_read(services, principal, user_target(user_id), scope)
         return True
 
     async def _unavailable(self, e: UnavailableError, retry_after_s: int, scope: Any, send: Send) -> None:
@@ -113,14 +118,14 @@ class PortfolioFastLane:
         scope["path_template"] = TEMPLATE
         await send_problem(scope, send, 503, e.detail, [(b"retry-after", str(retry_after_s).encode())])
 
-    async def _authorized(self, authorization: str | None, user_id: int) -> bool:
+    async def _authorized(self, authorization: str | None, user_id: int) -> Principal | None:
         principal = self.authenticator.cached(authorization)
         if principal is None:
             try:
                 principal = await self.authenticator.principal(authorization)
             except AuthenticationError:
-                return False
-        return refusal(principal, SCOPE, user_id) is None
+                return None
+        return principal if refusal(principal, SCOPE, user_id) is None else None
 
     def _body(self, user_id: int, holdings: Holdings, snapshot: Any, accept: str | None) -> tuple[bytes, Coding]:
         entry = self.bodies.get(user_id)

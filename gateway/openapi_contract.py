@@ -68,7 +68,7 @@ HEADERS: dict[str, OpenAPIHeader | Reference] = {
 }
 COMMON = ("X-Request-ID", "X-Process-Time", "Server-Timing")
 # Structs with forbid_unknown_fields
-STRICT_BODIES = frozenset({"TradeIn", "QuotesIn", "QuoteIn", "ReportIn", "ApiKeyIn"})
+STRICT_BODIES = frozenset({"TradeIn", "QuotesIn", "QuoteIn", "ReportIn", "ApiKeyIn", "UserIn", "UserPatch"})
 OPTIONAL_BODIES = frozenset({"generateReport"})  # the body is one of two ways to say what the query can say
 BY_STATUS = {"401": ("WWW-Authenticate",), "429": ("Retry-After",), "503": ("Retry-After",)}
 
@@ -90,6 +90,20 @@ def _link(operation_id: str, description: str, body: Any = None, **parameters: s
 
 
 _TASK = "$response.body#/task_id"
+_NEW_USER = "$response.body#/id"
+_USER_URL = "^/api/users/[1-9][0-9]*$"
+
+
+def _user_links(user_id: str) -> dict[str, Link]:
+    return {
+        "user": _link("getUser", "The user's profile", user_id=user_id),
+        "update": _link("updateUser", "Change the user's profile", user_id=user_id),
+        "export": _link("exportUser", "Everything held about the user", user_id=user_id),
+        "portfolio": _link("getPortfolio", "The user's portfolio", user_id=user_id),
+        "trades": _link("listTrades", "The user's trades", user_id=user_id),
+    }
+
+
 _DOCUMENT_HEADERS: dict[str, OpenAPIHeader | str] = {
     "ETag": "ETag",
     "Cache-Control": _header("How long a shared cache (a CDN) may keep this representation"),
@@ -184,6 +198,25 @@ ANSWERS: dict[tuple[str, str], Answer] = {
                 key_id="$response.body#/items/0/id",
             ),
         }
+    ),
+    ("createUser", "201"): Answer(
+        headers={"Location": _header("The new user's URL", Schema(type=OpenAPIType.STRING, pattern=_USER_URL))},
+        links=_user_links(_NEW_USER),
+    ),
+    ("getUser", "200"): Answer(links=_user_links(_NEW_USER)),
+    ("updateUser", "200"): Answer(links=_user_links(_NEW_USER)),
+    ("listUsers", "200"): Answer(
+        links={
+            "nextPage": _link("listUsers", "The next page", cursor="$response.body#/next_cursor"),
+            "user": _link("getUser", "The newest user of the page", user_id="$response.body#/items/0/id"),
+        }
+    ),
+    ("exportUser", "200"): Answer(
+        headers={"Content-Disposition": _header("`attachment`, with the file name of the export")},
+        links={"user": _link("getUser", "The user exported", user_id="$response.body#/user/id")},
+    ),
+    ("listAudit", "200"): Answer(
+        links={"nextPage": _link("listAudit", "The next page", cursor="$response.body#/next_cursor")}
     ),
 }
 

@@ -18,7 +18,9 @@ from domain.errors import (
     InvalidRequestError,
     NotFoundError,
     UnavailableError,
+    UserErasedError,
 )
+from gateway.auth import AuthenticationError
 
 log = logging.getLogger("folio.errors")
 
@@ -104,6 +106,9 @@ def problem_response(
 
 
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
+    if isinstance(exc, UserErasedError) and getattr(request.scope.get("user"), "user_id", None) == exc.user_id:
+        # The erased user's own token: its subject is gone, so the credential is what is wrong.
+        return http_error_handler(request, AuthenticationError("this token's user was erased"))
     status = next((code for cls, code in _STATUS_BY_CATEGORY if isinstance(exc, cls)), 400)
     if status == 503:
         log.warning("dependency unavailable: %s", exc.detail, extra={"request_id": request_id_of(request)})

@@ -8,6 +8,10 @@ user's credential or an operator's; and an API key needs the scope the route dec
 holds, and a route that declares none is closed to keys). Handlers that learn an object's owner only
 after loading it (a report by task id) call `authorize_owner`. The portfolio fast lane reuses
 `Authenticator.principal` and `refusal`, and on any refusal leaves the answer to this path.
+
+An operator's read of a user's data is an audit event (`user.read`), noted here and in the fast lane
+with `note_operator_read`: the entry is queued, and appended off the request's path. A user reading
+its own data is not one.
 """
 
 from typing import Any
@@ -18,11 +22,13 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.middleware.base import DefineMiddleware
 
 from domain.errors import ForbiddenError
+from domain.models.audit import Actor, user_target
 from gateway.auth import AuthenticationError, Authenticator, Principal, authorization_header
 
 OPEN_PATHS = ("/health", "/docs")
 SCOPE = "scope"  # the key of a route handler's `opt` that names the scope it needs
 MANAGE = "manage"  # keys and sessions: a scope no API key holds
+READS = frozenset(("GET", "HEAD"))
 OPS_PREFIX = "/api/ops/"
 API_PREFIX = "/api/"
 
@@ -71,11 +77,39 @@ def refusal(principal: Principal, scope: str | None, user_id: int | None = None)
     return f"this API key lacks the scope '{scope}' that this route needs"
 
 
-def authorize_owner(caller: Connection | Principal, owner_user_id: int) -> None:
-    """Raise ForbiddenError (403) unless the caller is `owner_user_id` or an operator."""
-    principal = caller if isinstance(caller, Principal) else principal_of(caller)
+def actor_name(principal: Principal) -> str:
+    """The principal as the audit log names it: `user:42`, `operator:ada`, `apikey:<id>`."""
+    return principal.actor
+
+
+def actor_of(connection: Connection) -> Actor:
+    """Who asks, and under which request id, for the audit entries of the change it asks for."""
+    request_id = connection.scope.get("state", {}).get("request_id")
+    return Actor(name=actor_name(principal_of(connection)), request_id=request_id)
+
+
+def note_operator_read(services: Any, principal: Principal, target: str, scope: Any) -> None:
+    """Queue the audit entry of an operator's read of `target` (a user's data); nothing for anyone else."""
+    reads = getattr(services, "reads", None)
+    if reads is None or not principal.is_operator:
+        return
+    request_id = scope.get("state", {}).get("request_id")
+    reads.record(Actor(name=actor_name(principal), request_id=request_id), target, f"GET {scope['path']}")
+
+
+def authorize_owner(caller: Connection, owner_user_id: int) -> None:
+    """Raise ForbiddenError (403) unless the caller is `owner_user_id` or an operator (whose read is noted)."""
+    principal = principal_of(caller)
+    _authorize_owner(caller, principal, owner_user_id)
+
+
+def _authorize_owner(connection: Connection, principal: Principal, owner_user_id: int) -> None:
     if not principal.may_access_user(owner_user_id):
         raise ForbiddenError(f"this token may not access user {owner_user_id}'s data")
+    if principal.is_operator and connection.scope.get("method") in READS:
+        note_operator_read(
+            connection.app.state.get("services"), principal, user_target(owner_user_id), connection.scope
+        )
 
 
 async def authorize(connection: Connection, handler: BaseRouteHandler) -> None:
@@ -91,7 +125,11 @@ async def authorize(connection: Connection, handler: BaseRouteHandler) -> None:
     if handler.opt.get("operator_only") or path.startswith(OPS_PREFIX):
         require_operator(principal)
     user_id = connection.path_params.get("user_id")
-    refused = refusal(principal, handler.opt.get(SCOPE), user_id if isinstance(user_id, int) else None)
+    if isinstance(user_id, int):
+        _authorize_owner(connection, principal, user_id)
+    elif handler.opt.get("reads_users") and principal.is_operator:
+        note_operator_read(connection.app.state.get("services"), principal, "users", connection.scope)
+    refused = refusal(principal, handler.opt.get(SCOPE))
     if refused is not None:
         raise ForbiddenError(refused)
 

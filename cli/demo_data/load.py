@@ -123,7 +123,9 @@ def load_demo_data(database_url: str, *, seed: int = DEFAULT_SEED) -> DemoDataRe
         deferred = _defer_constraints(cursor, ("daily_prices", "quotes", "holdings"))
         instruments = _build_instruments(seed)
         closes: list[list[float]] = []
-        _copy(cursor, "COPY users (id, email, name, created_at) FROM STDIN", _user_blocks(seed))
+        _copy(cursor, "COPY users (id, email, name, created_at, external_id) FROM STDIN", _user_blocks(seed))
+        # Users created through the API take ids from the sequence: past the demo users'.
+        cursor.execute("SELECT setval('users_id_seq', (SELECT max(id) FROM users))")
         _copy(
             cursor,
             "COPY instruments (id, symbol, name, asset_class, currency, exchange) FROM STDIN",

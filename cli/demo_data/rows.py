@@ -29,6 +29,11 @@ def _copy_text(value: str) -> str:
     return value
 
 
+def demo_external_id(user_id: int) -> str:
+    """The demo user's subject at the identity provider (what an OpenID Connect token's `sub` would say)."""
+    return f"demo-user-{user_id}"
+
+
 def _user_blocks(seed: int) -> Iterable[str]:
     rng = random.Random(f"{seed}:users")
     first, last = _FIRST_NAMES, _LAST_NAMES
@@ -41,7 +46,8 @@ def _user_blocks(seed: int) -> Iterable[str]:
         else:
             name = f"{rng.choice(first)} {rng.choice(last)}"
         created = base + dt.timedelta(seconds=rng.randrange(span))
-        lines.append(f"{user_id}\tuser{user_id}@example.com\t{name}\t{created:%Y-%m-%d %H:%M:%S}+00\n")
+        subject = demo_external_id(user_id)
+        lines.append(f"{user_id}\tuser{user_id}@example.com\t{name}\t{created:%Y-%m-%d %H:%M:%S}+00\t{subject}\n")
     yield "".join(lines)
 
 

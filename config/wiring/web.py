@@ -15,12 +15,15 @@ from config.wiring.reports import report_policy, report_queue
 from config.wiring.resources import Resources, open_resources
 from domain.adapters.breaker import CircuitBreaker
 from domain.adapters.oidc import OidcExternalTokens
+from domain.adapters.postgres.audit import PostgresAuditLog
+from domain.adapters.postgres.credentials import PostgresApiKeyStore
 from domain.adapters.postgres.holdings import PostgresHoldingsRepository
 from domain.adapters.postgres.pool import PostgresProbe
 from domain.adapters.postgres.quotes import PostgresQuoteRepository
 from domain.adapters.postgres.report_stats import PostgresReportStatistics
 from domain.adapters.postgres.reports import PostgresReportRepository
 from domain.adapters.postgres.trades import PostgresTradeStore
+from domain.adapters.postgres.users import PostgresUserStore
 from domain.adapters.queue_backlog import ValkeyQueueBacklog
 from domain.adapters.valkey import ValkeyProbe
 from domain.adapters.valkey_bus import ValkeyInvalidationBus
@@ -31,6 +34,8 @@ from domain.errors import UnavailableError
 from domain.ports.identity import ExternalTokens
 from domain.ports.metrics import Metrics
 from domain.services.api_keys import ApiKeyService
+from domain.services.audit import AuditTrail, ReadRecorder
+from domain.services.export import ExportService
 from domain.services.fleet import FleetService
 from domain.services.health import HealthService
 from domain.services.invalidations import listen_for_invalidations
@@ -39,8 +44,10 @@ from domain.services.portfolios import PortfolioService
 from domain.services.rate_limits import RateLimiter
 from domain.services.reports.desk import ReportDesk
 from domain.services.revocations import RevocationWatch
+from domain.services.sign_in import ExternalSignIn
 from domain.services.telemetry import ReportTelemetry
 from domain.services.trades import TradeService
+from domain.services.users import UserService
 
 log = logging.getLogger("folio.wiring")
 
@@ -64,7 +71,12 @@ class WebServices:
     metrics: Metrics
     api_keys: ApiKeyService
     revocations: RevocationWatch
+    users: UserService
+    exports: ExportService
+    audit: AuditTrail
+    reads: ReadRecorder  # operators' reads of users' data, appended to the audit log in batches
     external_tokens: ExternalTokens | None = None  # None unless OIDC_ISSUER is set
+    sign_in: ExternalSignIn | None = None  # the users of the external tokens' subjects (with them)
 
 
 @contextlib.asynccontextmanager
@@ -79,24 +91,40 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
         credentials = open_credentials(resources, bus, stack)
         run_in_background(stack, listen_for_invalidations(bus, [portfolios, credentials.revocations]), "invalidations")
         _sample_reports(resources, stack)
+        user_store = PostgresUserStore(resources.pool)
+        # Once an erasure commits, every process refuses the user's keys and tokens, and forgets its holdings.
+        users = UserService(user_store, after_erase=[credentials.revocations.forget_user, portfolios.invalidate])
+        trades = PostgresTradeStore(resources.pool)
+        reports = PostgresReportRepository(resources.pool)
+        audit = PostgresAuditLog(resources.pool)
         yield WebServices(
             settings=settings,
             portfolios=portfolios,
-            trades=TradeService(PostgresTradeStore(resources.pool), portfolios.invalidate),
+            trades=TradeService(trades, portfolios.invalidate),
             quotes=book,
             market_data=MarketDataService(
                 book, PostgresQuoteRepository(resources.pool), _quote_bus(resources), max_batch=settings.quote_batch_max
             ),
-            reports=ReportDesk(
-                PostgresReportRepository(resources.pool), report_queue(resources), report_policy(settings)
-            ),
+            reports=ReportDesk(reports, report_queue(resources), report_policy(settings)),
             health=_health(resources, stack),
             fleet=join_fleet(resources, stack),
             rate_limits=_rate_limits(resources, stack),
             metrics=resources.metrics,
             api_keys=credentials.api_keys,
             revocations=credentials.revocations,
-            external_tokens=_external_tokens(settings, stack),
+            external_tokens=(external := _external_tokens(settings, stack)),
+            sign_in=None if external is None else _sign_in(settings, users, user_store),
+            users=users,
+            exports=ExportService(
+                users,
+                PostgresHoldingsRepository(resources.pool),
+                trades,
+                reports,
+                audit,
+                PostgresApiKeyStore(resources.pool),
+            ),
+            audit=AuditTrail(audit),
+            reads=_record_reads(resources, audit, stack),
         )
 
 
@@ -116,6 +144,18 @@ def _external_tokens(settings: Settings, stack: contextlib.AsyncExitStack) -> Ex
     stack.push_async_callback(tokens.aclose)  # after the refresher below has stopped
     run_in_background(stack, tokens.run(), "oidc-keys")
     return tokens
+
+
+def _sign_in(settings: Settings, users: UserService, store: PostgresUserStore) -> ExternalSignIn:
+    return ExternalSignIn(users, store, auto_provision=settings.oidc_auto_provision)
+
+
+def _record_reads(resources: Resources, log: PostgresAuditLog, stack: contextlib.AsyncExitStack) -> ReadRecorder:
+    """Operators' reads, appended every half second; what is left at shutdown is appended after the task stops."""
+    reads = ReadRecorder(log, resources.clock)
+    stack.push_async_callback(reads.flush)  # runs after the task below is cancelled (the stack unwinds in reverse)
+    run_in_background(stack, reads.run(), "audit-reads")
+    return reads
 
 
 def _quote_bus(resources: Resources) -> ValkeyQuoteVersionBus:

@@ -80,6 +80,14 @@ class RevocationStore(Protocol):
         """
 
     @abstractmethod
+    async def revocations_of(self, user_id: int) -> tuple[Revocation, ...]:
+        """The user's session watermark (if any) and every revoked key of theirs: what erasing them revoked.
+
+        Raises:
+            UnavailableError: the store cannot answer now.
+        """
+
+    @abstractmethod
     async def revoked_within(self, seconds: float) -> tuple[Revocation, ...]:
         """Every key revocation and session watermark of the last `seconds` (by the store's clock).
 

@@ -14,7 +14,7 @@ class HoldingsRepository(Protocol):
 
     @abstractmethod
     async def get(self, user_id: int) -> Holdings | None:
-        """Return the user's holdings (possibly none); None when the user does not exist.
+        """Return the user's holdings (possibly none); None when the user does not exist or was erased.
 
         Raises:
             UnavailableError: the store cannot answer now.

@@ -4,6 +4,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from domain.models.audit import AuditEntry
 from domain.models.quotes import DailyClose, QuoteSnapshot, QuoteUpdate
 
 
@@ -19,8 +20,9 @@ class QuoteRepository(Protocol):
         """Every instrument with its latest quote, at the newest version."""
 
     @abstractmethod
-    async def apply_quotes(self, updates: Sequence[QuoteUpdate]) -> int:
-        """Store a batch of quotes (distinct symbols) and publish it as a new version, atomically; return it.
+    async def apply_quotes(self, updates: Sequence[QuoteUpdate], *, audit: AuditEntry) -> int:
+        """Store a batch of quotes (distinct symbols) and publish it as a new version, atomically, with `audit`
+        (completed with the `version`); return the version.
 
         Ingests are serialised, so versions become visible in order: concurrent batches get distinct
         versions and the highest one's prices are what stays. Day high/low widen to the new price, the

@@ -74,6 +74,14 @@ class ReportRepository(Protocol):
             InvalidRequestError: the cursor is not one this repository gave out.
         """
 
+    @abstractmethod
+    async def of_user(self, user_id: int, *, limit: int, cursor: str | None) -> ReportPage:
+        """The user's reports (any status), newest first, paged as `by_status` is.
+
+        Raises:
+            InvalidRequestError: the cursor is not one this repository gave out.
+        """
+
 
 class ReportQueue(Protocol):
     """Wakes a worker for a report. At most a hint: the repository row is the record."""

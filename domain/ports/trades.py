@@ -3,6 +3,7 @@
 from abc import abstractmethod
 from typing import Protocol
 
+from domain.models.audit import AuditEntry
 from domain.models.trades import Order, TradePage, TradeResult
 
 
@@ -10,15 +11,20 @@ class TradeStore(Protocol):
     """The record of trades and the holdings they move, changed together or not at all."""
 
     @abstractmethod
-    async def place(self, user_id: int, order: Order, idempotency_key: str | None) -> TradeResult:
-        """In one transaction: record the trade and apply it to the holding (`Position.apply`).
+    async def place(self, user_id: int, order: Order, idempotency_key: str | None, *, audit: AuditEntry) -> TradeResult:
+        """In one transaction: record the trade, apply it to the holding (`Position.apply`) and append `audit`,
+        completed with the trade's target (`user:<id>/trade:<trade id>`) and `trade_id`.
 
-        A repeated `idempotency_key` returns the first result with `replayed=True`.
+        A repeated `idempotency_key` returns the first result with `replayed=True` (and records nothing).
 
         Raises:
-            UserNotFoundError, UnknownSymbolError, InsufficientHoldingsError, IdempotencyKeyReusedError.
+            UserNotFoundError (UserErasedError for an erased user), UnknownSymbolError,
+            InsufficientHoldingsError, IdempotencyKeyReusedError.
         """
 
     @abstractmethod
     async def history(self, user_id: int, *, limit: int, before: int | None) -> TradePage:
-        """The user's trades, newest first, with ids below `before`. Raises UserNotFoundError."""
+        """The user's trades, newest first, with ids below `before`.
+
+        Raises UserNotFoundError (UserErasedError for an erased user: the trades stay, but not as anyone's).
+        """

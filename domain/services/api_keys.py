@@ -27,11 +27,11 @@ from domain.models.api_keys import (
     key_matches,
     key_prefix,
 )
-from domain.models.audit import AuditEntry
+from domain.models.audit import APIKEY_CREATE, APIKEY_REVOKE, AuditEntry, key_target, user_target
 from domain.models.invalidations import ApiKeyRevoked
 from domain.ports.clock import Clock
 from domain.ports.credentials import ApiKeyStore
-from domain.services.revocations import RevocationWatch, key_actor, user_actor
+from domain.services.revocations import RevocationWatch, key_actor
 
 log = logging.getLogger("folio.api_keys")
 
@@ -72,7 +72,9 @@ class ApiKeyService:
             raise InvalidRequestError("expires_at must be in the future", field="expires_at")
         scopes = tuple(dict.fromkeys(scopes))
         change = {"name": name, "scopes": list(scopes), "expires_at": expires_at and expires_at.isoformat()}
-        audit = AuditEntry(actor=actor, action="apikey.create", target="apikey", request_id=request_id, change=change)
+        audit = AuditEntry(
+            actor=actor, action=APIKEY_CREATE, target=user_target(user_id), request_id=request_id, change=change
+        )
         limit = self._max_per_user
         for attempt in range(PREFIX_ATTEMPTS):
             prefix, token = generate_key()
@@ -98,10 +100,10 @@ class ApiKeyService:
         """Revoke the key in the store, then everywhere: every process refuses it when this returns."""
         audit = AuditEntry(
             actor=actor,
-            action="apikey.revoke",
-            target=key_actor(key_id),
+            action=APIKEY_REVOKE,
+            target=key_target(user_id, key_id),
             request_id=request_id,
-            change={"user": user_actor(user_id)},
+            change={},
         )
         key = await self._store.revoke(user_id, key_id, audit=audit)
         await self._watch.announce(ApiKeyRevoked(key_id=key.id))

@@ -9,6 +9,7 @@ from decimal import Decimal
 import msgspec
 
 from domain.errors import InstrumentNotFoundError, InvalidRequestError, UnavailableError, UnknownSymbolError
+from domain.models.audit import QUOTES_INGEST, Actor, AuditEntry
 from domain.models.quotes import DailyClose, Instrument, Quote, QuoteSnapshot, QuoteUpdate, build_snapshot
 from domain.ports.quotes import QuoteRepository, QuoteVersionBus
 
@@ -126,10 +127,13 @@ class MarketDataService:
         listing = self._book.find(symbol)
         return await self._repository.daily_closes(listing.instrument.id, days)
 
-    async def ingest(self, updates: Sequence[QuoteUpdate]) -> int:
-        """Validate and store a batch as one new version, announce it, and return the version."""
+    async def ingest(self, updates: Sequence[QuoteUpdate], *, actor: Actor) -> int:
+        """Validate and store a batch as one new version (audited as `actor`'s), announce it, return the version."""
         self._validate(updates)
-        version = await self._repository.apply_quotes(updates)
+        change = {"quotes": [msgspec.structs.astuple(u) for u in updates]}
+        version = await self._repository.apply_quotes(
+            updates, audit=AuditEntry.by(actor, QUOTES_INGEST, "quotes", change)
+        )
         await self._bus.announce(version)
         # This process serves its own write at once, whatever the announcement does.
         try:

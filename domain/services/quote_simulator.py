@@ -6,6 +6,7 @@ import math
 import random
 from decimal import Decimal
 
+from domain.models.audit import Actor
 from domain.models.quotes import Quote, QuoteUpdate
 from domain.services.market_data import MarketDataService
 
@@ -34,6 +35,9 @@ def spread_around(quote: Quote, price: Decimal) -> tuple[Decimal, Decimal]:
     bid = min((price * quote.bid / quote.price).quantize(price), price)
     ask = max((price * quote.ask / quote.price).quantize(price), price)
     return (bid if bid > 0 else price), ask
+
+
+SIMULATOR = Actor(name="system:simulator")
 
 
 class QuoteSimulator:
@@ -69,7 +73,7 @@ class QuoteSimulator:
         if not self._market_data.book.current().quotes:
             await self._market_data.book.refresh()
         batch = self.next_batch()
-        return await self._market_data.ingest(batch) if batch else None
+        return await self._market_data.ingest(batch, actor=SIMULATOR) if batch else None
 
     async def run(self, interval_s: float, ticks: int | None = None) -> None:
         done = 0

@@ -21,7 +21,7 @@ import time
 
 from domain import timing
 from domain.errors import UnavailableError
-from domain.models.audit import AuditEntry
+from domain.models.audit import SESSIONS_REVOKE, AuditEntry, user_target
 from domain.models.invalidations import ApiKeyRevoked, Invalidation, Revocation, SessionsRevoked
 from domain.ports.credentials import RevocationStore
 from domain.ports.holdings import InvalidationBus
@@ -99,11 +99,16 @@ class RevocationWatch:
     async def revoke_sessions(self, user_id: int, *, actor: str, request_id: str | None) -> float:
         """Invalidate every token issued to the user until now, on every process; the watermark (epoch s)."""
         audit = AuditEntry(
-            actor=actor, action="sessions.revoke", target=user_actor(user_id), request_id=request_id, change={}
+            actor=actor, action=SESSIONS_REVOKE, target=user_target(user_id), request_id=request_id, change={}
         )
         watermark = (await self._store.revoke_sessions(user_id, audit=audit)).timestamp()
         await self.announce(SessionsRevoked(user_id=user_id, not_before=watermark))
         return watermark
+
+    async def forget_user(self, user_id: int) -> None:
+        """An erasure has committed (it revoked the user's keys and tokens): refuse them on every process."""
+        for message in await self._store.revocations_of(user_id):
+            await self.announce(message)
 
     async def run(self) -> None:
         """Until cancelled: read the store whenever the channel may have missed something."""

@@ -6,6 +6,7 @@ from decimal import Decimal
 import msgspec
 
 from domain.errors import InvalidRequestError, UnavailableError
+from domain.models.audit import TRADE_PLACE, Actor, AuditEntry, user_target
 from domain.models.trades import QUANTUM, Order, TradePage, TradeResult
 from domain.ports.trades import TradeStore
 
@@ -33,11 +34,16 @@ class TradeService:
         self._store = store
         self._invalidate = invalidate
 
-    async def place(self, user_id: int, order: Order, idempotency_key: str | None = None) -> TradeResult:
-        """Execute the order; the user's holdings are invalidated everywhere before this returns."""
+    async def place(
+        self, user_id: int, order: Order, idempotency_key: str | None = None, *, actor: Actor
+    ) -> TradeResult:
+        """Execute the order, recorded in the audit log as `actor`'s; the user's holdings are invalidated
+        everywhere before this returns."""
         order = validate(order)
+        change = {**msgspec.structs.asdict(order), "idempotency_key": idempotency_key}
+        audit = AuditEntry.by(actor, TRADE_PLACE, user_target(user_id), change)
         try:
-            result = await self._store.place(user_id, order, idempotency_key)
+            result = await self._store.place(user_id, order, idempotency_key, audit=audit)
         except UnavailableError:
             # The commit may have happened even though its answer was lost: drop the cached holdings anyway.
             await self._invalidate(user_id)

@@ -20,7 +20,7 @@ from gateway.market_data_schemas import (
     render_market_data,
 )
 from gateway.openapi_schemas import problems
-from gateway.security import SCOPE, operator_only
+from gateway.security import SCOPE, actor_of, operator_only
 
 Days = Annotated[
     int | None,
@@ -109,9 +109,9 @@ class MarketDataController(Controller):
             },
         ),
     )
-    async def ingest(self, state: State, data: JSONBody[QuotesIn]) -> IngestResult:
+    async def ingest(self, request: Request[Any, Any, Any], state: State, data: JSONBody[QuotesIn]) -> IngestResult:
         market_data = services_of(state).market_data
-        version = await market_data.ingest(data.to_domain())
+        version = await market_data.ingest(data.to_domain(), actor=actor_of(request))
         # This process serves the new version from the next request on (others within a second).
         await state.market_data_document.settle(market_data.book.current())
         return IngestResult(version=version, quotes=len(data.quotes))

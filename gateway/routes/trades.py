@@ -1,8 +1,8 @@
 """Trades: place one (idempotently) and page through a user's history, newest first."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, get, post, route
+from litestar import Controller, Request, Response, get, post, route
 from litestar.datastructures import State
 from litestar.enums import HttpMethod
 from litestar.params import JSONBody, QueryParameter
@@ -13,7 +13,7 @@ from gateway.dependencies import services_of
 from gateway.openapi_schemas import problems
 from gateway.responses import FolioResponse
 from gateway.routes.portfolios import USER_NOTES, IdempotencyKey, UserId
-from gateway.security import SCOPE
+from gateway.security import SCOPE, actor_of
 from gateway.trade_schemas import (
     CURSOR_PATTERN,
     TradeIn,
@@ -53,9 +53,15 @@ class TradeController(Controller):
         responses=problems(400, 401, 403, 404, 413, 422, 429, 503, notes=PLACE_NOTES),
     )
     async def place(
-        self, state: State, user_id: UserId, data: JSONBody[TradeIn], idempotency_key: IdempotencyKey = None
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        user_id: UserId,
+        data: JSONBody[TradeIn],
+        idempotency_key: IdempotencyKey = None,
     ) -> FolioResponse[TradeOut]:
-        result: TradeResult = await services_of(state).trades.place(user_id, data.to_domain(), idempotency_key)
+        trades = services_of(state).trades
+        result: TradeResult = await trades.place(user_id, data.to_domain(), idempotency_key, actor=actor_of(request))
         headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
         return FolioResponse(trade_out(result.trade, result.position), status_code=201, headers=headers)
 

@@ -27,12 +27,17 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 RANDOM_SEED = 20261206  # the same requests each run, so a failure can be replayed
 RUN_USERS = (9901, 9902)  # the users the config's dictionaries name; the user token is the first one's
+PROFILE = "SELECT email, name, external_id, base_currency FROM users WHERE id = %s"
 # Listings are the stateful phase's preferred starting points; without them it starts from the user's resources.
 LISTINGS = ("getMarketData", "listInstruments", "listReports")
+# Creating users is left to the first pass: Hypothesis replays a scenario's steps, and a replayed creation
+# meets its own email (409) where the first run got a 201; with it, the phase ended after 15 to 80 scenarios
+# instead of about 140 (measured). The users' own operations and links are followed from the other answers.
+NOT_STATEFUL = (*LISTINGS, "createUser")
 PASSES = {
     "operations": ["--phases", "examples,coverage,fuzzing"],
     "stateful": ["--phases", "stateful", "--max-examples", "100"]
-    + [arg for op in LISTINGS for arg in ("--exclude-operation-id", op)],
+    + [arg for op in NOT_STATEFUL for arg in ("--exclude-operation-id", op)],
 }
 MIN_CASES = {"operations": 800, "stateful": 300}
 TIMEOUT_S = 240
@@ -85,10 +90,23 @@ def _failures(done: Pass) -> str:
 
 @pytest.fixture
 def run_users_reports_removed(settings):
-    """The run's reports would keep a later worker busy: they go when the test ends (the rows are the record)."""
-    yield
+    """The run's reports would keep a later worker busy: they go when the test ends (the rows are the record).
+    The profile the run changes (user 9901's) is put back."""
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        profile = conn.execute(PROFILE, (RUN_USERS[0],)).fetchone()
+    yield
+    email, _, external_id, _ = profile
+    with psycopg.connect(settings.database_url, autocommit=True) as conn, conn.transaction():
         conn.execute("DELETE FROM reports WHERE user_id = ANY(%s)", (list(RUN_USERS),))
+        # A user the run created may have taken the email or external id meanwhile (it reuses values it saw).
+        conn.execute("UPDATE users SET email = 'x' || id || email WHERE email = %s AND id <> %s", (email, RUN_USERS[0]))
+        conn.execute(
+            "UPDATE users SET external_id = NULL WHERE external_id = %s AND id <> %s", (external_id, RUN_USERS[0])
+        )
+        conn.execute(
+            "UPDATE users SET email = %s, name = %s, external_id = %s, base_currency = %s WHERE id = %s",
+            (*profile, RUN_USERS[0]),
+        )
 
 
 def test_the_app_honours_its_own_openapi_document(two_web_processes, settings, tmp_path, run_users_reports_removed):

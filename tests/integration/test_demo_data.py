@@ -95,6 +95,9 @@ def test_counts_and_shape(loaded: tuple[str, DemoDataResult, list[tuple[Any, ...
         assert one("SELECT count(*) FROM users") == USER_COUNT
         assert one("SELECT min(id), max(id) FROM users") == (1, USER_COUNT)
         assert one("SELECT count(*) FROM users WHERE email <> 'user' || id || '@example.com'") == 0
+        assert one("SELECT count(*) FROM users WHERE external_id IS DISTINCT FROM 'demo-user-' || id") == 0
+        assert one("SELECT count(*) FROM users WHERE base_currency <> 'USD' OR erased_at IS NOT NULL") == 0
+        assert one("SELECT nextval('users_id_seq')") == USER_COUNT + 1  # users created later come after them
         assert one("SELECT count(*) FROM instruments") == INSTRUMENT_COUNT
         by_class = dict(conn.execute("SELECT asset_class, count(*) FROM instruments GROUP BY 1").fetchall())
         assert by_class == ASSET_CLASS_COUNTS

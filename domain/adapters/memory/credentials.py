@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 
 import msgspec
 
+from domain.adapters.memory.audit import InMemoryAuditLog
 from domain.adapters.memory.clock import FixedClock
 from domain.errors import ApiKeyLimitError, ApiKeyNotFoundError, ConflictError, UserNotFoundError
 from domain.models.api_keys import ApiKey, NewApiKey, StoredApiKey
-from domain.models.audit import AuditEntry
+from domain.models.audit import AuditEntry, key_target
 from domain.models.invalidations import ApiKeyRevoked, Revocation, SessionsRevoked
 from domain.ports.clock import Clock
 from domain.ports.credentials import ApiKeyStore, RevocationStore
@@ -18,15 +19,29 @@ from domain.ports.credentials import ApiKeyStore, RevocationStore
 class InMemoryCredentials:
     """The rows both twins read and write: users, their watermarks, keys with digests, the audit entries."""
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, clock: Clock | None = None, log: InMemoryAuditLog | None = None) -> None:
         self.clock = clock or FixedClock()
+        self.log = log  # the audit log's twin, when a test reads the entries there too
         self.users: set[int] = set()
         self.not_before: dict[int, datetime] = {}
         self.keys: dict[str, StoredApiKey] = {}  # by id
         self.audit: list[AuditEntry] = []
 
+    def record(self, entry: AuditEntry) -> None:
+        self.audit.append(entry)
+        if self.log is not None:
+            self.log.record(entry)
+
     def add_user(self, user_id: int) -> None:
         self.users.add(user_id)
+
+    def erase_user(self, user_id: int, now: datetime) -> None:
+        """What erasing the user does to its credentials: every token and key it holds stops `now`."""
+        self.not_before[user_id] = now
+        for key_id, stored in self.keys.items():
+            if stored.key.user_id == user_id and stored.key.revoked_at is None:
+                revoked = msgspec.structs.replace(stored.key, revoked_at=now)
+                self.keys[key_id] = msgspec.structs.replace(stored, key=revoked)
 
 
 class InMemoryApiKeyStore(ApiKeyStore):
@@ -51,7 +66,7 @@ class InMemoryApiKeyStore(ApiKeyStore):
             expires_at=key.expires_at,
         )
         state.keys[created.id] = StoredApiKey(key=created, digest=key.digest)
-        state.audit.append(msgspec.structs.replace(audit, target=f"apikey:{created.id}"))
+        state.record(audit.completed(target=key_target(created.user_id, created.id)))
         return created
 
     async def list(self, user_id: int) -> tuple[ApiKey, ...]:
@@ -69,7 +84,7 @@ class InMemoryApiKeyStore(ApiKeyStore):
             raise ApiKeyNotFoundError(key_id)
         revoked = msgspec.structs.replace(stored.key, revoked_at=self.state.clock.now())
         self.state.keys[revoked.id] = msgspec.structs.replace(stored, key=revoked)
-        self.state.audit.append(audit)
+        self.state.record(audit)
         return revoked
 
     async def record_use(self, used: Mapping[str, datetime]) -> None:
@@ -88,11 +103,21 @@ class InMemoryRevocationStore(RevocationStore):
         if user_id not in self.state.users:
             raise UserNotFoundError(user_id)
         watermark = self.state.not_before[user_id] = self.state.clock.now()
-        self.state.audit.append(audit)
+        self.state.record(audit)
         return watermark
 
     async def tokens_not_before(self, user_id: int) -> datetime | None:
         return self.state.not_before.get(user_id)
+
+    async def revocations_of(self, user_id: int) -> tuple[Revocation, ...]:
+        keys: list[Revocation] = [
+            ApiKeyRevoked(key_id=stored.key.id)
+            for stored in self.state.keys.values()
+            if stored.key.user_id == user_id and stored.key.revoked_at is not None
+        ]
+        if (at := self.state.not_before.get(user_id)) is not None:
+            keys.append(SessionsRevoked(user_id=user_id, not_before=at.timestamp()))
+        return tuple(keys)
 
     async def revoked_within(self, seconds: float) -> tuple[Revocation, ...]:
         since = self.state.clock.now() - timedelta(seconds=seconds)

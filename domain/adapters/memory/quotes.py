@@ -6,8 +6,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from domain.adapters.memory.audit import InMemoryAuditLog
 from domain.adapters.memory.clock import FixedClock
 from domain.errors import UnknownSymbolError
+from domain.models.audit import AuditEntry
 from domain.models.quotes import DailyClose, Instrument, Quote, QuoteSnapshot, QuoteUpdate, build_snapshot
 from domain.models.trades import QUANTUM
 from domain.ports.clock import Clock
@@ -17,12 +19,13 @@ ONE = Decimal(1)
 
 
 class InMemoryQuoteRepository(QuoteRepository):
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, clock: Clock | None = None, audit: InMemoryAuditLog | None = None) -> None:
         self.version = 0
         self.instruments: dict[int, Instrument] = {}
         self.quotes: dict[int, Quote] = {}
         self.closes: dict[int, list[DailyClose]] = {}
         self.clock = clock or FixedClock()  # stands for the database server's now()
+        self.audit = audit or InMemoryAuditLog(self.clock)
 
     def publish(self, *quotes: Quote) -> int:
         for quote in quotes:
@@ -36,12 +39,13 @@ class InMemoryQuoteRepository(QuoteRepository):
     async def load_snapshot(self, base_currency: str) -> QuoteSnapshot:
         return build_snapshot(self.version, dict(self.instruments), dict(self.quotes), base_currency)
 
-    async def apply_quotes(self, updates: Sequence[QuoteUpdate]) -> int:
+    async def apply_quotes(self, updates: Sequence[QuoteUpdate], *, audit: AuditEntry) -> int:
         ids = {inst.symbol: inst.id for inst in self.instruments.values()}
         for i, update in enumerate(updates):
             if update.symbol not in ids:
                 raise UnknownSymbolError(update.symbol, field=f"quotes[{i}].symbol")
         self.publish(*(_applied(self.quotes.get(ids[u.symbol]), ids[u.symbol], u, self.clock.now()) for u in updates))
+        self.audit.record(audit.completed(version=self.version))
         return self.version
 
     async def daily_closes(self, instrument_id: int, days: int) -> tuple[DailyClose, ...]:

@@ -3,6 +3,7 @@ mailer, a fake renderer, and the report statistics."""
 
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import msgspec
@@ -103,6 +104,24 @@ class InMemoryReportRepository(ReportRepository):
         return [r.id for r in stale]
 
     async def by_status(self, status: ReportStatus, *, limit: int, cursor: str | None) -> ReportPage:
+        return self._page(lambda r: r.status == status, limit, cursor)
+
+    async def of_user(self, user_id: int, *, limit: int, cursor: str | None) -> ReportPage:
+        return self._page(lambda r: r.user_id == user_id, limit, cursor)
+
+    def erase_user(self, user_id: int) -> None:
+        """What erasure does to the user's reports: the PDFs go, and those not finished fail."""
+        for report in [r for r in self.rows.values() if r.user_id == user_id]:
+            self.documents.pop(report.id, None)
+            erased = msgspec.structs.replace(report, has_document=False)
+            if report.status in ("queued", "running"):
+                erased = msgspec.structs.replace(
+                    erased, status="failed", error="the user was erased", finished_at=self.clock.now()
+                )
+            self.rows[report.id] = erased
+        self.users.pop(user_id, None)
+
+    def _page(self, chosen: Callable[[Report], bool], limit: int, cursor: str | None) -> ReportPage:
         # The clock stands still, so creation order breaks ties; like PostgreSQL's (created_at, id) cursor,
         # the page resumes after the cursor's position even when that report has changed status since.
         order = {rid: i for i, rid in enumerate(self.rows)}
@@ -113,8 +132,8 @@ class InMemoryReportRepository(ReportRepository):
         if cursor is not None and cursor not in self.rows:
             raise InvalidRequestError("the cursor is not one this API gave out", field="cursor")
         after = position(self.rows[cursor]) if cursor is not None else None
-        chosen = (r for r in self.rows.values() if r.status == status and (after is None or position(r) < after))
-        ordered = sorted(chosen, key=position, reverse=True)
+        ordered = sorted((r for r in self.rows.values() if chosen(r) and (after is None or position(r) < after)),
+                         key=position, reverse=True)  # fmt: skip
         items = tuple(ordered[:limit])
         return ReportPage(items=items, next_cursor=items[-1].id if len(ordered) > limit and items else None)
 

@@ -2,10 +2,12 @@
 
 from decimal import Decimal
 
+from domain.adapters.memory.audit import InMemoryAuditLog
 from domain.adapters.memory.clock import FixedClock
 from domain.adapters.memory.holdings import InMemoryHoldingsRepository
 from domain.adapters.memory.quotes import InMemoryQuoteRepository
 from domain.errors import IdempotencyKeyReusedError, UnknownSymbolError, UserNotFoundError
+from domain.models.audit import AuditEntry, trade_target
 from domain.models.holdings import Holding
 from domain.models.trades import Order, Position, Trade, TradePage, TradeResult
 from domain.ports.clock import Clock
@@ -16,16 +18,21 @@ class InMemoryTradeStore(TradeStore):
     """Trades move the holdings of `holdings`; symbols are the instruments of `quotes`."""
 
     def __init__(
-        self, holdings: InMemoryHoldingsRepository, quotes: InMemoryQuoteRepository, clock: Clock | None = None
+        self,
+        holdings: InMemoryHoldingsRepository,
+        quotes: InMemoryQuoteRepository,
+        clock: Clock | None = None,
+        audit: InMemoryAuditLog | None = None,
     ) -> None:
         self._holdings = holdings
         self._quotes = quotes
         self.clock = clock or FixedClock()
+        self.audit = audit or InMemoryAuditLog(self.clock)
         self.trades: list[Trade] = []
         self._results: dict[tuple[int, str], TradeResult] = {}
         self._realized: dict[tuple[int, int], Decimal] = {}
 
-    async def place(self, user_id: int, order: Order, idempotency_key: str | None) -> TradeResult:
+    async def place(self, user_id: int, order: Order, idempotency_key: str | None, *, audit: AuditEntry) -> TradeResult:
         if user_id not in self._holdings.users:
             raise UserNotFoundError(user_id)
         if idempotency_key is not None and (first := self._results.get((user_id, idempotency_key))) is not None:
@@ -50,6 +57,7 @@ class InMemoryTradeStore(TradeStore):
             executed_at=self.clock.now(),
         )
         self.trades.append(trade)
+        self.audit.record(audit.completed(target=trade_target(user_id, trade.id), trade_id=trade.id))
         result = TradeResult(trade=trade, position=after)
         if idempotency_key is not None:
             self._results[(user_id, idempotency_key)] = result

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import msgspec
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
@@ -16,7 +15,7 @@ from domain.adapters.postgres.audit import append_audit
 from domain.adapters.postgres.pool import connection, name_queries
 from domain.errors import ApiKeyLimitError, ApiKeyNotFoundError, ConflictError, UserNotFoundError
 from domain.models.api_keys import ApiKey, NewApiKey, StoredApiKey
-from domain.models.audit import AuditEntry
+from domain.models.audit import AuditEntry, key_target
 from domain.models.invalidations import ApiKeyRevoked, Revocation, SessionsRevoked
 from domain.ports.credentials import ApiKeyStore, RevocationStore
 
@@ -64,11 +63,17 @@ UNION ALL
 SELECT 'sessions', id::text, extract(epoch FROM tokens_not_before)::float8 FROM users
 WHERE tokens_not_before IS NOT NULL AND tokens_not_before >= now() - %s * interval '1 second'
 """
+_OF_USER = """
+SELECT 'apikey', id::text, NULL::float8 FROM api_keys WHERE user_id = %s AND revoked_at IS NOT NULL
+UNION ALL
+SELECT 'sessions', id::text, extract(epoch FROM tokens_not_before)::float8 FROM users
+WHERE id = %s AND tokens_not_before IS NOT NULL
+"""
 name_queries({
     _LOCK_USER: "api_keys.lock_user", _USER_EXISTS: "api_keys.user_exists", _ACTIVE: "api_keys.active",
     _INSERT: "api_keys.insert", _LIST: "api_keys.list", _FIND: "api_keys.find", _REVOKE: "api_keys.revoke",
     _RECORD_USE: "api_keys.record_use", _REVOKE_SESSIONS: "sessions.revoke", _NOT_BEFORE: "sessions.not_before",
-    _REVOKED_WITHIN: "revocations.within",
+    _REVOKED_WITHIN: "revocations.within", _OF_USER: "revocations.of_user",
 })  # fmt: skip
 
 
@@ -94,7 +99,7 @@ class PostgresApiKeyStore(ApiKeyStore):
             if row is None:
                 raise ConflictError("an API key with this prefix exists: try again")
             created = _key(row)
-            await append_audit(conn, msgspec.structs.replace(audit, target=f"apikey:{created.id}"))
+            await append_audit(conn, audit.completed(target=key_target(created.user_id, created.id)))
         return created
 
     async def list(self, user_id: int) -> tuple[ApiKey, ...]:
@@ -143,9 +148,15 @@ class PostgresRevocationStore(RevocationStore):
             row = await (await conn.execute(_NOT_BEFORE, (user_id,), prepare=True)).fetchone()
         return None if row is None else row[0]
 
+    async def revocations_of(self, user_id: int) -> tuple[Revocation, ...]:
+        return await self._revocations(_OF_USER, (user_id, user_id))
+
     async def revoked_within(self, seconds: float) -> tuple[Revocation, ...]:
+        return await self._revocations(_REVOKED_WITHIN, (seconds, seconds))
+
+    async def _revocations(self, query: str, params: tuple[object, ...]) -> tuple[Revocation, ...]:
         async with connection(self._pool) as conn:
-            rows = await (await conn.execute(_REVOKED_WITHIN, (seconds, seconds), prepare=True)).fetchall()
+            rows = await (await conn.execute(query, params, prepare=True)).fetchall()
         return tuple(
             ApiKeyRevoked(key_id=ident) if kind == "apikey" else SessionsRevoked(user_id=int(ident), not_before=at)
             for kind, ident, at in rows

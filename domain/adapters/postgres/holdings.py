@@ -6,12 +6,13 @@ from domain.adapters.postgres.pool import connection, name_queries
 from domain.models.holdings import Holding, Holdings
 from domain.ports.holdings import HoldingsRepository
 
-# One round trip: the LEFT JOIN tells "no such user" (no row) from "no holdings" (one row of NULLs).
+# One round trip: the LEFT JOIN tells "no such user" (no row) from "no holdings" (one row of NULLs). An erased
+# user's holdings stay (financial records), but are no longer anyone's portfolio.
 _HOLDINGS = """
 SELECT h.instrument_id, h.quantity, h.average_cost
 FROM users u
 LEFT JOIN holdings h ON h.user_id = u.id AND h.quantity > 0
-WHERE u.id = %s
+WHERE u.id = %s AND u.erased_at IS NULL
 ORDER BY h.instrument_id
 """
 name_queries({_HOLDINGS: "holdings.get"})

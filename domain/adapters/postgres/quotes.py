@@ -4,8 +4,10 @@ from collections.abc import Sequence
 
 from psycopg_pool import AsyncConnectionPool
 
+from domain.adapters.postgres.audit import append_audit
 from domain.adapters.postgres.pool import connection, name_queries
 from domain.errors import UnknownSymbolError
+from domain.models.audit import AuditEntry
 from domain.models.quotes import DailyClose, Instrument, Quote, QuoteSnapshot, QuoteUpdate, build_snapshot
 from domain.ports.quotes import QuoteRepository
 
@@ -105,7 +107,7 @@ class PostgresQuoteRepository(QuoteRepository):
                 )
         return build_snapshot(version, instruments, quotes, base_currency)
 
-    async def apply_quotes(self, updates: Sequence[QuoteUpdate]) -> int:
+    async def apply_quotes(self, updates: Sequence[QuoteUpdate], *, audit: AuditEntry) -> int:
         symbols = [u.symbol for u in updates]
         async with connection(self._pool, write=True) as conn, conn.transaction():
             await conn.execute(_LOCK_INGEST, (_INGEST_LOCK,), prepare=True)
@@ -124,7 +126,8 @@ class PostgresQuoteRepository(QuoteRepository):
             await conn.execute(_UPSERT, columns, prepare=True)
             cur = await conn.execute(_PUBLISH, (len(updates),), prepare=True)
             row = await cur.fetchone()
-        assert row is not None
+            assert row is not None
+            await append_audit(conn, audit.completed(version=int(row[0])))
         return int(row[0])
 
     async def daily_closes(self, instrument_id: int, days: int) -> tuple[DailyClose, ...]:

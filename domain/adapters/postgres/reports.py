@@ -15,7 +15,7 @@ from domain.ports.reports import ReportRepository
 # Columns of a Report, in order (see `_report`). Statements are spelled out in full: no SQL is built.
 _CREATE = """
 INSERT INTO reports (id, user_id, idempotency_key, deadline_at)
-SELECT %s, u.id, %s, now() + %s * interval '1 second' FROM users u WHERE u.id = %s
+SELECT %s, u.id, %s, now() + %s * interval '1 second' FROM users u WHERE u.id = %s AND u.erased_at IS NULL
 ON CONFLICT (user_id, idempotency_key) DO NOTHING
 RETURNING id::text, user_id, status, attempts, email_status, error, document IS NOT NULL,
        created_at, started_at, finished_at, deadline_at
@@ -73,11 +73,19 @@ FROM reports
 WHERE status = %s AND (%s::timestamptz IS NULL OR (created_at, id) < (%s::timestamptz, %s::uuid))
 ORDER BY created_at DESC, id DESC LIMIT %s
 """
+_OF_USER = """
+SELECT id::text, user_id, status, attempts, email_status, error, document IS NOT NULL,
+       created_at, started_at, finished_at, deadline_at
+FROM reports
+WHERE user_id = %s AND (%s::timestamptz IS NULL OR (created_at, id) < (%s::timestamptz, %s::uuid))
+ORDER BY created_at DESC, id DESC LIMIT %s
+"""
 
 name_queries({
     _CREATE: "reports.create", _BY_KEY: "reports.by_key", _GET: "reports.get", _DOCUMENT: "reports.document",
     _CLAIM: "reports.claim", _STORE: "reports.store_document", _EMAIL: "reports.email_status",
     _FINISH: "reports.finish", _RELEASE: "reports.release", _STALE: "reports.requeue_stale", _PAGE: "reports.page",
+    _OF_USER: "reports.of_user",
 })  # fmt: skip
 
 
@@ -172,10 +180,16 @@ class PostgresReportRepository(ReportRepository):
         return [r[0] for r in rows]
 
     async def by_status(self, status: ReportStatus, *, limit: int, cursor: str | None) -> ReportPage:
+        return await self._page(_PAGE, status, limit, cursor)
+
+    async def of_user(self, user_id: int, *, limit: int, cursor: str | None) -> ReportPage:
+        return await self._page(_OF_USER, user_id, limit, cursor)
+
+    async def _page(self, statement: str, key: object, limit: int, cursor: str | None) -> ReportPage:
         after = _decode_cursor(cursor)
         created, rid = after if after else (None, None)
         async with connection(self._pool) as conn:
-            cur = await conn.execute(_PAGE, (status, created, created, rid, limit + 1))
+            cur = await conn.execute(statement, (key, created, created, rid, limit + 1))
             rows = await cur.fetchall()
         items = tuple(_report(r) for r in rows[:limit])
         more = len(rows) > limit

@@ -3,14 +3,16 @@
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from domain.adapters.postgres.audit import append_audit
 from domain.adapters.postgres.pool import connection, name_queries
-from domain.errors import IdempotencyKeyReusedError, UnknownSymbolError, UserNotFoundError
+from domain.errors import IdempotencyKeyReusedError, UnknownSymbolError, UserErasedError, UserNotFoundError
+from domain.models.audit import AuditEntry, trade_target
 from domain.models.trades import Order, Position, Trade, TradePage, TradeResult
 from domain.ports.trades import TradeStore
 
 # Locking the user row serialises one user's orders: no lost update on a first buy, and a
 # repeated Idempotency-Key finds the first trade once it is committed.
-_LOCK_USER = "SELECT id FROM users WHERE id = %s FOR UPDATE"
+_LOCK_USER = "SELECT erased_at FROM users WHERE id = %s FOR UPDATE"
 _BY_KEY = """
 SELECT t.id, t.user_id, i.symbol, t.side, t.quantity, t.price, t.realized_pnl, t.executed_at,
        t.position_quantity, t.position_average_cost, t.position_realized_pnl
@@ -40,10 +42,11 @@ _HISTORY = """
 SELECT t.id, t.user_id, i.symbol, t.side, t.quantity, t.price, t.realized_pnl, t.executed_at
 FROM trades t JOIN instruments i ON i.id = t.instrument_id
 WHERE t.user_id = %s AND t.id < %s
+  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = %s AND u.erased_at IS NOT NULL)
 ORDER BY t.id DESC
 LIMIT %s
 """
-_USER_EXISTS = "SELECT 1 FROM users WHERE id = %s"
+_USER_EXISTS = "SELECT erased_at FROM users WHERE id = %s"
 _NO_CURSOR = 2**63 - 1
 name_queries({
     _LOCK_USER: "trades.lock_user", _BY_KEY: "trades.by_key", _INSTRUMENT: "trades.instrument",
@@ -56,10 +59,9 @@ class PostgresTradeStore(TradeStore):
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
 
-    async def place(self, user_id: int, order: Order, idempotency_key: str | None) -> TradeResult:
+    async def place(self, user_id: int, order: Order, idempotency_key: str | None, *, audit: AuditEntry) -> TradeResult:
         async with connection(self._pool, write=True) as conn, conn.transaction():
-            if await (await conn.execute(_LOCK_USER, (user_id,), prepare=True)).fetchone() is None:
-                raise UserNotFoundError(user_id)
+            _check_user(user_id, await (await conn.execute(_LOCK_USER, (user_id,), prepare=True)).fetchone())
             if idempotency_key is not None:
                 first = await _first_with_key(conn, user_id, idempotency_key)
                 if first is not None:
@@ -87,6 +89,7 @@ class PostgresTradeStore(TradeStore):
                 prepare=True,
             )
             trade_id, executed_at = await cur.fetchone() or (0, None)
+            await append_audit(conn, audit.completed(target=trade_target(user_id, trade_id), trade_id=trade_id))
         trade = Trade(
             id=trade_id,
             user_id=user_id,
@@ -101,12 +104,20 @@ class PostgresTradeStore(TradeStore):
 
     async def history(self, user_id: int, *, limit: int, before: int | None) -> TradePage:
         async with connection(self._pool) as conn:
-            cur = await conn.execute(_HISTORY, (user_id, before or _NO_CURSOR, limit + 1), prepare=True)
+            cur = await conn.execute(_HISTORY, (user_id, before or _NO_CURSOR, user_id, limit + 1), prepare=True)
             rows = await cur.fetchall()
-            if not rows and await (await conn.execute(_USER_EXISTS, (user_id,), prepare=True)).fetchone() is None:
-                raise UserNotFoundError(user_id)
+            # Erased users' trades stay, but no longer as anyone's: their pages are empty, and then this says why.
+            if not rows:
+                _check_user(user_id, await (await conn.execute(_USER_EXISTS, (user_id,), prepare=True)).fetchone())
         trades = tuple(_trade(row) for row in rows[:limit])
         return TradePage(items=trades, next_before=trades[-1].id if len(rows) > limit else None)
+
+
+def _check_user(user_id: int, row: tuple[object, ...] | None) -> None:
+    if row is None:
+        raise UserNotFoundError(user_id)
+    if row[0] is not None:
+        raise UserErasedError(user_id)
 
 
 async def _first_with_key(conn: AsyncConnection, user_id: int, key: str) -> TradeResult | None:

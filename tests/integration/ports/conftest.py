@@ -19,11 +19,14 @@ from cli.embedded import EmbeddedServers
 from config.settings import Settings
 from config.wiring.resources import pool_config
 from domain.adapters.clock import SystemClock
+from domain.adapters.memory.audit import InMemoryAuditLog
 from domain.adapters.memory.holdings import InMemoryHoldingsRepository
 from domain.adapters.memory.quotes import InMemoryQuoteRepository
 from domain.adapters.memory.reports import InMemoryReportRepository, InMemoryReportStatistics
 from domain.adapters.memory.trades import InMemoryTradeStore
+from domain.adapters.memory.users import InMemoryUserStore
 from domain.adapters.null_metrics import NullMetrics
+from domain.adapters.postgres.audit import PostgresAuditLog
 from domain.adapters.postgres.holdings import PostgresHoldingsRepository
 from domain.adapters.postgres.migrate import apply_migrations
 from domain.adapters.postgres.pool import Pool, open_pool
@@ -31,16 +34,24 @@ from domain.adapters.postgres.quotes import PostgresQuoteRepository
 from domain.adapters.postgres.report_stats import PostgresReportStatistics
 from domain.adapters.postgres.reports import PostgresReportRepository
 from domain.adapters.postgres.trades import PostgresTradeStore
+from domain.adapters.postgres.users import PostgresUserStore
+from domain.models.audit import Actor
 from domain.models.holdings import Holding
 from domain.models.quotes import AssetClass, DailyClose, Instrument, Quote
+from domain.models.users import User
+from domain.ports.audit import AuditLog
 from domain.ports.holdings import HoldingsRepository
 from domain.ports.quotes import QuoteRepository
 from domain.ports.reports import ReportRepository, ReportStatistics
 from domain.ports.trades import TradeStore
+from domain.ports.users import UserStore
 from tests.conftest import with_settings
 
-# Users and instruments get ids (and symbols) unique in the session: no two tests share a row.
+# Users and instruments get ids (and symbols) unique in the session: no two tests share a row. Users the
+# user store creates take ids from its sequence, far above these.
 _ids = itertools.count(1)
+CONTRACT_ACTOR = Actor(name="operator:contract", request_id="contract-request")
+FIRST_CREATED_ID = 1_000_000_000
 
 
 def new_id() -> int:
@@ -55,6 +66,8 @@ class World:
     trades: TradeStore
     reports: ReportRepository
     statistics: ReportStatistics
+    audit: AuditLog
+    users: UserStore
 
     async def user(self, *lots: Holding) -> int:
         """A new user holding `lots` (the instruments must exist)."""
@@ -101,18 +114,24 @@ class MemoryWorld(World):
     def __init__(self) -> None:
         clock = SystemClock()  # the twins' "now()" moves, as the database server's does
         self._holdings = InMemoryHoldingsRepository()
-        self._quotes = InMemoryQuoteRepository(clock)
+        audit = InMemoryAuditLog(clock)
+        self._quotes = InMemoryQuoteRepository(clock, audit)
         self._reports = InMemoryReportRepository({}, clock)
         self.holdings = self._holdings
         self.quotes = self._quotes
-        self.trades = InMemoryTradeStore(self._holdings, self._quotes, clock)
+        self.trades = InMemoryTradeStore(self._holdings, self._quotes, clock, audit)
         self.reports = self._reports
         self.statistics = InMemoryReportStatistics(self._reports)
+        self.audit = audit
+        self._users = InMemoryUserStore(
+            audit, clock, holdings=self._holdings, reports=self._reports, first_id=FIRST_CREATED_ID
+        )
+        self.users = self._users
 
     async def user(self, *lots: Holding) -> int:
         user_id = new_id()
+        self._users.add(seeded_user(user_id))
         self._holdings.add_user(user_id, *lots)
-        self._reports.users[user_id] = (f"user{user_id}@example.com", f"User {user_id}")
         return user_id
 
     async def instrument(
@@ -140,6 +159,8 @@ class PostgresWorld(World):
         self.trades = PostgresTradeStore(pool)
         self.reports = PostgresReportRepository(pool)
         self.statistics = PostgresReportStatistics(pool)
+        self.audit = PostgresAuditLog(pool)
+        self.users = PostgresUserStore(pool)
 
     async def user(self, *lots: Holding) -> int:
         user_id = new_id()
@@ -185,6 +206,14 @@ class PostgresWorld(World):
         return i
 
 
+def seeded_user(user_id: int) -> User:
+    """What `World.user` seeds: the PostgreSQL side inserts the same row."""
+    return User(
+        id=user_id, email=f"user{user_id}@example.com", name=f"User {user_id}", external_id=None,
+        base_currency="USD", created_at=datetime.now(UTC), updated_at=None,
+    )  # fmt: skip
+
+
 def _with_id(quote: Quote, instrument_id: int) -> Quote:
     return Quote(
         instrument_id=instrument_id, price=quote.price, bid=quote.bid, ask=quote.ask,
@@ -208,6 +237,8 @@ def contract_database(servers: EmbeddedServers) -> Iterator[str]:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = server_url.rsplit("/", 1)[0] + "/" + name
     apply_migrations(url)
+    with psycopg.connect(url, autocommit=True) as conn:  # created users never take a seeded user's id
+        conn.execute("SELECT setval('users_id_seq', %s, false)", (FIRST_CREATED_ID,))
     yield url
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(drop)

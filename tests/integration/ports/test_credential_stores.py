@@ -1,7 +1,7 @@
 """One contract for the credential stores (API keys, revocations), run against the twins and PostgreSQL.
 
-Users are created for each test (ids unique in the session, see conftest.py). The audit entries go to the
-shared audit writer, a stand-in in this branch, so only the twin's are read here.
+Users are created for each test (ids unique in the session, see conftest.py). The audit entries are read back
+from the twin here; the PostgreSQL log's entries are the audit log's own contract (test_audit_log.py).
 """
 
 import asyncio
@@ -13,14 +13,17 @@ import pytest
 
 from domain.adapters.clock import SystemClock
 from domain.adapters.memory.credentials import InMemoryApiKeyStore, InMemoryCredentials, InMemoryRevocationStore
+from domain.adapters.memory.users import InMemoryUserStore
 from domain.adapters.postgres.credentials import PostgresApiKeyStore, PostgresRevocationStore
 from domain.adapters.postgres.pool import Pool
+from domain.adapters.postgres.users import PostgresUserStore
 from domain.errors import ApiKeyLimitError, ApiKeyNotFoundError, ConflictError, UserNotFoundError
 from domain.models.api_keys import NewApiKey, generate_key, key_digest
-from domain.models.audit import AuditEntry
+from domain.models.audit import USER_ERASE, Actor, AuditEntry, key_target
 from domain.models.invalidations import ApiKeyRevoked, SessionsRevoked
 from domain.ports.credentials import ApiKeyStore, RevocationStore
-from tests.integration.ports.conftest import new_id
+from domain.ports.users import UserStore
+from tests.integration.ports.conftest import new_id, seeded_user
 
 pytestmark = pytest.mark.integration
 PEPPER = b"contract-suite-pepper-" + b"x" * 16
@@ -34,13 +37,14 @@ def audit(action: str) -> AuditEntry:
 class Side:
     keys: ApiKeyStore
     revocations: RevocationStore
+    users: UserStore
     memory: InMemoryCredentials | None
     pool: Pool | None
 
     async def user(self) -> int:
         user_id = new_id()
-        if self.memory is not None:
-            self.memory.add_user(user_id)
+        if isinstance(self.users, InMemoryUserStore):
+            self.users.add(seeded_user(user_id))
         else:
             assert self.pool is not None
             async with self.pool.connection() as conn:
@@ -55,9 +59,11 @@ class Side:
 async def side(request: pytest.FixtureRequest, contract_pool: Pool) -> AsyncIterator[Side]:
     if request.param == "memory":
         state = InMemoryCredentials(SystemClock())  # the twin's "now()" moves, as the server's does
-        yield Side(InMemoryApiKeyStore(state), InMemoryRevocationStore(state), state, None)
+        users = InMemoryUserStore(clock=state.clock, credentials=state)
+        yield Side(InMemoryApiKeyStore(state), InMemoryRevocationStore(state), users, state, None)
     else:
-        yield Side(PostgresApiKeyStore(contract_pool), PostgresRevocationStore(contract_pool), None, contract_pool)
+        keys, revocations = PostgresApiKeyStore(contract_pool), PostgresRevocationStore(contract_pool)
+        yield Side(keys, revocations, PostgresUserStore(contract_pool), None, contract_pool)
 
 
 def new_key(user_id: int, name: str = "ci", *, expires_at: datetime | None = None) -> tuple[NewApiKey, str]:
@@ -89,7 +95,7 @@ async def test_a_created_key_is_listed_and_found_by_its_prefix_with_its_digest(s
     assert (found.key, found.digest) == (created, key_digest(PEPPER, token))
     assert await side.keys.find(generate_key()[0]) is None
     if side.memory is not None:
-        assert [(a.action, a.target) for a in side.memory.audit] == [("apikey.create", f"apikey:{created.id}")]
+        assert [(a.action, a.target) for a in side.memory.audit] == [("apikey.create", key_target(user, created.id))]
 
 
 async def test_listing_is_newest_first_and_per_user_and_unknown_users_are_named(side: Side):
@@ -196,3 +202,25 @@ async def test_recent_revocations_are_listed_with_their_watermarks(side: Side):
     later = await side.revocations.revoked_within(0.2)
     assert ApiKeyRevoked(key_id=key.id) not in later
     assert not [r for r in later if isinstance(r, SessionsRevoked) and r.user_id == user]
+
+
+async def test_erasing_a_user_revokes_its_keys_and_tokens_and_lists_them_as_its_revocations(side: Side):
+    user, other = await side.user(), await side.user()
+    keys = [await side.keys.create(new_key(user)[0], limit=10, audit=audit("apikey.create")) for _ in range(2)]
+    kept = await side.keys.create(new_key(other)[0], limit=10, audit=audit("apikey.create"))
+    assert await side.revocations.revocations_of(user) == ()
+
+    erased = await side.users.erase(user, audit=AuditEntry.by(Actor(name="operator:contract"), USER_ERASE, "x"))
+
+    assert await side.revocations.tokens_not_before(user) == erased.erased_at
+    for key in keys:
+        found = await side.keys.find(key.prefix)
+        assert found is not None
+        assert found.key.revoked_at is not None
+    assert erased.erased_at is not None
+    assert set(await side.revocations.revocations_of(user)) == {
+        *(ApiKeyRevoked(key_id=key.id) for key in keys),
+        SessionsRevoked(user_id=user, not_before=erased.erased_at.timestamp()),
+    }
+    assert await side.keys.list(other) == (kept,)
+    assert await side.revocations.revocations_of(other) == ()

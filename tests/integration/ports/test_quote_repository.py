@@ -11,10 +11,12 @@ from decimal import Decimal
 import pytest
 
 from domain.errors import UnknownSymbolError
+from domain.models.audit import QUOTES_INGEST, Actor, AuditEntry, AuditQuery, change_digest
 from domain.models.quotes import Quote, QuoteUpdate
-from tests.integration.ports.conftest import World, closes_on, quote_of
+from tests.integration.ports.conftest import CONTRACT_ACTOR, World, closes_on, new_id, quote_of
 
 pytestmark = pytest.mark.integration
+AUDIT = AuditEntry.by(CONTRACT_ACTOR, QUOTES_INGEST, "quotes", {"note": "as the service sends it"})
 
 D1, D2, D3, D4, D5 = (date(2026, 3, 2) + timedelta(days=i) for i in range(5))
 
@@ -27,8 +29,8 @@ async def current(world: World, instrument_id: int) -> Quote:
 async def test_each_ingest_publishes_the_next_version(world: World):
     a = await world.instrument(quote_of(0, price="10"))
     before = await world.quotes.latest_version()
-    first = await world.quotes.apply_quotes([QuoteUpdate(symbol=a.symbol, price=Decimal("11"))])
-    second = await world.quotes.apply_quotes([QuoteUpdate(symbol=a.symbol, price=Decimal("12"))])
+    first = await world.quotes.apply_quotes([QuoteUpdate(symbol=a.symbol, price=Decimal("11"))], audit=AUDIT)
+    second = await world.quotes.apply_quotes([QuoteUpdate(symbol=a.symbol, price=Decimal("12"))], audit=AUDIT)
     assert before < first < second
     assert await world.quotes.latest_version() == second
     snapshot = await world.quotes.load_snapshot("USD")
@@ -40,7 +42,7 @@ async def test_concurrent_ingests_get_distinct_versions_and_the_newest_version_w
     a = await world.instrument(quote_of(0, price="10"))
     prices = [Decimal(20 + i) for i in range(6)]
     versions = await asyncio.gather(
-        *(world.quotes.apply_quotes([QuoteUpdate(symbol=a.symbol, price=p)]) for p in prices)
+        *(world.quotes.apply_quotes([QuoteUpdate(symbol=a.symbol, price=p)], audit=AUDIT) for p in prices)
     )
     assert len(set(versions)) == len(versions)
     assert await world.quotes.latest_version() == max(versions)
@@ -52,7 +54,7 @@ async def test_concurrent_ingests_get_distinct_versions_and_the_newest_version_w
 async def test_a_first_quote_starts_the_day_at_its_price(world: World):
     a = await world.instrument()
     started = datetime.now(UTC) - timedelta(seconds=1)
-    await world.quotes.apply_quotes([QuoteUpdate(symbol=a.symbol, price=Decimal("50"))])
+    await world.quotes.apply_quotes([QuoteUpdate(symbol=a.symbol, price=Decimal("50"))], audit=AUDIT)
     quote = await current(world, a.id)
     assert (quote.price, quote.bid, quote.ask, quote.previous_close) == (Decimal(50),) * 4
     assert (quote.day_high, quote.day_low, quote.volume) == (Decimal(50), Decimal(50), 0)
@@ -64,11 +66,12 @@ async def test_the_day_range_widens_and_the_previous_close_stays(world: World):
     a = await world.instrument(
         quote_of(0, price="100", bid="99", ask="101", previous_close="95", day_high="105", day_low="98", volume=1000)
     )
-    await world.quotes.apply_quotes([QuoteUpdate(symbol=a.symbol, price=Decimal("110"))])
+    await world.quotes.apply_quotes([QuoteUpdate(symbol=a.symbol, price=Decimal("110"))], audit=AUDIT)
     up = await current(world, a.id)
     assert (up.previous_close, up.day_high, up.day_low, up.volume) == (Decimal(95), Decimal(110), Decimal(98), 1000)
     await world.quotes.apply_quotes(
-        [QuoteUpdate(symbol=a.symbol, price=Decimal("90"), bid=Decimal("89.5"), ask=Decimal("90.5"), volume=7)]
+        [QuoteUpdate(symbol=a.symbol, price=Decimal("90"), bid=Decimal("89.5"), ask=Decimal("90.5"), volume=7)],
+        audit=AUDIT,
     )
     down = await current(world, a.id)
     assert (down.bid, down.ask) == (Decimal("89.5"), Decimal("90.5"))  # given: taken as they are
@@ -78,28 +81,30 @@ async def test_the_day_range_widens_and_the_previous_close_stays(world: World):
 
 async def test_a_missing_bid_or_ask_keeps_the_relative_spread_on_the_prices_decimals(world: World):
     a = await world.instrument(quote_of(0, price="3", bid="2.9", ask="3.1"))
-    await world.quotes.apply_quotes([QuoteUpdate(symbol=a.symbol, price=Decimal("1"))])
+    await world.quotes.apply_quotes([QuoteUpdate(symbol=a.symbol, price=Decimal("1"))], audit=AUDIT)
     quote = await current(world, a.id)
     assert (quote.bid, quote.ask) == (Decimal("0.97"), Decimal("1.03"))  # at least 2 places, never 0.96666667
-    await world.quotes.apply_quotes([QuoteUpdate(symbol=a.symbol, price=Decimal("2"), bid=Decimal("1.9"))])
+    await world.quotes.apply_quotes([QuoteUpdate(symbol=a.symbol, price=Decimal("2"), bid=Decimal("1.9"))], audit=AUDIT)
     quote = await current(world, a.id)
     assert (quote.bid, quote.ask) == (Decimal("1.9"), Decimal("2.06"))  # the ask from the old spread
     b = await world.instrument(quote_of(1, price="3", bid="2.9", ask="3.1"))
-    await world.quotes.apply_quotes([QuoteUpdate(symbol=b.symbol, price=Decimal("1.2345"))])
+    await world.quotes.apply_quotes([QuoteUpdate(symbol=b.symbol, price=Decimal("1.2345"))], audit=AUDIT)
     quote = await current(world, b.id)
     assert (quote.bid, quote.ask) == (Decimal("1.1934"), Decimal("1.2757"))  # the price's 4 places, half up
 
 
 async def test_the_ask_never_falls_below_the_bid(world: World):
     a = await world.instrument(quote_of(0, price="100", bid="99", ask="101"))
-    await world.quotes.apply_quotes([QuoteUpdate(symbol=a.symbol, price=Decimal("100"), bid=Decimal("102"))])
+    await world.quotes.apply_quotes(
+        [QuoteUpdate(symbol=a.symbol, price=Decimal("100"), bid=Decimal("102"))], audit=AUDIT
+    )
     quote = await current(world, a.id)
     assert (quote.bid, quote.ask) == (Decimal(102), Decimal(102))
 
 
 async def test_prices_are_kept_to_eight_decimal_places(world: World):
     a = await world.instrument()
-    await world.quotes.apply_quotes([QuoteUpdate(symbol=a.symbol, price=Decimal("1.123456785"))])
+    await world.quotes.apply_quotes([QuoteUpdate(symbol=a.symbol, price=Decimal("1.123456785"))], audit=AUDIT)
     quote = await current(world, a.id)
     assert (quote.price, quote.bid, quote.ask, quote.day_high) == (Decimal("1.12345679"),) * 4
 
@@ -109,10 +114,22 @@ async def test_an_unknown_symbol_refuses_the_whole_batch(world: World):
     before = await world.quotes.latest_version()
     batch = [QuoteUpdate(symbol=a.symbol, price=Decimal("20")), QuoteUpdate(symbol="NOPE-CONTRACT", price=Decimal(1))]
     with pytest.raises(UnknownSymbolError) as refused:
-        await world.quotes.apply_quotes(batch)
+        await world.quotes.apply_quotes(batch, audit=AUDIT)
     assert refused.value.field == "quotes[1].symbol"
     assert await world.quotes.latest_version() == before
     assert (await current(world, a.id)).price == Decimal(10)
+
+
+async def test_an_ingest_is_audited_with_its_version_and_a_refused_one_is_not(world: World):
+    a = await world.instrument(quote_of(0, price="10"))
+    feed = Actor(name=f"system:feed-{new_id()}", request_id=None)
+    entry = AuditEntry.by(feed, QUOTES_INGEST, "quotes", {"quotes": [[a.symbol, "11"]]})
+    version = await world.quotes.apply_quotes([QuoteUpdate(symbol=a.symbol, price=Decimal("11"))], audit=entry)
+    with pytest.raises(UnknownSymbolError):
+        await world.quotes.apply_quotes([QuoteUpdate(symbol="NOPE-CONTRACT", price=Decimal(1))], audit=entry)
+    page = await world.audit.page(AuditQuery(actor=feed.name), limit=10, before=None)
+    assert [(r.action, r.target, r.request_id) for r in page.items] == [("quotes.ingest", "quotes", None)]
+    assert page.items[0].digest == change_digest({"quotes": [[a.symbol, "11"]], "version": version})
 
 
 # --- snapshot ---------------------------------------------------------------------------------------

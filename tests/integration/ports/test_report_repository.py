@@ -315,3 +315,18 @@ async def test_by_status_refuses_a_cursor_it_did_not_give_out(repo: ReportReposi
     await queued(repo)
     with pytest.raises(InvalidRequestError):
         await repo.by_status("queued", limit=1, cursor="not-a-cursor")
+
+
+# --- of_user ----------------------------------------------------------------------------------------
+async def test_of_user_pages_one_users_reports_newest_first_in_any_status(repo: ReportRepository):
+    mine = [await queued(repo, user=OTHER) for _ in range(3)]
+    await queued(repo)  # another user's: never on these pages
+    claim = await repo.claim(mine[1], LEASE_S)
+    assert claim is not None
+    await repo.finish(claim, "failed", "boom")
+    page = await repo.of_user(OTHER, limit=2, cursor=None)
+    assert [(r.id, r.status) for r in page.items] == [(mine[2], "queued"), (mine[1], "failed")]
+    rest = await repo.of_user(OTHER, limit=1, cursor=page.next_cursor)
+    assert [r.id for r in rest.items] == [mine[0]]
+    with pytest.raises(InvalidRequestError):
+        await repo.of_user(OTHER, limit=1, cursor="not-a-cursor")

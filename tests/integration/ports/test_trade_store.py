@@ -10,12 +10,14 @@ from decimal import Decimal
 import pytest
 
 from domain.errors import IdempotencyKeyReusedError, InsufficientHoldingsError, UnknownSymbolError, UserNotFoundError
+from domain.models.audit import TRADE_PLACE, AuditEntry, AuditQuery, change_digest
 from domain.models.holdings import Holding, Holdings
 from domain.models.quotes import Instrument
 from domain.models.trades import Order, Position, Side, TradeResult
-from tests.integration.ports.conftest import World, new_id
+from tests.integration.ports.conftest import CONTRACT_ACTOR, World, new_id
 
 pytestmark = pytest.mark.integration
+AUDIT = AuditEntry.by(CONTRACT_ACTOR, TRADE_PLACE, "user:0", {"note": "as the service sends it"})
 
 
 def order(instrument: Instrument, side: Side, quantity: str, price: str) -> Order:
@@ -35,8 +37,8 @@ async def held(world: World, user: int) -> tuple[Holding, ...]:
 async def test_buys_average_the_cost_and_move_the_holding(world: World):
     a = await world.instrument()
     user = await world.user()
-    first = await world.trades.place(user, order(a, "buy", "10", "100"), None)
-    second = await world.trades.place(user, order(a, "buy", "5", "130"), None)
+    first = await world.trades.place(user, order(a, "buy", "10", "100"), None, audit=AUDIT)
+    second = await world.trades.place(user, order(a, "buy", "5", "130"), None, audit=AUDIT)
     assert (first.position, first.replayed) == (position("10", "100"), False)
     assert second.position == position("15", "110")
     trade = second.trade
@@ -52,31 +54,33 @@ async def test_buys_average_the_cost_and_move_the_holding(world: World):
 async def test_sells_realise_profit_keep_the_cost_and_a_sold_out_holding_disappears(world: World):
     a = await world.instrument()
     user = await world.user()
-    await world.trades.place(user, order(a, "buy", "4", "10.5"), None)
-    partial = await world.trades.place(user, order(a, "sell", "1", "12"), None)
+    await world.trades.place(user, order(a, "buy", "4", "10.5"), None, audit=AUDIT)
+    partial = await world.trades.place(user, order(a, "sell", "1", "12"), None, audit=AUDIT)
     assert partial.trade.realized_pnl == Decimal("1.5")
     assert partial.position == position("3", "10.5", "1.5")
-    rest = await world.trades.place(user, order(a, "sell", "3", "10"), None)
+    rest = await world.trades.place(user, order(a, "sell", "3", "10"), None, audit=AUDIT)
     assert rest.trade.realized_pnl == Decimal("-1.5")
     assert rest.position == position("0", "0", "0")
     assert await held(world, user) == ()
-    again = await world.trades.place(user, order(a, "buy", "2", "20"), None)
+    again = await world.trades.place(user, order(a, "buy", "2", "20"), None, audit=AUDIT)
     assert again.position == position("2", "20", "0")  # realised profit stays with the holding
 
 
 async def test_selling_more_than_held_is_refused_and_changes_nothing(world: World):
     a, b = await world.instrument(), await world.instrument()
     user = await world.user()
-    await world.trades.place(user, order(a, "buy", "2", "10"), None)
+    await world.trades.place(user, order(a, "buy", "2", "10"), None, audit=AUDIT)
     with pytest.raises(InsufficientHoldingsError) as refused:
-        await world.trades.place(user, order(a, "sell", "2.00000001", "10"), "too-much")
+        await world.trades.place(user, order(a, "sell", "2.00000001", "10"), "too-much", audit=AUDIT)
     assert refused.value.field == "quantity"
     with pytest.raises(InsufficientHoldingsError):
-        await world.trades.place(user, order(b, "sell", "1", "10"), None)  # nothing held at all
+        await world.trades.place(user, order(b, "sell", "1", "10"), None, audit=AUDIT)  # nothing held at all
     assert await held(world, user) == (Holding(instrument_id=a.id, quantity=Decimal(2), average_cost=Decimal(10)),)
     page = await world.trades.history(user, limit=10, before=None)
     assert [t.side for t in page.items] == ["buy"]
-    allowed = await world.trades.place(user, order(a, "sell", "1", "10"), "too-much")  # the key was not spent
+    allowed = await world.trades.place(
+        user, order(a, "sell", "1", "10"), "too-much", audit=AUDIT
+    )  # the key was not spent
     assert allowed.replayed is False
 
 
@@ -84,11 +88,13 @@ async def test_an_unknown_user_or_symbol_is_refused(world: World):
     a = await world.instrument()
     user = await world.user()
     with pytest.raises(UserNotFoundError):
-        await world.trades.place(new_id(), order(a, "buy", "1", "1"), None)
+        await world.trades.place(new_id(), order(a, "buy", "1", "1"), None, audit=AUDIT)
     with pytest.raises(UserNotFoundError):
-        await world.trades.place(new_id(), order(a, "buy", "1", "1"), "some-key")
+        await world.trades.place(new_id(), order(a, "buy", "1", "1"), "some-key", audit=AUDIT)
     with pytest.raises(UnknownSymbolError):
-        await world.trades.place(user, Order(symbol="NOPE-X", side="buy", quantity=Decimal(1), price=Decimal(1)), None)
+        await world.trades.place(
+            user, Order(symbol="NOPE-X", side="buy", quantity=Decimal(1), price=Decimal(1)), None, audit=AUDIT
+        )
     assert (await world.trades.history(user, limit=5, before=None)).items == ()
     with pytest.raises(UserNotFoundError):
         await world.trades.history(new_id(), limit=5, before=None)
@@ -98,9 +104,9 @@ async def test_an_unknown_user_or_symbol_is_refused(world: World):
 async def test_a_repeated_key_replays_the_first_result_as_it_was(world: World):
     a = await world.instrument()
     user = await world.user()
-    first = await world.trades.place(user, order(a, "buy", "3", "10"), "order-1")
-    await world.trades.place(user, order(a, "buy", "1", "30"), None)  # the holding moves on
-    replay = await world.trades.place(user, order(a, "buy", "3.000", "10.00"), "order-1")  # the same order
+    first = await world.trades.place(user, order(a, "buy", "3", "10"), "order-1", audit=AUDIT)
+    await world.trades.place(user, order(a, "buy", "1", "30"), None, audit=AUDIT)  # the holding moves on
+    replay = await world.trades.place(user, order(a, "buy", "3.000", "10.00"), "order-1", audit=AUDIT)  # the same order
     assert replay == TradeResult(trade=first.trade, position=first.position, replayed=True)
     assert await held(world, user) == (Holding(instrument_id=a.id, quantity=Decimal(4), average_cost=Decimal(15)),)
     assert len((await world.trades.history(user, limit=10, before=None)).items) == 2
@@ -109,18 +115,18 @@ async def test_a_repeated_key_replays_the_first_result_as_it_was(world: World):
 async def test_a_key_reused_for_another_order_is_refused(world: World):
     a, b = await world.instrument(), await world.instrument()
     user = await world.user()
-    await world.trades.place(user, order(a, "buy", "3", "10"), "order-1")
+    await world.trades.place(user, order(a, "buy", "3", "10"), "order-1", audit=AUDIT)
     for other in (order(a, "buy", "4", "10"), order(a, "buy", "3", "11"), order(b, "buy", "3", "10")):
         with pytest.raises(IdempotencyKeyReusedError):
-            await world.trades.place(user, other, "order-1")
+            await world.trades.place(user, other, "order-1", audit=AUDIT)
     assert len((await world.trades.history(user, limit=10, before=None)).items) == 1
 
 
 async def test_keys_belong_to_one_user(world: World):
     a = await world.instrument()
     one, two = await world.user(), await world.user()
-    mine = await world.trades.place(one, order(a, "buy", "1", "10"), "shared-key")
-    theirs = await world.trades.place(two, order(a, "buy", "2", "10"), "shared-key")
+    mine = await world.trades.place(one, order(a, "buy", "1", "10"), "shared-key", audit=AUDIT)
+    theirs = await world.trades.place(two, order(a, "buy", "2", "10"), "shared-key", audit=AUDIT)
     assert (mine.replayed, theirs.replayed) == (False, False)
     assert theirs.trade.id != mine.trade.id
 
@@ -131,8 +137,10 @@ async def test_history_pages_newest_first_with_the_before_cursor(world: World):
     user, other = await world.user(), await world.user()
     ids = []
     for i in range(5):
-        ids.append((await world.trades.place(user, order(a, "buy", "1", str(10 + i)), None)).trade.id)
-        await world.trades.place(other, order(a, "buy", "1", "1"), None)  # interleaved: never in `user`'s pages
+        ids.append((await world.trades.place(user, order(a, "buy", "1", str(10 + i)), None, audit=AUDIT)).trade.id)
+        await world.trades.place(
+            other, order(a, "buy", "1", "1"), None, audit=AUDIT
+        )  # interleaved: never in `user`'s pages
     first = await world.trades.history(user, limit=2, before=None)
     assert [t.id for t in first.items] == [ids[4], ids[3]]
     assert first.next_before == ids[3]
@@ -151,3 +159,19 @@ async def test_history_of_a_user_without_trades_is_empty(world: World):
     page = await world.trades.history(user, limit=10, before=None)
     assert (page.items, page.next_before) == ((), None)
     assert await world.holdings.get(user) == Holdings(user_id=user, items=())
+
+
+# --- audit ------------------------------------------------------------------------------------------
+async def test_a_trade_is_audited_with_it_and_a_refused_or_replayed_one_is_not(world: World):
+    a = await world.instrument()
+    user = await world.user()
+    placed = await world.trades.place(user, order(a, "buy", "2", "10"), "audited", audit=AUDIT)
+    with pytest.raises(InsufficientHoldingsError):
+        await world.trades.place(user, order(a, "sell", "5", "10"), None, audit=AUDIT)
+    await world.trades.place(user, order(a, "buy", "2", "10"), "audited", audit=AUDIT)  # a replay changes nothing
+    page = await world.audit.page(AuditQuery(target=f"user:{user}"), limit=10, before=None)
+    trade_id = placed.trade.id
+    assert [(r.actor, r.action, r.target, r.request_id) for r in page.items] == [
+        ("operator:contract", "trade.place", f"user:{user}/trade:{trade_id}", "contract-request")
+    ]
+    assert page.items[0].digest == change_digest({"note": "as the service sends it", "trade_id": trade_id})

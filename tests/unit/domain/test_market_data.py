@@ -7,9 +7,12 @@ import pytest
 
 from domain.adapters.memory.quotes import InMemoryQuoteRepository, InMemoryQuoteVersionBus
 from domain.errors import InstrumentNotFoundError, InvalidRequestError, UnknownSymbolError
+from domain.models.audit import Actor
 from domain.models.quotes import DailyClose, Instrument, Quote, QuoteUpdate
 from domain.services.market_data import MarketDataService, QuoteBook, QuoteFollower, quote_change
 from domain.services.quote_simulator import QuoteSimulator, step_price
+
+OPERATOR = Actor(name="operator:ada", request_id="r-1")
 
 AT = datetime(2026, 10, 30, 20, tzinfo=UTC)
 
@@ -41,13 +44,17 @@ async def make_service(repo, bus=None, max_batch=10):
 async def test_ingest_publishes_a_version_announces_it_and_serves_it_here(repo):
     bus = InMemoryQuoteVersionBus()
     service = await make_service(repo, bus)
-    version = await service.ingest([QuoteUpdate(symbol="AAPL", price=Decimal("110"))])
+    version = await service.ingest([QuoteUpdate(symbol="AAPL", price=Decimal("110"))], actor=OPERATOR)
     assert bus.announced == [version]
     listing = service.listing("AAPL")
     assert listing.version == version
     q = listing.quote
     assert (q.price, q.previous_close, q.day_high, q.day_low) == (110, 100, 110, 100)
     assert (q.bid, q.ask) == (Decimal("108.9"), Decimal("111.1"))  # the relative spread is kept
+    [record] = repo.audit.records
+    assert (record.actor, record.action, record.target, record.request_id) == (
+        "operator:ada", "quotes.ingest", "quotes", "r-1",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -67,7 +74,7 @@ async def test_ingest_publishes_a_version_announces_it_and_serves_it_here(repo):
 async def test_ingest_rejects_bad_batches_naming_the_field_and_writes_nothing(repo, updates, field):
     service = await make_service(repo)
     with pytest.raises(InvalidRequestError) as caught:
-        await service.ingest(updates)
+        await service.ingest(updates, actor=OPERATOR)
     assert caught.value.field == field
     assert repo.version == 1
 
@@ -76,7 +83,7 @@ async def test_unknown_symbols_are_named(repo):
     service = await make_service(repo)
     batch = [QuoteUpdate(symbol="SAP", price=Decimal(1)), QuoteUpdate(symbol="NOPE", price=Decimal(1))]
     with pytest.raises(UnknownSymbolError) as caught:
-        await service.ingest(batch)
+        await service.ingest(batch, actor=OPERATOR)
     assert caught.value.field == "quotes[1].symbol"
     assert "NOPE" in caught.value.detail
 
@@ -134,7 +141,7 @@ async def test_the_simulator_quotes_bid_and_ask_on_the_price_tick_keeping_the_sp
         assert aapl.bid.as_tuple().exponent == aapl.ask.as_tuple().exponent == aapl.price.as_tuple().exponent
         assert abs(aapl.bid / aapl.price - Decimal("0.99")) < Decimal("0.0001")  # 99 / 100, to the cent
         assert sap.bid == sap.price == sap.ask  # no spread stays no spread
-        await service.ingest(list(batch.values()))
+        await service.ingest(list(batch.values()), actor=OPERATOR)
 
 
 def test_a_price_step_is_small_positive_and_on_the_tick():

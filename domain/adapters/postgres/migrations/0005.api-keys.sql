@@ -1,10 +1,7 @@
--- depends: 0003.report-listing
+-- depends: 0004.users-and-audit
 -- API keys for server-to-server clients, and the per-user watermark that revokes a user's JWTs.
 -- A key's secret is never stored: only its HMAC-SHA256 digest under a server-side secret, so a dump of
 -- this table yields no usable key. The prefix (public, shown in listings) finds the row.
-
--- Also added by the users migration (0004); either one may run first.
-ALTER TABLE users ADD COLUMN IF NOT EXISTS tokens_not_before timestamptz;
 
 CREATE TABLE api_keys (
     id            uuid PRIMARY KEY,
