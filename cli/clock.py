@@ -12,8 +12,9 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date
+from datetime import UTC, time
 
+from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -25,10 +26,11 @@ from domain.models.market_day import parse_close_time
 
 log = logging.getLogger("folio.clock")
 RETRY_S = 30.0  # the database or Valkey not answering: try again this often until the jobs are sent
+CLOSE_JOB_ID = "market-close"
 MISFIRE_GRACE_S = 3600  # a close noticed up to an hour late still runs (later: the next start catches up)
 
 
-async def _until_sent(send: Callable[[], Awaitable[list[tuple[str, date]]]], what: str) -> None:
+async def _until_sent(send: Callable[[], Awaitable[object]], what: str) -> None:
     while True:
         try:
             await send()
@@ -39,20 +41,24 @@ async def _until_sent(send: Callable[[], Awaitable[list[tuple[str, date]]]], wha
             return
 
 
+def schedule_close(scheduler: AsyncIOScheduler, send: Callable[[], Awaitable[object]], close_at: time) -> Job:
+    """Every day at `close_at` UTC, `send` on the scheduler's event loop (retried until it succeeds)."""
+    return scheduler.add_job(
+        _until_sent,
+        CronTrigger(hour=close_at.hour, minute=close_at.minute, timezone=UTC),
+        args=(send, "market close"),
+        id=CLOSE_JOB_ID,
+        name="market close",
+        coalesce=True,  # several missed firings (a long suspend) run once
+        max_instances=1,
+        misfire_grace_time=MISFIRE_GRACE_S,
+    )
+
+
 async def _run(settings: Settings) -> None:
-    close_at = parse_close_time(settings.market_close_utc)
     async with open_clock(settings) as clock:
         scheduler = AsyncIOScheduler(timezone=UTC)
-        scheduler.add_job(
-            _until_sent,
-            CronTrigger(hour=close_at.hour, minute=close_at.minute, timezone=UTC),
-            args=(clock.at_close, "market close"),
-            id="market-close",
-            name="market close",
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=MISFIRE_GRACE_S,
-        )
+        schedule_close(scheduler, clock.at_close, parse_close_time(settings.market_close_utc))
         scheduler.start()
         try:
             print(f"clock: the market closes at {settings.market_close_utc} UTC every day", flush=True)
