@@ -1,4 +1,4 @@
-"""`python -m cli <command>`: dev (make run), migrate, demo-data, simulate, token, audit, deploy, cost.
+"""`python -m cli <command>`: dev (make run), migrate, demo-data, simulate, clock, token, audit, deploy, cost.
 
 Subcommands import their modules lazily, so `migrate` works where the dev-only packages
 (embedded servers) are not installed.
@@ -58,6 +58,12 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     )
 
 
+def _clock(settings: Settings, args: argparse.Namespace) -> int:
+    from cli.clock import main
+
+    return main(settings)
+
+
 def _token(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.auth import mint_token
 
@@ -106,6 +112,7 @@ _COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] 
     "migrate": ("apply the outstanding database migrations to DATABASE_URL", _migrate),
     "demo-data": ("load the demo data into DATABASE_URL (a no-op when it is there)", _demo_data),
     "simulate": ("development only: move random prices every second and publish them as new versions", _simulate),
+    "clock": ("send the market day's jobs (close, report retention) at MARKET_CLOSE_UTC; catch up missed days", _clock),
     "token": ("print a signed bearer token for a user (--user ID) or an operator (--operator)", _token),
     "audit": ("audit verify: walk the audit log's hash chain and report the first broken link", _audit),
     "deploy": (

@@ -64,6 +64,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     risk_free_rate: Annotated[float, msgspec.Meta(ge=-1, le=1)] = 0.04  # annual, for the Sharpe ratio
     smtp_timeout_s: PositiveFloat = 10.0  # every SMTP socket operation (TimeLimit cannot interrupt it)
     mail_from: str = "Folio Reports <reports@folio.localhost>"
+    # The market day: the `clock` process sends the day's jobs (the close, report retention) at this UTC
+    # time every day, and on start the days it missed, at most `market_catch_up_days` back per job.
+    market_close_utc: Annotated[str, msgspec.Meta(pattern="^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "21:00"
+    market_catch_up_days: Positive = 7
+    report_retention_days: Positive = 90  # finished reports (and their PDFs) older than this are deleted
     # Compression and CDN (the seed's configuration 4).
     gzip_minimum_size: NonNegative = 1000
     cdn_cache_ttl: NonNegative = 3600

@@ -25,6 +25,8 @@ class ValuedHoldingView(msgspec.Struct, frozen=True, kw_only=True):
     cost_basis: Decimal
     unrealized_pnl: Decimal
     unrealized_pnl_pct: Decimal
+    day_change: Decimal
+    day_change_pct: Decimal
     market_value_base: Decimal
     weight: Decimal
 
@@ -38,6 +40,8 @@ class PortfolioView(msgspec.Struct, frozen=True, kw_only=True):
     total_cost_basis: Decimal
     total_unrealized_pnl: Decimal
     total_unrealized_pnl_pct: Decimal
+    total_day_change: Decimal
+    total_day_change_pct: Decimal
     holdings: list[ValuedHoldingView]
 
 
@@ -54,6 +58,8 @@ def _holding_view(h: ValuedHolding) -> ValuedHoldingView:
         cost_basis=h.cost_basis,
         unrealized_pnl=h.unrealized_pnl,
         unrealized_pnl_pct=h.unrealized_pnl_pct,
+        day_change=h.day_change,
+        day_change_pct=h.day_change_pct,
         market_value_base=h.market_value_base,
         weight=h.weight,
     )
@@ -69,5 +75,7 @@ def portfolio_view(portfolio: Portfolio) -> PortfolioView:
         total_cost_basis=portfolio.total_cost_basis,
         total_unrealized_pnl=portfolio.total_unrealized_pnl,
         total_unrealized_pnl_pct=portfolio.total_unrealized_pnl_pct,
+        total_day_change=portfolio.total_day_change,
+        total_day_change_pct=portfolio.total_day_change_pct,
         holdings=[_holding_view(h) for h in portfolio.holdings],
     )

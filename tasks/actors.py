@@ -5,11 +5,17 @@ the broker; the web process sends by name through `ValkeyReportQueue` and never 
 Retries, backoff and the time limit come from settings (`tasks.broker.tune_for_reports`).
 """
 
+from datetime import date
+
 import dramatiq
 
-from config.queues import GENERATE_REPORT_ACTOR, REPORTS_QUEUE
+from config.queues import DAILY_JOB_ACTORS, GENERATE_REPORT_ACTOR, MARKET_QUEUE, REPORTS_QUEUE
 from domain.errors import InvalidRequestError, NotFoundError
+from domain.models.market_day import CLOSE_JOB, RETENTION_JOB
 from tasks.broker import services
+
+# A day's job that keeps failing (the database down for long) is sent again by the next close or start.
+MARKET_JOB_RETRIES = 5
 
 
 @dramatiq.actor(
@@ -20,3 +26,15 @@ from tasks.broker import services
 )
 async def generate_report(report_id: str) -> None:
     await services().reports.run(report_id)
+
+
+# The market day's jobs: `day` is an ISO date; a repeat for a day already done does nothing (the store's
+# (job, day) run), so Dramatiq's retries and the clock's catch-up are both safe.
+@dramatiq.actor(actor_name=DAILY_JOB_ACTORS[CLOSE_JOB], queue_name=MARKET_QUEUE, max_retries=MARKET_JOB_RETRIES)
+async def close_market_day(day: str) -> None:
+    await services().market_day.close(date.fromisoformat(day))
+
+
+@dramatiq.actor(actor_name=DAILY_JOB_ACTORS[RETENTION_JOB], queue_name=MARKET_QUEUE, max_retries=MARKET_JOB_RETRIES)
+async def retain_reports(day: str) -> None:
+    await services().market_day.retain_reports(date.fromisoformat(day))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from config.settings import Settings
 from config.wiring.background import run_in_background
 from config.wiring.fleet import join_fleet
+from config.wiring.market_day import market_day_jobs
 from config.wiring.reports import report_policy, report_queue
 from config.wiring.resources import Resources, open_resources
 from domain.adapters.pdf import ReportlabRenderer, warm_up
@@ -22,6 +23,7 @@ from domain.models.quotes import QuoteSnapshot
 from domain.ports.metrics import Metrics
 from domain.services.fleet import FleetService
 from domain.services.market_data import QuoteBook
+from domain.services.market_day import MarketDayJobs
 from domain.services.reports.runner import ReportRunner, ReportTools
 
 
@@ -31,6 +33,7 @@ class WorkerServices:
 
     settings: Settings
     reports: ReportRunner
+    market_day: MarketDayJobs
     fleet: FleetService
     metrics: Metrics
 
@@ -51,7 +54,11 @@ async def open_worker(settings: Settings) -> AsyncIterator[WorkerServices]:
         await asyncio.to_thread(warm_up)  # the first report should not pay for importing matplotlib
         run_in_background(stack, runner.sweep_forever(settings.report_sweep_interval_s), "report-sweeper")
         yield WorkerServices(
-            settings=settings, reports=runner, fleet=join_fleet(resources, stack), metrics=resources.metrics
+            settings=settings,
+            reports=runner,
+            market_day=market_day_jobs(resources),
+            fleet=join_fleet(resources, stack),
+            metrics=resources.metrics,
         )
 
 

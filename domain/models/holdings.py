@@ -43,6 +43,8 @@ class ValuedHolding(msgspec.Struct, frozen=True, kw_only=True):
     cost_basis: Decimal
     unrealized_pnl: Decimal
     unrealized_pnl_pct: Decimal
+    day_change: Decimal  # the market value's change since the previous close, in the instrument's currency
+    day_change_pct: Decimal
     market_value_base: Decimal
     weight: Decimal
 
@@ -58,4 +60,6 @@ class Portfolio(msgspec.Struct, frozen=True, kw_only=True):
     total_cost_basis: Decimal
     total_unrealized_pnl: Decimal
     total_unrealized_pnl_pct: Decimal
+    total_day_change: Decimal
+    total_day_change_pct: Decimal  # against the total at the previous closes
     holdings: tuple[ValuedHolding, ...]

@@ -6,6 +6,7 @@ pass over the holdings. `priced` is the pricing rule the reports' analytics shar
 
 from decimal import Decimal
 from operator import itemgetter
+from typing import NamedTuple
 
 from domain.models.holdings import Holding, Holdings, Portfolio, ValuedHolding
 from domain.models.quotes import Instrument, QuoteSnapshot
@@ -33,46 +34,67 @@ def priced(holding: Holding, snapshot: QuoteSnapshot) -> tuple[Instrument, Decim
     return inst, price, snapshot.fx_to_base.get(inst.currency, ONE)
 
 
+class _Line(NamedTuple):
+    value_base: Decimal  # unrounded, for the sort and the totals
+    previous_base: Decimal
+    cost_base: Decimal
+    holding: Holding
+    inst: Instrument
+    price: Decimal
+    market_value: Decimal
+    cost_basis: Decimal
+    previous_value: Decimal  # at the previous close, in the instrument's currency
+
+
+def _line(h: Holding, snapshot: QuoteSnapshot) -> _Line | None:
+    found = priced(h, snapshot)
+    if found is None:
+        return None
+    inst, price, fx = found
+    quote = snapshot.quotes.get(h.instrument_id)
+    previous = quote.previous_close if quote is not None else price  # never quoted: no change
+    market_value = h.quantity * price
+    previous_value = h.quantity * previous
+    cost_basis = h.quantity * h.average_cost
+    return _Line(
+        market_value * fx, previous_value * fx, cost_basis * fx, h, inst, price, market_value.quantize(CENT),
+        cost_basis.quantize(CENT), previous_value.quantize(CENT),
+    )  # fmt: skip
+
+
+def _valued(line: _Line, total_value: Decimal) -> ValuedHolding:
+    h, market_value, cost_basis, previous_value = line.holding, line.market_value, line.cost_basis, line.previous_value
+    return ValuedHolding(
+        symbol=line.inst.symbol,
+        name=line.inst.name,
+        asset_class=line.inst.asset_class,
+        currency=line.inst.currency,
+        quantity=h.quantity,
+        average_cost=h.average_cost,
+        price=line.price,
+        market_value=market_value,
+        cost_basis=cost_basis,
+        unrealized_pnl=market_value - cost_basis,
+        unrealized_pnl_pct=_percent(market_value - cost_basis, cost_basis),
+        day_change=market_value - previous_value,
+        day_change_pct=_percent(market_value - previous_value, previous_value),
+        market_value_base=line.value_base.quantize(CENT),
+        weight=_percent(line.value_base, total_value),
+    )
+
+
 def value_holdings(holdings: Holdings, snapshot: QuoteSnapshot) -> Portfolio:
-    """Value every holding at the snapshot's price; totals and weights in the base currency.
+    """Value every holding at the snapshot's price; totals and weights in the base currency. The day's
+    change is against each quote's previous close (the last daily close the market day recorded).
 
     Money is rounded to the cent before differences and totals are taken, so a client's own sums
     agree to the cent.
     """
-    lines = []
-    total_value = total_cost = ZERO
-    for h in holdings.items:
-        found = priced(h, snapshot)
-        if found is None:
-            continue
-        inst, price, fx = found
-        market_value = h.quantity * price
-        cost_basis = h.quantity * h.average_cost
-        value_base = market_value * fx
-        total_value += value_base
-        total_cost += cost_basis * fx
-        lines.append((value_base, h, inst, price, market_value.quantize(CENT), cost_basis.quantize(CENT)))
+    lines = [line for h in holdings.items if (line := _line(h, snapshot)) is not None]
     lines.sort(key=_by_value, reverse=True)
-    total_value = total_value.quantize(CENT)
-    total_cost = total_cost.quantize(CENT)
-    valued = tuple(
-        ValuedHolding(
-            symbol=inst.symbol,
-            name=inst.name,
-            asset_class=inst.asset_class,
-            currency=inst.currency,
-            quantity=h.quantity,
-            average_cost=h.average_cost,
-            price=price,
-            market_value=market_value,
-            cost_basis=cost_basis,
-            unrealized_pnl=market_value - cost_basis,
-            unrealized_pnl_pct=_percent(market_value - cost_basis, cost_basis),
-            market_value_base=value_base.quantize(CENT),
-            weight=_percent(value_base, total_value),
-        )
-        for value_base, h, inst, price, market_value, cost_basis in lines
-    )
+    total_value = sum((line.value_base for line in lines), ZERO).quantize(CENT)
+    total_previous = sum((line.previous_base for line in lines), ZERO).quantize(CENT)
+    total_cost = sum((line.cost_base for line in lines), ZERO).quantize(CENT)
     return Portfolio(
         user_id=holdings.user_id,
         base_currency=snapshot.base_currency,
@@ -82,5 +104,7 @@ def value_holdings(holdings: Holdings, snapshot: QuoteSnapshot) -> Portfolio:
         total_cost_basis=total_cost,
         total_unrealized_pnl=total_value - total_cost,
         total_unrealized_pnl_pct=_percent(total_value - total_cost, total_cost),
-        holdings=valued,
+        total_day_change=total_value - total_previous,
+        total_day_change_pct=_percent(total_value - total_previous, total_previous),
+        holdings=tuple(_valued(line, total_value) for line in lines),
     )

@@ -78,3 +78,33 @@ async def test_a_bad_user_id_is_a_4xx_problem_never_a_500(client, bad):
     r = await client.get(f"/api/user/{bad}/portfolio")
     assert 400 <= r.status_code < 500
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_each_holding_and_the_totals_carry_the_change_since_the_previous_close(client, servers):
+    r = await client.get("/api/user/42/portfolio")
+    assert r.status_code == 200
+    body = json.loads(r.content, parse_float=Decimal)
+    cent = Decimal("0.01")
+    with psycopg.connect(servers.database_url) as conn:
+        rows = conn.execute(
+            "SELECT i.symbol, h.quantity, q.price, q.previous_close FROM holdings h"
+            " JOIN instruments i ON i.id = h.instrument_id JOIN quotes q ON q.instrument_id = h.instrument_id"
+            " WHERE h.user_id = 42 AND h.quantity > 0"
+        ).fetchall()
+    expected = {s: (qty * price).quantize(cent) - (qty * prev).quantize(cent) for s, qty, price, prev in rows}
+    assert {h["symbol"]: h["day_change"] for h in body["holdings"]} == expected
+    for h in body["holdings"]:
+        previous = h["market_value"] - h["day_change"]
+        assert h["day_change_pct"] == (h["day_change"] * 100 / previous).quantize(cent)
+    previous_total = body["total_market_value"] - body["total_day_change"]
+    assert body["total_day_change_pct"] == (body["total_day_change"] * 100 / previous_total).quantize(cent)
+    base_changes = sum(h["market_value_base"] * h["day_change"] / h["market_value"] for h in body["holdings"])
+    assert abs(body["total_day_change"] - base_changes) <= cent * len(body["holdings"])
+
+
+async def test_the_openapi_document_requires_the_day_change_fields(client):
+    schemas = (await client.get("/docs/openapi.json")).json()["components"]["schemas"]
+    holding = next(s for name, s in schemas.items() if name.endswith("ValuedHoldingView"))
+    portfolio = next(s for name, s in schemas.items() if name.endswith("PortfolioView"))
+    assert {"day_change", "day_change_pct"} <= set(holding["required"])
+    assert {"total_day_change", "total_day_change_pct"} <= set(portfolio["required"])

@@ -214,20 +214,20 @@ def test_a_killed_worker_is_restarted_and_a_report_requested_before_still_succee
     assert status == "succeeded", make_run.log()[-4000:]
     assert len(statuses) >= 8
     assert set(statuses) == {200}  # the API answered throughout
-    for name in ("web.1", "simulator.1"):
+    for name in ("web.1", "clock.1", "simulator.1"):
         assert f"--> {name} exited" not in make_run.log()
 
 
 def test_ctrl_c_stops_everything_and_leaves_nothing_behind(make_run: MakeRun) -> None:
     before = make_run.descendants()
-    assert len(before) >= 5  # postgres, valkey, web, worker, simulator and their children
+    assert len(before) >= 6  # postgres, valkey, web, worker, clock, simulator and their children
     os.killpg(make_run.proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does to the foreground job
     code = make_run.proc.wait(90)
 
     assert code == 128 + signal.SIGINT
     text = make_run.log()
-    assert "--> stopping web.1, worker.1, simulator.1" in text
-    for name in ("web.1", "worker.1", "simulator.1"):
+    assert "--> stopping web.1, worker.1, clock.1, simulator.1" in text
+    for name in ("web.1", "worker.1", "clock.1", "simulator.1"):
         assert f"--> {name} stopped" in text
     assert text.index("--> web.1 stopped") < text.index("Stopping embedded servers")
     assert [p for p in before if _alive(p)] == []

@@ -20,7 +20,7 @@ LEFT JOIN quotes q ON q.instrument_id = i.id
 """
 # Ingests take this transaction-level lock, so versions commit in the order they were numbered
 # (a follower that saw version n never misses a later commit of n - 1). Spells "QUOTEVER".
-_INGEST_LOCK = 0x51554F5445564552
+INGEST_LOCK = 0x51554F5445564552
 _IDS = "SELECT symbol, id FROM instruments WHERE symbol = ANY(%s)"
 # A missing bid/ask keeps the quote's relative spread, on the price's own decimals (at least 2: a feed
 # quotes bid and ask on the tick, and 8 decimals of rounding noise cost the compressed market data
@@ -110,7 +110,7 @@ class PostgresQuoteRepository(QuoteRepository):
     async def apply_quotes(self, updates: Sequence[QuoteUpdate], *, audit: AuditEntry) -> int:
         symbols = [u.symbol for u in updates]
         async with connection(self._pool, write=True) as conn, conn.transaction():
-            await conn.execute(_LOCK_INGEST, (_INGEST_LOCK,), prepare=True)
+            await conn.execute(_LOCK_INGEST, (INGEST_LOCK,), prepare=True)
             cur = await conn.execute(_IDS, (symbols,), prepare=True)
             ids: dict[str, int] = dict(await cur.fetchall())
             for i, symbol in enumerate(symbols):

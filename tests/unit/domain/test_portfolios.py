@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from domain.adapters.memory.holdings import InMemoryHoldingsRepository
@@ -85,3 +86,38 @@ async def test_user_without_holdings_has_an_empty_portfolio(market):
 async def test_unknown_user_is_not_found(market):
     with pytest.raises(UserNotFoundError):
         await (await service(market, InMemoryHoldingsRepository())).read(404)
+
+
+async def test_the_day_change_is_against_each_previous_close_per_holding_and_in_total(market):
+    def moved(iid: int, price: str, previous_close: str) -> Quote:
+        return msgspec.structs.replace(quote(iid, price), previous_close=Decimal(previous_close))
+
+    market.publish(moved(1, "200", "190"), moved(2, "100", "104"))
+    holdings = InMemoryHoldingsRepository()
+    holdings.add_user(
+        7,
+        Holding(instrument_id=1, quantity=Decimal("10"), average_cost=Decimal("150")),
+        Holding(instrument_id=2, quantity=Decimal("5"), average_cost=Decimal("120")),
+    )
+    portfolio, _ = await (await service(market, holdings)).read(7)
+    aapl, sap = portfolio.holdings
+    assert (aapl.day_change, aapl.day_change_pct) == (Decimal("100.00"), Decimal("5.26"))  # 2000 vs 1900
+    assert (sap.day_change, sap.day_change_pct) == (Decimal("-20.00"), Decimal("-3.85"))  # 500 vs 520 EUR
+    # In USD at 1.10: 2000 + 550 now against 1900 + 572 at the previous closes.
+    assert portfolio.total_day_change == Decimal("78.00")
+    assert portfolio.total_day_change_pct == Decimal("3.16")
+
+
+async def test_an_unmoved_or_never_quoted_holding_has_no_day_change(market):
+    holdings = InMemoryHoldingsRepository()
+    market.instruments[5] = Instrument(
+        id=5, symbol="NEW", name="New", asset_class="equity", currency="USD", exchange="X"
+    )
+    holdings.add_user(
+        8,
+        Holding(instrument_id=1, quantity=Decimal("3"), average_cost=Decimal("150")),
+        Holding(instrument_id=5, quantity=Decimal("2"), average_cost=Decimal("10")),
+    )
+    portfolio, _ = await (await service(market, holdings)).read(8)
+    assert [(h.day_change, h.day_change_pct) for h in portfolio.holdings] == [(0, 0), (0, 0)]
+    assert (portfolio.total_day_change, portfolio.total_day_change_pct) == (0, 0)

@@ -1,0 +1,48 @@
+"""The market day's composition: the jobs the worker runs, and the `clock` process that sends them."""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import msgspec
+
+from config.queues import DAILY_JOB_ACTORS, MARKET_QUEUE
+from config.settings import Settings
+from config.wiring.reports import build_broker
+from config.wiring.resources import Resources, open_resources
+from domain.adapters.daily_jobs_queue import DramatiqDailyJobQueue
+from domain.adapters.postgres.market_day import PostgresMarketDayStore
+from domain.adapters.valkey_quote_bus import ValkeyQuoteVersionBus
+from domain.models.market_day import DAILY_JOBS, parse_close_time
+from domain.services.market_day import MarketClock, MarketDayJobs
+
+CLOCK_POOL_SIZE = 2
+
+
+def market_day_jobs(resources: Resources) -> MarketDayJobs:
+    """For the worker's actors."""
+    settings = resources.settings
+    return MarketDayJobs(
+        PostgresMarketDayStore(resources.pool),
+        ValkeyQuoteVersionBus(resources.valkey, settings.valkey_url),
+        resources.clock,
+        retention_days=settings.report_retention_days,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_clock(settings: Settings) -> AsyncIterator[MarketClock]:
+    """The clock process's one use case, with its pool and the broker it sends on."""
+    async with contextlib.AsyncExitStack() as stack:
+        # A few statements a day: two connections, not a web process's pool.
+        small = msgspec.structs.replace(settings, database_pool_size=CLOCK_POOL_SIZE, max_overflow=0)
+        resources = await open_resources(small, "clock", stack)
+        broker = build_broker(settings)
+        stack.callback(broker.close)
+        yield MarketClock(
+            PostgresMarketDayStore(resources.pool),
+            DramatiqDailyJobQueue(broker, queue_name=MARKET_QUEUE, actors=DAILY_JOB_ACTORS),
+            resources.clock,
+            jobs=DAILY_JOBS,
+            close_at=parse_close_time(settings.market_close_utc),
+            catch_up_days=settings.market_catch_up_days,
+        )
