@@ -42,3 +42,10 @@ class PerformanceFigures(msgspec.Struct, frozen=True, kw_only=True):
     volatility: float | None  # annualised, of the daily time-weighted returns
     sharpe: float | None
     max_drawdown: Drawdown | None
+
+
+class ValueHistory(msgspec.Struct, frozen=True, kw_only=True):
+    """What the figures are computed from: the daily values (oldest first) and the external flows of a period."""
+
+    values: tuple[DailyValue, ...]
+    flows: tuple[ExternalFlow, ...]
