@@ -94,6 +94,12 @@ def test_xirr_is_robust_to_extreme_rates():
     assert -1 <= halved < -0.999999
 
 
+def test_with_two_rates_xirr_takes_the_one_nearest_zero():
+    # -100, +230, -132 a year apart: the NPV is zero at 10 % and at 20 % (100 x 1.1 x 1.2 = 132).
+    flows = [(date(2021, 1, 1), -100.0), (date(2022, 1, 1), 230.0), (date(2023, 1, 1), -132.0)]
+    assert near(xirr(flows), 0.10)
+
+
 def test_xirr_has_no_answer_without_money_both_ways():
     assert xirr([]) is None
     assert xirr([(day(0), -100.0), (day(1), -5.0)]) is None
@@ -170,3 +176,39 @@ def test_the_order_of_the_series_does_not_matter():
     assert performance(shuffled, FIXTURE_FLOWS, risk_free_rate=0.02) == performance(
         FIXTURE, FIXTURE_FLOWS, risk_free_rate=0.02
     )
+
+
+def random_walk(rng: random.Random, days: int, start: date = MON) -> list[DailyValue]:
+    level, out = 1000.0, []
+    for i in range(days):
+        level *= 1 + rng.gauss(0.0005, 0.02)
+        out.append(DailyValue(day=start + timedelta(days=i), value=Decimal(f"{level:.2f}")))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_without_flows_the_twr_is_the_value_ratio_and_a_years_xirr_equals_it(seed: int):
+    rng = random.Random(seed)
+    series = random_walk(rng, 366)  # 366 days: the first and the last are 365 days apart
+    f = performance(series, [], risk_free_rate=0.0)
+    ratio = float(series[-1].value) / float(series[0].value) - 1
+    assert f.time_weighted_return == pytest.approx(ratio, rel=TOLERANCE)
+    assert f.money_weighted_return == pytest.approx(ratio, rel=TOLERANCE)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_figures_do_not_depend_on_the_size_of_the_portfolio(seed: int):
+    rng = random.Random(100 + seed)
+    series = random_walk(rng, 60)
+    flows = [flow(series[i].day, f"{rng.uniform(-200, 400):.2f}") for i in sorted(rng.sample(range(1, 60), 5))]
+    scale = Decimal(rng.choice(["0.001", "7", "12345"]))
+    scaled_series = [DailyValue(day=p.day, value=p.value * scale) for p in series]
+    scaled_flows = [ExternalFlow(day=f.day, amount=f.amount * scale) for f in flows]
+    bigger = performance(scaled_series, scaled_flows, risk_free_rate=0.03)
+    base = performance(series, flows, risk_free_rate=0.03)
+    for name in ("time_weighted_return", "money_weighted_return", "volatility", "sharpe"):
+        assert getattr(bigger, name) == pytest.approx(getattr(base, name), rel=TOLERANCE), name
+    assert bigger.max_drawdown is not None
+    assert base.max_drawdown is not None
+    assert bigger.max_drawdown.depth == pytest.approx(base.max_drawdown.depth, rel=TOLERANCE)
+    assert (bigger.max_drawdown.peak, bigger.max_drawdown.trough) == (base.max_drawdown.peak, base.max_drawdown.trough)
