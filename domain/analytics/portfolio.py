@@ -13,8 +13,9 @@ Conventions, so a reader can recompute every figure by hand:
 * Returns, volatility, Sharpe and drawdown are `domain.analytics.performance`'s, with no external
   flows (the series values today's holdings): r_t = v_t / v_{t-1} - 1, volatility = sample stdev(r)
   x sqrt(252), Sharpe = (mean(r) x 252 - risk-free rate) / volatility.
-* 1M / 3M / 1Y returns compare the last value with the value 21 / 63 / 251 trading days earlier;
-  YTD compares it with the last value of the previous calendar year. None when the series is short.
+* 1M / 3M / 1Y returns are time-weighted over the last 21 / 63 / 251 daily moves (without flows: the
+  last value over the one that many trading days earlier, less 1); YTD is over the moves since the last
+  value of the previous calendar year. None when the series is short.
 * Max drawdown = the largest fall from a running peak, as a positive fraction of that peak, with
   the days of that peak and of the trough.
 * Herfindahl = sum of squared weights of the holdings by value (1/n for n equal holdings, 1 for one).
@@ -30,6 +31,7 @@ from domain.analytics.performance import (
     growth_index,
     max_drawdown,
     sharpe,
+    time_weighted_return,
     volatility,
 )
 from domain.models.quotes import CASH_PREFIX
@@ -153,10 +155,10 @@ def _aligned_closes(holding: ReportHolding, calendar: Sequence[date]) -> list[fl
 
 
 def period_return(values: Sequence[float], periods: int) -> float | None:
-    """The return over the last `periods` daily moves; None when the series is shorter."""
+    """The time-weighted return over the last `periods` daily moves; None when the series is shorter."""
     if len(values) <= periods or values[-1 - periods] <= 0:
         return None
-    return values[-1] / values[-1 - periods] - 1
+    return time_weighted_return(daily_returns(values[-1 - periods :]))
 
 
 def year_to_date(series: Sequence[ValuePoint]) -> float | None:
@@ -164,10 +166,10 @@ def year_to_date(series: Sequence[ValuePoint]) -> float | None:
     if not series:
         return None
     year_start = date(series[-1].day.year, 1, 1)
-    base = next((p.value for p in reversed(series) if p.day < year_start), None)
-    if base is None or base <= 0:
+    base = next((i for i in range(len(series) - 1, -1, -1) if series[i].day < year_start), None)
+    if base is None or series[base].value <= 0:
         return None
-    return series[-1].value / base - 1
+    return time_weighted_return(daily_returns([p.value for p in series[base:]]))
 
 
 def herfindahl(values: Sequence[Decimal], total: Decimal) -> float | None:
