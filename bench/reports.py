@@ -29,7 +29,7 @@ from cli.demo_data import load_demo_data
 from cli.embedded import embedded, fresh_session_dir
 from config.settings import load_settings
 from config.wiring.release import migrate
-from domain.analytics import analyse
+from domain.analytics.portfolio import analyse
 from domain.models.quotes import AssetClass, DailyClose
 from domain.models.reports import ReportHolding
 from gateway.auth import mint_token

@@ -160,6 +160,7 @@ ANSWERS: dict[tuple[str, str], Answer] = {
         links={
             "document": _link("getReportDocument", "The report's PDF, once rendered", task_id=_TASK),
             "portfolio": _link("getPortfolio", "The portfolio the report is about", user_id="$response.body#/user_id"),
+            "reports": _link("listUserReports", "The user's reports, newest first", user_id="$response.body#/user_id"),
         }
     ),
     ("getReportDocument", "200"): Answer(
@@ -167,6 +168,17 @@ ANSWERS: dict[tuple[str, str], Answer] = {
     ),
     ("listReports", "200"): Answer(
         links={
+            "report": _link("getReport", "The newest report of the page", task_id="$response.body#/items/0/task_id"),
+        }
+    ),
+    ("listUserReports", "200"): Answer(
+        links={
+            "nextPage": _link(
+                "listUserReports",
+                "The next page",
+                user_id="$request.path.user_id",
+                cursor="$response.body#/next_cursor",
+            ),
             "report": _link("getReport", "The newest report of the page", task_id="$response.body#/items/0/task_id"),
         }
     ),

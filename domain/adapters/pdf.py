@@ -88,7 +88,8 @@ _NOTES = (
     "Values are in the base currency at today's prices and exchange rates. The yearly series uses daily"
     " closes of today's holdings (a missing day repeats the previous close). Volatility is annualised from"
     " daily returns; the Sharpe ratio uses the configured risk-free rate; maximum drawdown is the largest"
-    " fall from a peak; the Herfindahl index is the sum of squared weights (1 = a single holding)."
+    " fall from a peak (from the peak's day to the trough's); the Herfindahl index is the sum of squared"
+    " weights (1 = a single holding)."
 )
 
 
@@ -102,6 +103,14 @@ def _pct(value: float | None) -> str:
 
 def _num(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _drawdown(a: PortfolioAnalytics) -> str:
+    if a.max_drawdown is None:
+        return "n/a"
+    if a.drawdown_peak is None or a.drawdown_trough is None or a.max_drawdown == 0:
+        return f"{a.max_drawdown * 100:.2f} %"
+    return f"{a.max_drawdown * 100:.2f} % ({a.drawdown_peak.isoformat()} to {a.drawdown_trough.isoformat()})"
 
 
 def _summary_rows(a: PortfolioAnalytics) -> list[list[str]]:
@@ -118,7 +127,7 @@ def _summary_rows(a: PortfolioAnalytics) -> list[list[str]]:
         ["Return 1 year", _pct(a.return_1y)],
         ["Volatility (annualised)", "n/a" if a.volatility is None else f"{a.volatility * 100:.2f} %"],
         ["Sharpe ratio", _num(a.sharpe)],
-        ["Maximum drawdown", "n/a" if a.max_drawdown is None else f"{a.max_drawdown * 100:.2f} %"],
+        ["Maximum drawdown", _drawdown(a)],
         ["Concentration (Herfindahl)", _num(a.herfindahl, 3)],
     ]
 

@@ -107,6 +107,8 @@ class PortfolioAnalytics(msgspec.Struct, frozen=True, kw_only=True):
     volatility: float | None  # annualised
     sharpe: float | None
     max_drawdown: float | None  # a positive fraction: 0.25 is a 25 % fall from a peak
+    drawdown_peak: date | None = None  # the days of that peak and of the trough after it
+    drawdown_trough: date | None = None
     herfindahl: float | None  # sum of squared weights, 1/n .. 1
 
 

@@ -80,6 +80,7 @@ class ReportRepository(Protocol):
 
         Raises:
             InvalidRequestError: the cursor is not one this repository gave out.
+            UserNotFoundError: no such user, or an erased one (whose reports are no longer anyone's).
         """
 
 

@@ -1,4 +1,5 @@
-"""Reports: request one (202, recorded before it is queued), follow it, fetch its PDF; operators list them."""
+"""Reports: request one (202, recorded before it is queued), follow it, fetch its PDF, list a user's; operators
+list them by status."""
 
 import re
 from typing import Annotated, Any, Literal
@@ -22,7 +23,7 @@ from gateway.report_schemas import (
     status_url,
 )
 from gateway.responses import FolioResponse
-from gateway.routes.portfolios import MAX_USER_ID, USER_ID_BOUNDS, USER_NOTES, IdempotencyKey
+from gateway.routes.portfolios import MAX_USER_ID, USER_ID_BOUNDS, USER_NOTES, IdempotencyKey, UserId
 from gateway.security import SCOPE, authorize_owner
 
 PDF = "application/pdf"
@@ -65,6 +66,7 @@ REQUEST_NOTES = {
     **USER_NOTES,
     403: "A user's token or API key may request only its own user's report; an API key needs the scope `reports`",
 }
+CURSOR_NOTE = "The cursor is not one this API gave out; `errors` names `cursor`"
 OWNER_NOTES = {
     403: "A user's token or API key may reach only its own reports; an API key needs the scope `reports`",
     404: "No report with this task_id",
@@ -175,7 +177,7 @@ class ReportController(Controller):
             422,
             429,
             503,
-            notes={403: "Operators only", 422: "The cursor is not one this API gave out; `errors` names `cursor`"},
+            notes={403: "Operators only", 422: CURSOR_NOTE},
         ),
     )
     async def by_status(
@@ -186,4 +188,15 @@ class ReportController(Controller):
         cursor: Cursor = None,
     ) -> ReportPageOut:
         page = await services_of(state).reports.by_status(status, limit=limit, cursor=cursor)
+        return report_page_out(page)
+
+    @get(
+        "/user/{user_id:int}/reports",
+        operation_id="listUserReports",
+        opt={SCOPE: "reports"},
+        summary="The user's reports in any status, newest first, paged by cursor",
+        responses=problems(400, 401, 403, 404, 422, 429, 503, notes={**USER_NOTES, 422: CURSOR_NOTE}),
+    )
+    async def of_user(self, state: State, user_id: UserId, limit: Limit = 50, cursor: Cursor = None) -> ReportPageOut:
+        page = await services_of(state).reports.of_user(user_id, limit=limit, cursor=cursor)
         return report_page_out(page)

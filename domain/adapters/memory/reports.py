@@ -107,6 +107,9 @@ class InMemoryReportRepository(ReportRepository):
         return self._page(lambda r: r.status == status, limit, cursor)
 
     async def of_user(self, user_id: int, *, limit: int, cursor: str | None) -> ReportPage:
+        if user_id not in self.users:  # unknown, or erased (erasure drops the user): its reports are no one's
+            self._page(lambda r: False, limit, cursor)  # a bad cursor is still the 422 it is for a known user
+            raise UserNotFoundError(user_id)
         return self._page(lambda r: r.user_id == user_id, limit, cursor)
 
     def erase_user(self, user_id: int) -> None:

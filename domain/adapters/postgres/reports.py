@@ -8,7 +8,7 @@ from datetime import datetime
 from psycopg_pool import AsyncConnectionPool
 
 from domain.adapters.postgres.pool import connection, name_queries
-from domain.errors import InvalidRequestError, UserNotFoundError
+from domain.errors import InvalidRequestError, UserErasedError, UserNotFoundError
 from domain.models.reports import Report, ReportClaim, ReportPage, ReportRequest, ReportStatus
 from domain.ports.reports import ReportRepository
 
@@ -78,15 +78,24 @@ SELECT id::text, user_id, status, attempts, email_status, error, document IS NOT
        created_at, started_at, finished_at, deadline_at
 FROM reports
 WHERE user_id = %s AND (%s::timestamptz IS NULL OR (created_at, id) < (%s::timestamptz, %s::uuid))
+  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = reports.user_id AND u.erased_at IS NOT NULL)
 ORDER BY created_at DESC, id DESC LIMIT %s
 """
+_USER_ERASED_AT = "SELECT u.erased_at FROM users u WHERE u.id = %s"
 
 name_queries({
     _CREATE: "reports.create", _BY_KEY: "reports.by_key", _GET: "reports.get", _DOCUMENT: "reports.document",
     _CLAIM: "reports.claim", _STORE: "reports.store_document", _EMAIL: "reports.email_status",
     _FINISH: "reports.finish", _RELEASE: "reports.release", _STALE: "reports.requeue_stale", _PAGE: "reports.page",
-    _OF_USER: "reports.of_user",
+    _OF_USER: "reports.of_user", _USER_ERASED_AT: "reports.user_erased_at",
 })  # fmt: skip
+
+
+def _check_user(user_id: int, row: tuple[object, ...] | None) -> None:
+    if row is None:
+        raise UserNotFoundError(user_id)
+    if row[0] is not None:
+        raise UserErasedError(user_id)
 
 
 def _report(row: tuple[object, ...]) -> Report:
@@ -183,14 +192,18 @@ class PostgresReportRepository(ReportRepository):
         return await self._page(_PAGE, status, limit, cursor)
 
     async def of_user(self, user_id: int, *, limit: int, cursor: str | None) -> ReportPage:
-        return await self._page(_OF_USER, user_id, limit, cursor)
+        return await self._page(_OF_USER, user_id, limit, cursor, user_id=user_id)
 
-    async def _page(self, statement: str, key: object, limit: int, cursor: str | None) -> ReportPage:
+    async def _page(
+        self, statement: str, key: object, limit: int, cursor: str | None, *, user_id: int | None = None
+    ) -> ReportPage:
         after = _decode_cursor(cursor)
         created, rid = after if after else (None, None)
         async with connection(self._pool) as conn:
             cur = await conn.execute(statement, (key, created, created, rid, limit + 1))
             rows = await cur.fetchall()
+            if not rows and user_id is not None:  # an empty page of a user's: say whether there is such a user
+                _check_user(user_id, await (await conn.execute(_USER_ERASED_AT, (user_id,))).fetchone())
         items = tuple(_report(r) for r in rows[:limit])
         more = len(rows) > limit
         return ReportPage(items=items, next_cursor=_encode_cursor(items[-1]) if more and items else None)

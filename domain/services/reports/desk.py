@@ -53,3 +53,7 @@ class ReportDesk:
 
     async def by_status(self, status: ReportStatus, *, limit: int, cursor: str | None) -> ReportPage:
         return await self._reports.by_status(status, limit=limit, cursor=cursor)
+
+    async def of_user(self, user_id: int, *, limit: int, cursor: str | None) -> ReportPage:
+        """The user's reports, newest first; UserNotFoundError when there is no such user."""
+        return await self._reports.of_user(user_id, limit=limit, cursor=cursor)

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from domain.analytics import analyse
+from domain.analytics.portfolio import analyse
 from domain.errors import (
     DomainError,
     InvalidRequestError,

@@ -42,7 +42,7 @@ FULL = msgspec.structs.replace(
                              unrealized_pnl=Decimal(2000), weight=0.67),),
     series=tuple(ValuePoint(day=date(2026, 1, 1) + timedelta(days=i), value=12000 + 10 * i) for i in range(300)),
     return_1m=0.01, return_3m=-0.02, return_ytd=0.2, return_1y=0.25, volatility=0.18, sharpe=1.1, max_drawdown=0.12,
-    herfindahl=0.55,
+    drawdown_peak=date(2026, 3, 2), drawdown_trough=date(2026, 4, 14), herfindahl=0.55,
 )  # fmt: skip
 
 
@@ -79,4 +79,5 @@ def test_a_reader_opens_it_sees_the_title_and_the_name_as_written():
     first_page = reader.pages[0].extract_text()
     assert HOSTILE_NAME in first_page
     assert "15,000.50 USD" in first_page
+    assert "12.00 % (2026-03-02 to 2026-04-14)" in first_page  # the drawdown and the days of its peak and trough
     assert len(reader.pages) >= 2  # the allocation starts a page of its own

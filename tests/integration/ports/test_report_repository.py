@@ -26,7 +26,9 @@ pytestmark = pytest.mark.integration
 # A user of this suite's own (no demo user): created for the module, deleted with its reports afterwards.
 USER, EMAIL, NAME = 990_001, "report-contract@example.com", "Report Contract"
 OTHER, OTHER_EMAIL, OTHER_NAME = 990_002, "report-contract-2@example.com", "Report Contract Two"
+QUIET, QUIET_EMAIL, QUIET_NAME = 990_003, "report-contract-3@example.com", "Report Contract Three"  # no reports
 NO_SUCH_USER = 990_999
+PEOPLE = ((USER, EMAIL, NAME), (OTHER, OTHER_EMAIL, OTHER_NAME), (QUIET, QUIET_EMAIL, QUIET_NAME))
 LEASE_S = 300.0
 PASSED = -3600.0  # a deadline an hour ago
 AGES_AGO = -10 * 365 * 86400.0  # older than any other stale report, so a sweep returns this suite's first
@@ -35,20 +37,20 @@ AGES_AGO = -10 * 365 * 86400.0  # older than any other stale report, so a sweep 
 @pytest.fixture(scope="module")
 async def pool(settings: Settings) -> AsyncIterator[Pool]:
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        for uid, email, name in ((USER, EMAIL, NAME), (OTHER, OTHER_EMAIL, OTHER_NAME)):
+        for uid, email, name in PEOPLE:
             conn.execute("DELETE FROM users WHERE id = %s", (uid,))
             conn.execute("INSERT INTO users (id, email, name) VALUES (%s, %s, %s)", (uid, email, name))
     opened = await open_pool(pool_config(settings, "folio-test-reports"), NullMetrics())
     yield opened
     await opened.close()
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        conn.execute("DELETE FROM users WHERE id IN (%s, %s)", (USER, OTHER))  # the reports go with them
+        conn.execute("DELETE FROM users WHERE id IN (%s, %s, %s)", (USER, OTHER, QUIET))  # the reports go with them
 
 
 @pytest.fixture(params=["memory", "postgres"])
 def repo(request: pytest.FixtureRequest, pool: Pool) -> ReportRepository:
     if request.param == "memory":
-        return InMemoryReportRepository({USER: (EMAIL, NAME), OTHER: (OTHER_EMAIL, OTHER_NAME)})
+        return InMemoryReportRepository({uid: (email, name) for uid, email, name in PEOPLE})
     return PostgresReportRepository(pool)
 
 
@@ -330,3 +332,12 @@ async def test_of_user_pages_one_users_reports_newest_first_in_any_status(repo: 
     assert [r.id for r in rest.items] == [mine[0]]
     with pytest.raises(InvalidRequestError):
         await repo.of_user(OTHER, limit=1, cursor="not-a-cursor")
+
+
+async def test_of_user_is_an_empty_page_for_a_user_without_reports_and_refuses_an_unknown_user(repo: ReportRepository):
+    page = await repo.of_user(QUIET, limit=10, cursor=None)
+    assert (page.items, page.next_cursor) == ((), None)
+    with pytest.raises(UserNotFoundError):
+        await repo.of_user(NO_SUCH_USER, limit=10, cursor=None)
+    with pytest.raises(InvalidRequestError):  # a cursor it did not give out, whoever is asked about
+        await repo.of_user(NO_SUCH_USER, limit=10, cursor="not-a-cursor")

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from domain.analytics import analyse, max_drawdown, period_return, value_series, year_to_date
+from domain.analytics.portfolio import analyse, period_return, value_series, year_to_date
 from domain.models.quotes import DailyClose
 from domain.models.reports import ReportHolding, ValuePoint
 
@@ -52,6 +52,7 @@ def test_single_holding_totals_returns_volatility_sharpe_and_drawdown():
     assert a.volatility == pytest.approx(vol)
     assert a.sharpe == pytest.approx((sum(r) / 3 * 252 - 0.02) / vol)
     assert a.max_drawdown == pytest.approx(0.10)  # 110 -> 99
+    assert (a.drawdown_peak, a.drawdown_trough) == (START + timedelta(days=1), START + timedelta(days=2))
     assert a.herfindahl == pytest.approx(1.0)
     assert a.return_1m is None  # 3 moves are less than a month
     assert [(x.key, x.weight) for x in a.by_asset_class] == [("equity", 1.0)]
@@ -109,12 +110,6 @@ def test_year_to_date_starts_from_the_last_value_of_the_previous_year():
               ValuePoint(day=date(2026, 1, 2), value=105.0), ValuePoint(day=date(2026, 3, 2), value=120.0))  # fmt: skip
     assert year_to_date(series) == pytest.approx(0.20)
     assert year_to_date(series[2:]) is None
-
-
-def test_max_drawdown_is_the_largest_fall_from_a_running_peak():
-    assert max_drawdown([100, 120, 90, 130, 65, 140]) == pytest.approx(0.5)
-    assert max_drawdown([1, 2, 3]) == 0
-    assert max_drawdown([5]) is None
 
 
 def test_allocation_weights_sum_to_one_and_top_holdings_are_ordered():

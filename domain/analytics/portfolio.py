@@ -10,25 +10,33 @@ Conventions, so a reader can recompute every figure by hand:
   any holding has a close, the last `days` of them). A missing day carries the previous close
   forward; days before an instrument's first close use that first close. Today's FX rate applies
   to the whole series (no FX history is kept). An instrument without closes is flat at its price.
-* Daily return r_t = v_t / v_{t-1} - 1. Volatility = sample stdev(r) x sqrt(252).
-  Sharpe = (mean(r) x 252 - risk-free rate) / volatility.
-* 1M / 3M / 1Y returns compare the last value with the value 21 / 63 / 251 trading days earlier;
-  YTD compares it with the last value of the previous calendar year. None when the series is short.
-* Max drawdown = the largest fall from a running peak, as a positive fraction of that peak.
+* Returns, volatility, Sharpe and drawdown are `domain.analytics.performance`'s, with no external
+  flows (the series values today's holdings): r_t = v_t / v_{t-1} - 1, volatility = sample stdev(r)
+  x sqrt(252), Sharpe = (mean(r) x 252 - risk-free rate) / volatility.
+* 1M / 3M / 1Y returns are time-weighted over the last 21 / 63 / 251 daily moves (without flows: the
+  last value over the one that many trading days earlier, less 1); YTD is over the moves since the last
+  value of the previous calendar year. None when the series is short.
+* Max drawdown = the largest fall from a running peak, as a positive fraction of that peak, with
+  the days of that peak and of the trough.
 * Herfindahl = sum of squared weights of the holdings by value (1/n for n equal holdings, 1 for one).
 """
 
-import itertools
-import math
-import statistics
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 
+from domain.analytics.performance import (
+    TRADING_DAYS_PER_YEAR,
+    daily_returns,
+    growth_index,
+    max_drawdown,
+    sharpe,
+    time_weighted_return,
+    volatility,
+)
 from domain.models.quotes import CASH_PREFIX
 from domain.models.reports import Allocation, PortfolioAnalytics, ReportHolding, TopHolding, ValuePoint
 
-TRADING_DAYS_PER_YEAR = 252
 ONE_MONTH = 21
 THREE_MONTHS = 63
 ONE_YEAR = TRADING_DAYS_PER_YEAR - 1  # 252 closes span 251 daily moves
@@ -53,8 +61,10 @@ def analyse(
     pnl = total - cost
     series = value_series(holdings, days)
     points = [p.value for p in series]
-    returns = daily_returns(points)
-    vol = volatility(returns)
+    returns = daily_returns(points)  # no external flows: the series is today's holdings at past closes
+    observed = [r for r in returns if r is not None]
+    vol = volatility(observed)
+    drawdown = max_drawdown([p.day for p in series], growth_index(returns))
     as_of = series[-1].day if series else None
     return PortfolioAnalytics(
         base_currency=base_currency,
@@ -73,8 +83,10 @@ def analyse(
         return_ytd=year_to_date(series),
         return_1y=period_return(points, ONE_YEAR),
         volatility=vol,
-        sharpe=sharpe(returns, vol, risk_free_rate),
-        max_drawdown=max_drawdown(points),
+        sharpe=sharpe(observed, vol, risk_free_rate),
+        max_drawdown=drawdown.depth if drawdown else None,
+        drawdown_peak=drawdown.peak if drawdown else None,
+        drawdown_trough=drawdown.trough if drawdown else None,
         herfindahl=herfindahl(values, total),
     )
 
@@ -142,15 +154,11 @@ def _aligned_closes(holding: ReportHolding, calendar: Sequence[date]) -> list[fl
     return out
 
 
-def daily_returns(values: Sequence[float]) -> list[float]:
-    return [b / a - 1 for a, b in itertools.pairwise(values) if a > 0]
-
-
 def period_return(values: Sequence[float], periods: int) -> float | None:
-    """The return over the last `periods` daily moves; None when the series is shorter."""
+    """The time-weighted return over the last `periods` daily moves; None when the series is shorter."""
     if len(values) <= periods or values[-1 - periods] <= 0:
         return None
-    return values[-1] / values[-1 - periods] - 1
+    return time_weighted_return(daily_returns(values[-1 - periods :]))
 
 
 def year_to_date(series: Sequence[ValuePoint]) -> float | None:
@@ -158,34 +166,10 @@ def year_to_date(series: Sequence[ValuePoint]) -> float | None:
     if not series:
         return None
     year_start = date(series[-1].day.year, 1, 1)
-    base = next((p.value for p in reversed(series) if p.day < year_start), None)
-    if base is None or base <= 0:
+    base = next((i for i in range(len(series) - 1, -1, -1) if series[i].day < year_start), None)
+    if base is None or series[base].value <= 0:
         return None
-    return series[-1].value / base - 1
-
-
-def volatility(returns: Sequence[float]) -> float | None:
-    if len(returns) < 2:  # a sample deviation needs two points
-        return None
-    return statistics.stdev(returns) * math.sqrt(TRADING_DAYS_PER_YEAR)
-
-
-def sharpe(returns: Sequence[float], vol: float | None, risk_free_rate: float) -> float | None:
-    if vol is None or vol == 0:
-        return None
-    return (statistics.fmean(returns) * TRADING_DAYS_PER_YEAR - risk_free_rate) / vol
-
-
-def max_drawdown(values: Sequence[float]) -> float | None:
-    if len(values) < 2:  # a fall needs two points
-        return None
-    peak = values[0]
-    worst = 0.0
-    for v in values:
-        peak = max(peak, v)
-        if peak > 0:
-            worst = max(worst, (peak - v) / peak)
-    return worst
+    return time_weighted_return(daily_returns([p.value for p in series[base:]]))
 
 
 def herfindahl(values: Sequence[Decimal], total: Decimal) -> float | None:

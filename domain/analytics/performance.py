@@ -1,0 +1,127 @@
+"""Performance figures of a portfolio from its daily values and the owner's external cash flows.
+
+Money arrives as `Decimal`; the figures are ratios, computed in binary floats. Why floats: they need
+square roots, logarithms and powers of fractional exponents (a volatility, an XIRR), which no
+`Decimal` context makes exact either, and a float's ~1e-16 relative precision is far below the 1e-9
+a figure is checked to (sums use `math.fsum`/`statistics`, which do not lose digits to cancellation).
+
+Conventions, so a reader can recompute every figure by hand:
+* A flow enters at the open of its valuation day and is in that day's closing value, so the day's
+  return is r_t = V_t / (V_{t-1} + F_t) - 1 (F_t: the day's net deposits, withdrawals negative). A
+  flow on a day without a value counts on the next valuation day; one on or before the first day is
+  already in the first value; one after the last day is outside the period. A day with nothing at
+  risk (V_{t-1} + F_t <= 0) has no return and leaves the index flat.
+* Time-weighted return (TWR) = prod(1 + r_t) - 1, over the whole period (not annualised): what one
+  unit held from the first day to the last became, whatever the owner paid in or took out.
+* Money-weighted return = the XIRR of the owner's flows: -V_0 on the first day, -F on each flow's
+  own day, +V_n on the last day (see `domain.analytics.rates`).
+* Volatility = sample stdev(r) x sqrt(252). Sharpe = (mean(r) x 252 - risk-free rate) / volatility.
+* Maximum drawdown = the largest fall of the growth index (1 on the first day, x (1 + r_t) each day)
+  from its running peak, as a fraction of that peak, with the peak's and the trough's days. It is
+  measured on the index, not the value, so a withdrawal is not a fall. No fall: depth 0, both days
+  the first.
+"""
+
+import bisect
+import math
+import statistics
+from collections.abc import Sequence
+from datetime import date
+
+from domain.analytics.rates import xirr
+from domain.models.performance import DailyValue, Drawdown, ExternalFlow, PerformanceFigures
+
+TRADING_DAYS_PER_YEAR = 252
+
+
+def performance(
+    series: Sequence[DailyValue], flows: Sequence[ExternalFlow], *, risk_free_rate: float
+) -> PerformanceFigures:
+    """Every figure over the series (distinct days, any order) and the flows within it."""
+    ordered = sorted(series, key=lambda p: p.day)
+    days = [p.day for p in ordered]
+    values = [float(p.value) for p in ordered]
+    returns = daily_returns(values, flows_on_valuation_days(days, flows))
+    observed = [r for r in returns if r is not None]
+    index = growth_index(returns)
+    vol = volatility(observed)
+    return PerformanceFigures(
+        start=days[0] if days else None,
+        end=days[-1] if days else None,
+        days=len(days),
+        time_weighted_return=time_weighted_return(returns),
+        money_weighted_return=xirr(owner_flows(ordered, flows)) if len(ordered) > 1 else None,
+        volatility=vol,
+        sharpe=sharpe(observed, vol, risk_free_rate),
+        max_drawdown=max_drawdown(days, index) if observed else None,
+    )
+
+
+def flows_on_valuation_days(days: Sequence[date], flows: Sequence[ExternalFlow]) -> list[float]:
+    """Each valuation day's net flow: a flow counts on the first valuation day on or after its own."""
+    net = [0.0] * len(days)
+    for flow in flows:
+        i = bisect.bisect_left(days, flow.day)
+        if 0 < i < len(days):  # on/before the first day it is in V_0; after the last, outside the period
+            net[i] += float(flow.amount)
+    return net
+
+
+def daily_returns(values: Sequence[float], flows: Sequence[float] = ()) -> list[float | None]:
+    """r_t = V_t / (V_{t-1} + F_t) - 1 for t = 1..n-1; None on a day with nothing at risk."""
+    out: list[float | None] = []
+    for t in range(1, len(values)):
+        at_risk = values[t - 1] + (flows[t] if flows else 0.0)
+        out.append(values[t] / at_risk - 1 if at_risk > 0 else None)
+    return out
+
+
+def growth_index(returns: Sequence[float | None]) -> list[float]:
+    """What 1 unit on the first day became on each day (chain-linked; flat on days without a return)."""
+    index = [1.0]
+    for r in returns:
+        index.append(index[-1] * (1 + r) if r is not None else index[-1])
+    return index
+
+
+def time_weighted_return(returns: Sequence[float | None]) -> float | None:
+    """prod(1 + r_t) - 1; None without any return."""
+    if all(r is None for r in returns):
+        return None
+    return growth_index(returns)[-1] - 1
+
+
+def owner_flows(series: Sequence[DailyValue], flows: Sequence[ExternalFlow]) -> list[tuple[date, float]]:
+    """The owner's side of the period, for the XIRR: the start value paid in, flows, the end value taken out."""
+    first, last = series[0], series[-1]
+    within = [(f.day, -float(f.amount)) for f in flows if first.day < f.day <= last.day]
+    return [(first.day, -float(first.value)), *within, (last.day, float(last.value))]
+
+
+def volatility(returns: Sequence[float]) -> float | None:
+    """Annualised sample deviation of daily returns; None under two returns."""
+    if len(returns) < 2:
+        return None
+    return statistics.stdev(returns) * math.sqrt(TRADING_DAYS_PER_YEAR)
+
+
+def sharpe(returns: Sequence[float], vol: float | None, risk_free_rate: float) -> float | None:
+    """Annualised mean excess return per unit of volatility; None without a volatility (or a zero one)."""
+    if vol is None or vol == 0:
+        return None
+    return (statistics.fmean(returns) * TRADING_DAYS_PER_YEAR - risk_free_rate) / vol
+
+
+def max_drawdown(days: Sequence[date], index: Sequence[float]) -> Drawdown | None:
+    """The largest fall of `index` from a running peak, with the days; None under two points."""
+    if len(index) < 2:
+        return None
+    peak, peak_day = index[0], days[0]
+    worst = Drawdown(depth=0.0, peak=days[0], trough=days[0])
+    for day, level in zip(days, index, strict=True):
+        if level > peak:
+            peak, peak_day = level, day
+        depth = (peak - level) / peak if peak > 0 else 0.0
+        if depth > worst.depth:
+            worst = Drawdown(depth=depth, peak=peak_day, trough=day)
+    return worst
