@@ -9,13 +9,13 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from cli.deploy.procfile import drain_seconds, shell_argv
+from cli.deploy.procfile import DEPLOYED, SINGLETONS, shell_argv, stop_seconds
 from cli.deploy.spec import PROCESS_CPU_MILLIS, PROCESS_MEMORY_MIB, READY_PATH, SECRET_VARIABLES, DeploySpec
 from config.queues import REPORTS_QUEUE
 
 Json = dict[str, Any]
-# Fargate's task sizes in CPU units (1024 = one vCPU); 2 GiB per vCPU is valid at every size from 1 vCPU.
-_FARGATE_CPU = (1024, 2048, 4096, 8192, 16384)
+# Fargate's task sizes in CPU units (1024 = one vCPU); 2 MiB per CPU unit is valid memory at every size.
+_FARGATE_CPU = (256, 512, 1024, 2048, 4096, 8192, 16384)
 _DIMENSION = "ecs:service:DesiredCount"
 _HEALTH = {"interval": 15, "timeout": 5, "retries": 3, "startPeriod": 30}  # seconds; ECS's limits allow these
 _STOP_MARGIN_S = 5  # ECS's SIGKILL comes this long after the process's own drain deadline
@@ -40,11 +40,16 @@ class EcsOptions:
         return f"{prefix.rstrip('/')}/{variable}"
 
 
+def fargate_size(cpu_millis: int, memory_mib: int) -> tuple[int, int]:
+    """(cpu units, memory MiB): the smallest Fargate task with that CPU and memory, at 2 MiB per CPU unit."""
+    wanted = max(cpu_millis * 1024 // 1000, -(-memory_mib // 2))
+    cpu = next((size for size in _FARGATE_CPU if size >= wanted), _FARGATE_CPU[-1])
+    return cpu, cpu * 2
+
+
 def task_size(processes: int) -> tuple[int, int]:
     """(cpu units, memory MiB) of a Fargate task running `processes` OS processes."""
-    wanted = processes * PROCESS_CPU_MILLIS * 1024 // 1000
-    cpu = next((size for size in _FARGATE_CPU if size >= wanted), _FARGATE_CPU[-1])
-    return cpu, cpu * PROCESS_MEMORY_MIB // 1024
+    return fargate_size(processes * PROCESS_CPU_MILLIS, processes * PROCESS_MEMORY_MIB)
 
 
 def readiness_check(port: int) -> list[str]:
@@ -73,8 +78,8 @@ def container(spec: DeploySpec, options: EcsOptions, process: str) -> Json:
             },
         },
     }
-    if (drain := drain_seconds(command)) is not None:
-        definition["stopTimeout"] = min(drain + _STOP_MARGIN_S, _FARGATE_MAX_STOP_S)
+    if (stop := stop_seconds(process, command)) is not None:
+        definition["stopTimeout"] = min(stop + _STOP_MARGIN_S, _FARGATE_MAX_STOP_S)
     if process == "web":
         port = spec.settings.port
         definition["portMappings"] = [{"containerPort": port, "protocol": "tcp", "name": "http"}]
@@ -84,7 +89,7 @@ def container(spec: DeploySpec, options: EcsOptions, process: str) -> Json:
 
 def task_definition(spec: DeploySpec, options: EcsOptions, process: str) -> Json:
     """`aws ecs register-task-definition` input for one process type."""
-    cpu, memory = task_size(spec.processes(process))
+    cpu, memory = fargate_size(*spec.size(process))
     return {
         "family": spec.name(process),
         "networkMode": "awsvpc",
@@ -97,7 +102,12 @@ def task_definition(spec: DeploySpec, options: EcsOptions, process: str) -> Json
 
 
 def service(spec: DeploySpec, options: EcsOptions, process: str) -> Json:
-    """`aws ecs create-service` input; networking and the load balancer come from apply.sh's variables."""
+    """`aws ecs create-service` input; networking and the load balancer come from apply.sh's variables.
+
+    A singleton (the clock) is stopped before its replacement starts (at most 100 % of one task running,
+    none required): a deployment leaves a short gap, never two at once.
+    """
+    healthy, most = (0, 100) if process in SINGLETONS else (100, 200)
     body: Json = {
         "cluster": options.cluster,
         "serviceName": spec.name(process),
@@ -105,8 +115,8 @@ def service(spec: DeploySpec, options: EcsOptions, process: str) -> Json:
         "desiredCount": spec.bounds(process)[0],
         "launchType": "FARGATE",
         "deploymentConfiguration": {
-            "minimumHealthyPercent": 100,
-            "maximumPercent": 200,
+            "minimumHealthyPercent": healthy,
+            "maximumPercent": most,
             "deploymentCircuitBreaker": {"enable": True, "rollback": True},
         },
     }
@@ -186,12 +196,16 @@ def worker_policy(spec: DeploySpec, options: EcsOptions) -> Json:
 
 
 def render(spec: DeploySpec, options: EcsOptions) -> dict[str, str]:
-    """Every ECS file by name: task definitions, services, scalable targets, policies, apply.sh."""
+    """Every ECS file by name: task definitions, services, scalable targets, policies, apply.sh.
+
+    The clock's service has no scalable target: nothing may change its one task.
+    """
     documents: dict[str, Json] = {}
-    for process in ("release", "web", "worker"):
+    for process in DEPLOYED:
         documents[f"{process}-task-definition.json"] = task_definition(spec, options, process)
-    for process in ("web", "worker"):
+    for process in ("web", "worker", "clock"):
         documents[f"{process}-service.json"] = service(spec, options, process)
+    for process in ("web", "worker"):
         documents[f"{process}-scalable-target.json"] = scalable_target(spec, options, process)
     for name, policy in web_policies(spec, options).items():
         documents[f"web-{name}-policy.json"] = policy
@@ -225,12 +239,15 @@ def apply_script(spec: DeploySpec, options: EcsOptions) -> str:
         f'aws ecs create-service --cli-input-json file://web-service.json --network-configuration "{network}" \\',
         f'  --load-balancers "targetGroupArn=$TARGET_GROUP_ARN,containerName=web,containerPort={port}"',
         f'aws ecs create-service --cli-input-json file://worker-service.json --network-configuration "{network}"',
+        "# The clock: one task, never scaled; a new release stops the old task before starting the new one.",
+        f'aws ecs create-service --cli-input-json file://clock-service.json --network-configuration "{network}"',
         "for target in web worker; do",
         "  aws application-autoscaling register-scalable-target --cli-input-json file://$target-scalable-target.json",
         "done",
         "for policy in web-cpu web-memory worker-backlog; do",
         "  aws application-autoscaling put-scaling-policy --cli-input-json file://$policy-policy.json",
         "done",
-        f"echo 'ECS: {web} and {spec.name('worker')} on cluster {options.cluster} scale by target tracking'",
+        f"echo 'ECS: {web} and {spec.name('worker')} on cluster {options.cluster} scale by target tracking;"
+        f" {spec.name('clock')} runs one task'",
     ]
     return "\n".join(lines) + "\n"

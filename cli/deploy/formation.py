@@ -2,7 +2,7 @@
 
 The platform runs the Procfile itself (`release` before each release), so only the quantities, the
 add-ons and the variables are generated here. Its native autoscaling is for web dynos only and tracks
-the p95 response time, not CPU; the worker follows Folio's own fleet view.
+the p95 response time, not CPU; the worker follows Folio's own fleet view. The clock is one dyno, always.
 """
 
 import json
@@ -15,6 +15,10 @@ Json = dict[str, Any]
 # Heroku autoscales Performance dynos only; performance-m runs WEB_CONCURRENCY=2 Granian workers.
 WEB_SIZE = "performance-m"
 WORKER_SIZE = "standard-2x"
+CLOCK_SIZE = "standard-1x"  # 512 MB: the clock sends a few messages a day (Eco and Basic cannot mix with these)
+# The platform's SIGKILL comes this long after SIGTERM, for every dyno; it cannot be set. The clock stops
+# well within it (cli/deploy/procfile.py), and web and worker drain for 25 s.
+STOP_S = 30
 _SECRETS: dict[str, Json] = {
     "DATABASE_URL": {"description": "PostgreSQL URL (set by the heroku-postgresql add-on)"},
     "VALKEY_URL": {
@@ -29,7 +33,7 @@ _SECRETS: dict[str, Json] = {
 def app_json(spec: DeploySpec) -> Json:
     """app.json: process quantities (the minimum counts), add-ons and variables; secrets are never values."""
     env: Json = {}
-    for process in ("web", "worker"):
+    for process in ("web", "worker", "clock"):
         env.update({name: {"value": value} for name, value in spec.environment(process).items()})
     env.pop("PORT", None)  # the platform sets PORT for each web dyno
     env.update({name: dict(_SECRETS[name]) for name in SECRET_VARIABLES})
@@ -40,18 +44,23 @@ def app_json(spec: DeploySpec) -> Json:
         "formation": {
             "web": {"quantity": spec.bounds("web")[0], "size": WEB_SIZE},
             "worker": {"quantity": spec.bounds("worker")[0], "size": WORKER_SIZE},
+            "clock": {"quantity": spec.bounds("clock")[0], "size": CLOCK_SIZE},
         },
         "addons": [{"plan": "heroku-postgresql"}, {"plan": "heroku-redis"}],  # DATABASE_URL, REDIS_URL
     }
 
 
 def scale_commands(spec: DeploySpec) -> list[str]:
-    """The platform CLI calls: the formation at its minimum, then web autoscaling between the bounds."""
+    """The platform CLI calls: the formation at its minimum (the clock at its one dyno), then web autoscaling
+    between the bounds."""
     s = spec.settings
     web_min, web_max = spec.bounds("web")
     worker_min = spec.bounds("worker")[0]
+    quantities = (
+        f"web={web_min}:{WEB_SIZE} worker={worker_min}:{WORKER_SIZE} clock={spec.bounds('clock')[0]}:{CLOCK_SIZE}"
+    )
     return [
-        f'heroku ps:scale web={web_min}:{WEB_SIZE} worker={worker_min}:{WORKER_SIZE} -a "$APP"',
+        f'heroku ps:scale {quantities} -a "$APP"',
         f'heroku ps:autoscale:enable -a "$APP" --min {web_min} --max {web_max} --p95 {s.slow_request_ms}',
     ]
 
@@ -74,6 +83,8 @@ def scale_script(spec: DeploySpec) -> str:
         "# The worker has no native autoscaling here: scale it to the fleet view's desired count, e.g. every",
         f"# few minutes from a scheduler (or an add-on that scales on queue time), within {worker_min}..{worker_max}:",
         '#   heroku ps:scale worker=$DESIRED -a "$APP"',
+        "# The clock sends the market day's jobs at MARKET_CLOSE_UTC: keep it at exactly one dyno, never",
+        f"# autoscaled. On a stop it exits within seconds of SIGTERM (the platform allows {STOP_S} s).",
         "",
     ]
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""Kubernetes: Deployments, a Service, an autoscaling/v2 HPA for web, a KEDA ScaledObject for the worker.
+"""Kubernetes: Deployments, a Service, an autoscaling/v2 HPA for web, a KEDA ScaledObject for the worker,
+and the clock as one replica that is never scaled and is stopped before its replacement starts.
 
 Cooldowns map to HPA stabilisation windows: the HPA changes the replica count only to the safest
 recommendation of the last window (scale-up: the lowest, scale-down: the highest), so a change must
@@ -9,8 +10,8 @@ busy moment, and scale-out SCALE_OUT_COOLDOWN of sustained load: one spike never
 from typing import Any
 from urllib.parse import urlsplit
 
-from cli.deploy.procfile import drain_seconds, shell_argv
-from cli.deploy.spec import LIVE_PATH, PROCESS_CPU_MILLIS, PROCESS_MEMORY_MIB, READY_PATH, SECRET_VARIABLES, DeploySpec
+from cli.deploy.procfile import SINGLETONS, shell_argv, stop_seconds
+from cli.deploy.spec import LIVE_PATH, READY_PATH, SECRET_VARIABLES, DeploySpec
 from config.queues import REPORTS_QUEUE
 
 Json = dict[str, Any]
@@ -37,9 +38,9 @@ def _env(spec: DeploySpec, process: str) -> list[Json]:
 
 def resources(spec: DeploySpec, process: str) -> Json:
     """Requests per pod (the HPA's utilisation is measured against them); memory is also the limit."""
-    count = spec.processes(process)
-    memory = f"{count * PROCESS_MEMORY_MIB}Mi"
-    return {"requests": {"cpu": f"{count * PROCESS_CPU_MILLIS}m", "memory": memory}, "limits": {"memory": memory}}
+    cpu, memory_mib = spec.size(process)
+    memory = f"{memory_mib}Mi"
+    return {"requests": {"cpu": f"{cpu}m", "memory": memory}, "limits": {"memory": memory}}
 
 
 def _container(spec: DeploySpec, process: str) -> Json:
@@ -59,21 +60,28 @@ def _container(spec: DeploySpec, process: str) -> Json:
 
 def _pod(spec: DeploySpec, process: str) -> Json:
     pod: Json = {"containers": [_container(spec, process)]}
-    if (drain := drain_seconds(spec.commands[process])) is not None:
-        pod["terminationGracePeriodSeconds"] = drain + _STOP_MARGIN_S
+    if (stop := stop_seconds(process, spec.commands[process])) is not None:
+        pod["terminationGracePeriodSeconds"] = stop + _STOP_MARGIN_S
     return pod
 
 
 def deployment(spec: DeploySpec, process: str) -> Json:
-    """A Deployment without `replicas`: the autoscaler owns the count (an apply would reset it)."""
+    """A Deployment without `replicas`: the autoscaler owns the count (an apply would reset it).
+
+    A singleton (the clock) has `replicas: 1` and no autoscaler, and the Recreate strategy: a rollout
+    stops the old pod before it starts the new one, where RollingUpdate would run both for a while.
+    """
+    body: Json = {
+        "selector": {"matchLabels": _labels(spec, process)},
+        "template": {"metadata": {"labels": _labels(spec, process)}, "spec": _pod(spec, process)},
+    }
+    if process in SINGLETONS:
+        body = {"replicas": spec.bounds(process)[0], "strategy": {"type": "Recreate"}, **body}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": spec.name(process), "labels": _labels(spec, process)},
-        "spec": {
-            "selector": {"matchLabels": _labels(spec, process)},
-            "template": {"metadata": {"labels": _labels(spec, process)}, "spec": _pod(spec, process)},
-        },
+        "spec": body,
     }
 
 
@@ -211,12 +219,13 @@ def render(spec: DeploySpec) -> dict[str, str]:
         "release.yaml": _yaml(spec, [release_job(spec)]),
         "web.yaml": _yaml(spec, [deployment(spec, "web"), web_service(spec), web_autoscaler(spec)]),
         "worker.yaml": _yaml(spec, [deployment(spec, "worker"), valkey_trigger_auth(spec), worker_scaler(spec)]),
+        "clock.yaml": _yaml(spec, [deployment(spec, "clock")]),
         "apply.sh": apply_script(spec),
     }
 
 
 def apply_script(spec: DeploySpec) -> str:
-    """kubectl calls in order: the release Job to completion, then web and worker."""
+    """kubectl calls in order: the release Job to completion, then web, worker and the clock."""
     release = spec.name("release")
     return "\n".join(
         [
@@ -231,7 +240,8 @@ def apply_script(spec: DeploySpec) -> str:
             f"kubectl delete job {release} --ignore-not-found",
             "kubectl apply -f release.yaml",
             f"kubectl wait --for=condition=complete --timeout=600s job/{release}",
-            "kubectl apply -f web.yaml -f worker.yaml",
+            "# The clock is one replica (Recreate): never scale it, and give it no autoscaler.",
+            "kubectl apply -f web.yaml -f worker.yaml -f clock.yaml",
             "",
         ]
     )

@@ -4,6 +4,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cli.deploy.procfile import SINGLETONS
 from config.settings import Settings
 
 READY_PATH = "/health/ready"  # 200 once PostgreSQL, Valkey and the broker answer (gateway/health.py)
@@ -14,6 +15,9 @@ SECRET_VARIABLES = ("DATABASE_URL", "VALKEY_URL", "SMTP_URL", "JWT_SECRET", "API
 # utilisation targets are fractions of these requests, as ECS's are of the task's reservation.
 PROCESS_CPU_MILLIS = 1000
 PROCESS_MEMORY_MIB = 2048
+# The clock sends a few messages a day: a quarter of a core and 512 MiB (Fargate's smallest task).
+CLOCK_CPU_MILLIS = 250
+CLOCK_MEMORY_MIB = 512
 # The image the ECS and Kubernetes files run: built from the repository's Containerfile, pushed by the operator.
 DEFAULT_IMAGE = "folio:latest"
 # Settings the running processes need to agree with the platform: their own /health scaling signal
@@ -36,6 +40,7 @@ _PROCESS_FIELDS: Mapping[str, tuple[str, ...]] = {
     "web": ("port", "web_concurrency"),
     "worker": ("worker_processes", "worker_threads"),
     "release": (),
+    "clock": ("market_close_utc", "market_catch_up_days"),
 }
 
 
@@ -44,7 +49,7 @@ class DeploySpec:
     """The inputs of a deployment target; names are placeholders an operator may override."""
 
     settings: Settings
-    commands: Mapping[str, str]  # release, web, worker: the Procfile's lines
+    commands: Mapping[str, str]  # release, web, worker, clock: the Procfile's lines
     app: str = "folio"
     image: str = DEFAULT_IMAGE
 
@@ -65,12 +70,23 @@ class DeploySpec:
             return self.settings.worker_processes
         return 1
 
+    def size(self, process: str) -> tuple[int, int]:
+        """(CPU millicores, memory MiB) one instance of a process type reserves."""
+        if process == "clock":
+            return CLOCK_CPU_MILLIS, CLOCK_MEMORY_MIB
+        count = self.processes(process)
+        return count * PROCESS_CPU_MILLIS, count * PROCESS_MEMORY_MIB
+
     def bounds(self, process: str) -> tuple[int, int]:
-        """(min, max) instances of a scaled process type."""
+        """(min, max) instances of a process type: (1, 1) for a singleton such as the clock."""
         s = self.settings
+        if process in SINGLETONS:
+            return 1, 1
         if process == "web":
             return s.min_instances, s.max_instances
-        return s.worker_min_instances, s.worker_max_instances
+        if process == "worker":
+            return s.worker_min_instances, s.worker_max_instances
+        raise ValueError(f"the {process} process type runs to completion; it has no instance count")
 
     def backlog_per_instance(self) -> float:
         """Queued reports per worker instance: WORKER_TARGET_BACKLOG is per Dramatiq process."""

@@ -3,6 +3,7 @@
 import argparse
 import inspect
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,14 @@ import yaml
 from dramatiq.brokers.redis import RedisBroker
 
 from cli.deploy import command, ecs, formation, kubernetes
-from cli.deploy.procfile import ProcfileError, deployed_commands, drain_seconds, parse_procfile, read_procfile
+from cli.deploy.procfile import (
+    ProcfileError,
+    deployed_commands,
+    drain_seconds,
+    parse_procfile,
+    read_procfile,
+    stop_seconds,
+)
 from cli.deploy.spec import READY_PATH, SECRET_VARIABLES, DeploySpec
 from config.queues import REPORTS_QUEUE
 from config.settings import Settings, load_settings
@@ -32,6 +40,8 @@ CUSTOM = {
     "WORKER_TARGET_BACKLOG": "15",
     "WEB_CONCURRENCY": "4",
     "PORT": "9000",
+    "MARKET_CLOSE_UTC": "20:30",
+    "MARKET_CATCH_UP_DAYS": "3",
 }
 SETTINGS = [pytest.param(Settings(), id="defaults"), pytest.param(load_settings(CUSTOM), id="custom")]
 Json = dict[str, Any]
@@ -58,10 +68,13 @@ def kubernetes_objects(settings: Settings) -> dict[tuple[str, str], Json]:
 
 def test_the_procfile_is_read_as_its_lines() -> None:
     lines = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if ": " in line)
-    assert {name: lines[name] for name in ("release", "web", "worker")} == PROCFILE
+    assert {name: lines[name] for name in ("release", "web", "worker", "clock")} == PROCFILE
     assert "simulator" not in PROCFILE  # development only
     assert drain_seconds(PROCFILE["web"]) == 25
     assert drain_seconds(PROCFILE["worker"]) == 25  # --worker-shutdown-timeout 25000 ms
+    assert drain_seconds(PROCFILE["clock"]) is None  # no flag: its stop is known (tests/integration/test_clock_stop.py)
+    assert stop_seconds("clock", PROCFILE["clock"]) is not None  # what it may take is known instead
+    assert stop_seconds("web", PROCFILE["web"]) == 25
 
 
 @pytest.mark.parametrize(
@@ -70,6 +83,7 @@ def test_the_procfile_is_read_as_its_lines() -> None:
         ("web granian\n", "line 1 is not `name: command`"),
         ("web: a\nweb: b\n", "repeats the process type 'web'"),
         ("# only\nweb: a\nrelease: b\n", "no worker process type"),
+        ("release: a\nweb: b\nworker: c\n", "the Procfile has no clock process type"),
     ],
 )
 def test_a_bad_procfile_is_refused_with_the_reason(text: str, message: str) -> None:
@@ -84,7 +98,7 @@ def test_comments_and_blank_lines_are_skipped() -> None:
 @pytest.mark.parametrize("settings", SETTINGS)
 def test_ecs_task_definitions_run_the_procfile_with_the_readiness_check(settings: Settings) -> None:
     files = ecs_files(settings)
-    for process in ("release", "web", "worker"):
+    for process in ("release", "web", "worker", "clock"):
         (container,) = files[f"{process}-task-definition.json"]["containerDefinitions"]
         assert container["command"] == ["sh", "-c", f"exec {PROCFILE[process]}"]
         assert {s["name"] for s in container["secrets"]} == set(SECRET_VARIABLES)
@@ -124,6 +138,38 @@ def test_ecs_scaling_carries_the_bounds_targets_and_cooldowns(settings: Settings
     assert backlog["TargetValue"] == settings.worker_target_backlog * settings.worker_processes
     (returned,) = [m for m in backlog["CustomizedMetricSpecification"]["Metrics"] if m["ReturnData"]]
     assert returned["Expression"] == "queued / tasks"
+
+
+def clock_stop_s() -> int:
+    stop = stop_seconds("clock", PROCFILE["clock"])
+    assert stop is not None
+    return stop
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_ecs_runs_one_clock_task_never_scaled_and_never_two_at_once(settings: Settings) -> None:
+    files = ecs_files(settings)
+    clock = files["clock-service.json"]
+    assert (clock["serviceName"], clock["taskDefinition"]) == ("folio-clock", "folio-clock")
+    assert clock["desiredCount"] == 1
+    deployment = clock["deploymentConfiguration"]
+    # At most 100 % of one task while a deployment replaces it, and none required: stop, then start.
+    assert clock["desiredCount"] * deployment["maximumPercent"] // 100 == 1
+    assert deployment["minimumHealthyPercent"] == 0
+    scaled = [f for name, f in files.items() if name.endswith(("-scalable-target.json", "-policy.json"))]
+    assert scaled
+    assert all(f["ResourceId"] != "service/folio/folio-clock" for f in scaled)
+    (container,) = files["clock-task-definition.json"]["containerDefinitions"]
+    assert container["stopTimeout"] > clock_stop_s()
+    environment = {e["name"]: e["value"] for e in container["environment"]}
+    assert environment["MARKET_CLOSE_UTC"] == settings.market_close_utc
+    assert environment["MARKET_CATCH_UP_DAYS"] == str(settings.market_catch_up_days)
+    script = ecs.render(spec_of(settings), ecs.EcsOptions())["apply.sh"]
+    assert "register-task-definition --cli-input-json file://clock-task-definition.json" in script
+    assert "create-service --cli-input-json file://clock-service.json" in script
+    assert all("clock" not in line for line in script.splitlines() if "autoscaling" in line or "for " in line)
+    # The web and worker services still roll over with a full fleet.
+    assert files["web-service.json"]["deploymentConfiguration"]["minimumHealthyPercent"] == 100
 
 
 def test_ecs_secrets_are_references_under_the_given_prefix() -> None:
@@ -180,6 +226,23 @@ def test_kubernetes_worker_scales_on_the_dramatiq_list_with_keda(settings: Setti
     assert job["command"] == ["sh", "-c", f"exec {PROCFILE['release']}"]
 
 
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_kubernetes_runs_one_clock_pod_never_scaled_and_recreated_not_rolled(settings: Settings) -> None:
+    objects = kubernetes_objects(settings)
+    clock = objects["Deployment", "folio-clock"]["spec"]
+    assert clock["replicas"] == 1
+    assert clock["strategy"] == {"type": "Recreate"}  # RollingUpdate would run the new pod beside the old one
+    pod = clock["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["sh", "-c", f"exec {PROCFILE['clock']}"]
+    assert pod["terminationGracePeriodSeconds"] > clock_stop_s()
+    environment = {e["name"]: e.get("value") for e in container["env"]}
+    assert environment["MARKET_CLOSE_UTC"] == settings.market_close_utc
+    targets = [o["spec"]["scaleTargetRef"]["name"] for o in objects.values() if "scaleTargetRef" in o["spec"]]
+    assert sorted(targets) == ["folio-web", "folio-worker"]  # no HPA or ScaledObject for the clock
+    assert "kubectl apply -f web.yaml -f worker.yaml -f clock.yaml" in kubernetes.render(spec_of(settings))["apply.sh"]
+
+
 def test_the_list_name_is_the_one_dramatiqs_redis_broker_uses() -> None:
     default = inspect.signature(RedisBroker.__init__).parameters["namespace"].default
     assert default == kubernetes.DRAMATIQ_NAMESPACE
@@ -213,11 +276,28 @@ def test_the_procfile_platform_gets_the_formation_and_the_scaling_commands(setti
 
 
 @pytest.mark.parametrize("settings", SETTINGS)
+def test_the_procfile_platform_runs_exactly_one_clock_dyno(settings: Settings) -> None:
+    files = formation.render(spec_of(settings))
+    app = json.loads(files["app.json"])
+    assert app["formation"]["clock"]["quantity"] == 1
+    assert app["env"]["MARKET_CLOSE_UTC"] == {"value": settings.market_close_utc}
+    commands = [line for line in files["scale.sh"].splitlines() if line.startswith("heroku ")]
+    (scale,) = [line for line in commands if line.startswith("heroku ps:scale ")]
+    assert re.search(r" clock=1(:| )", scale)
+    assert all("clock" not in line for line in commands if "autoscale" in line)
+    assert clock_stop_s() < formation.STOP_S  # the platform's fixed SIGTERM-to-SIGKILL time
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
 def test_the_environment_given_to_processes_loads_back_into_the_same_settings(settings: Settings) -> None:
     spec = spec_of(settings)
-    loaded = load_settings({**spec.environment("web"), **spec.environment("worker")})
+    loaded = load_settings({**spec.environment("web"), **spec.environment("worker"), **spec.environment("clock")})
     for field in ("min_instances", "max_instances", "scale_out_cooldown", "scale_in_cooldown", "port"):
         assert getattr(loaded, field) == getattr(settings, field)
+    assert (loaded.market_close_utc, loaded.market_catch_up_days) == (
+        settings.market_close_utc,
+        settings.market_catch_up_days,
+    )
     assert loaded.auto_scale_target_cpu == settings.auto_scale_target_cpu
     assert loaded.worker_target_backlog == settings.worker_target_backlog
     assert loaded.environment == "production"
@@ -254,8 +334,8 @@ def test_every_ecs_task_and_kubernetes_pod_runs_the_given_image() -> None:
         for o in yaml.safe_load_all(text)
         if o["kind"] in ("Deployment", "Job")
     ]
-    assert ecs_images == [IMAGE] * 3
-    assert [c["image"] for pod in pods for c in pod["containers"]] == [IMAGE] * 3
+    assert ecs_images == [IMAGE] * 4
+    assert [c["image"] for pod in pods for c in pod["containers"]] == [IMAGE] * 4
 
 
 @pytest.mark.parametrize("platform", ["ecs", "kubernetes"])
