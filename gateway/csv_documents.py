@@ -1,0 +1,70 @@
+"""CSV on the wire: UTF-8, RFC 4180 lines (CRLF), ISO 8601 times in UTC, decimals in plain notation with a `.`
+point, and no cell a spreadsheet would run as a formula.
+
+A text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a `'` in front (OWASP's advice
+against CSV injection), so a symbol or an instrument's name reads as text. Numbers are written by Folio itself,
+digits and at most one point: a negative one keeps its `-` and stays a number, as it cannot be a formula.
+"""
+
+import csv
+import io
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from domain.models.holdings import ValuedHolding
+from domain.models.trades import Trade
+
+CSV_MEDIA_TYPE = "text/csv"  # Litestar adds `; charset=utf-8` to text types
+CHUNK_BYTES = 64 * 1024
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+TRADE_COLUMNS = ("id", "executed_at", "symbol", "side", "quantity", "price", "realized_pnl")
+HOLDING_COLUMNS = (
+    "symbol", "name", "asset_class", "currency", "quantity", "average_cost", "price", "market_value", "cost_basis",
+    "unrealized_pnl", "unrealized_pnl_pct", "market_value_base", "weight",
+)  # fmt: skip
+
+
+def text_cell(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def number_cell(value: Decimal) -> str:
+    return format(value if value else abs(value), "f")  # never `-0`, never an exponent
+
+
+def time_cell(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def csv_lines(rows: Iterable[Sequence[str]]) -> bytes:
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    return out.getvalue().encode()
+
+
+def trade_cells(trade: Trade) -> tuple[str, ...]:
+    return (
+        str(trade.id), time_cell(trade.executed_at), text_cell(trade.symbol), text_cell(trade.side),
+        number_cell(trade.quantity), number_cell(trade.price), number_cell(trade.realized_pnl),
+    )  # fmt: skip
+
+
+def holding_cells(h: ValuedHolding) -> tuple[str, ...]:
+    texts = (text_cell(h.symbol), text_cell(h.name), text_cell(h.asset_class), text_cell(h.currency))
+    numbers = (
+        h.quantity, h.average_cost, h.price, h.market_value, h.cost_basis, h.unrealized_pnl, h.unrealized_pnl_pct,
+        h.market_value_base, h.weight,
+    )  # fmt: skip
+    return (*texts, *(number_cell(n) for n in numbers))
+
+
+async def trades_csv(trades: AsyncIterator[Trade]) -> AsyncIterator[bytes]:
+    """The header, then the trades a chunk at a time: an export of any size streams in constant memory."""
+    chunk = bytearray(csv_lines([TRADE_COLUMNS]))
+    async for trade in trades:
+        chunk += csv_lines([trade_cells(trade)])
+        if len(chunk) >= CHUNK_BYTES:
+            yield bytes(chunk)
+            chunk.clear()
+    yield bytes(chunk)
