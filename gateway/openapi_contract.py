@@ -215,6 +215,20 @@ ANSWERS: dict[tuple[str, str], Answer] = {
         headers={"Content-Disposition": _header("`attachment`, with the file name of the export")},
         links={"user": _link("getUser", "The user exported", user_id="$response.body#/user/id")},
     ),
+    ("exportTradesCsv", "200"): Answer(
+        headers={"Content-Disposition": _header("`attachment`, with the file name `folio-trades-{user_id}.csv`")}
+    ),
+    ("exportHoldingsCsv", "200"): Answer(
+        headers={"Content-Disposition": _header("`attachment`, with the file name `folio-holdings-{user_id}.csv`")}
+    ),
+    ("importTrades", "201"): Answer(
+        links={
+            "trades": _link(
+                "listTrades", "This user's trades, the imported ones among them", user_id="$request.path.user_id"
+            ),
+            "portfolio": _link("getPortfolio", "The portfolio after the import", user_id="$request.path.user_id"),
+        }
+    ),
     ("listAudit", "200"): Answer(
         links={"nextPage": _link("listAudit", "The next page", cursor="$response.body#/next_cursor")}
     ),

@@ -29,12 +29,15 @@ class TradeImportService:
         """Book the file's trades as `actor`'s, or on a `dry_run` say what would be booked and what is wrong.
 
         Raises TradeImportRejectedError (every row at fault, by row and column) when a row of a real import
-        cannot be booked; then nothing is. InvalidRequestError naming `format` for an unknown layout.
+        cannot be booked, then nothing is; and when the header lacks a column, dry run or not.
+        InvalidRequestError naming `format` for an unknown layout.
         """
         layout = LAYOUTS.get(layout_name)
         if layout is None:
             raise InvalidRequestError(f"unknown format {layout_name!r}: one of {', '.join(LAYOUTS)}", field="format")
         parsed = parse_file(text, layout)
+        if any(e.row == 1 for e in parsed.errors):
+            raise TradeImportRejectedError(parsed.errors)  # not a file of this format at all: no dry run either
         change = {"format": layout.name, "rows": len(parsed.rows), "rows_digest": rows_digest(parsed.rows)}
         audit = AuditEntry.by(actor, TRADE_IMPORT, user_target(user_id), change)
         # A file with unreadable rows is still tried (and undone), so its other faults show at once too.

@@ -31,7 +31,7 @@ FormatQuery = Annotated[
 DryRun = Annotated[bool, QueryParameter(description="true: book nothing, answer what would be booked and why not")]
 IMPORT_NOTES = {
     **USER_NOTES,
-    400: "A query parameter out of range, or a body that is not UTF-8 text",
+    400: "A query parameter out of range, or a body that is empty or not UTF-8 text",
     422: "A row cannot be booked (a cell unreadable, an amount out of bounds, an unknown symbol, selling more than"
     " is held), so none is; `errors` names each row and column at fault",
 }
@@ -42,18 +42,25 @@ class CsvBodyOperation(Operation):
     """The operation, with the request body Litestar cannot infer from a handler that reads the raw bytes."""
 
     def __post_init__(self) -> None:
-        text = Schema(type=OpenAPIType.STRING, description="A CSV file, UTF-8, its first line the column names")
+        text = Schema(
+            type=OpenAPIType.STRING, min_length=1, description="A CSV file, UTF-8, its first line the column names"
+        )
         self.request_body = RequestBody(
             content={"text/csv": OpenAPIMediaType(schema=text)}, required=True, description="The file, as it is"
         )
 
 
+def _invalid_body(message: str) -> ValidationException:
+    return ValidationException(message, extra=[{"key": "body", "source": "body", "message": message}])
+
+
 def _text(body: bytes) -> str:
+    if not body:
+        raise _invalid_body("the body is empty: send the CSV file, its first line the column names")
     try:
         return body.decode("utf-8-sig")  # a spreadsheet's byte-order mark is no part of the first column's name
     except UnicodeDecodeError as e:
-        message = f"the file must be UTF-8 text (byte {e.start} is not)"
-        raise ValidationException(message, extra=[{"key": "body", "source": "body", "message": message}]) from e
+        raise _invalid_body(f"the file must be UTF-8 text (byte {e.start} is not)") from e
 
 
 def _rejected(request: Request[Any, Any, Any], error: TradeImportRejectedError) -> Response[bytes]:

@@ -127,12 +127,18 @@ async def test_a_file_of_another_shape_is_a_422_naming_the_row(client, text, row
     me = (await create(client))["id"]
     problem = assert_problem(await upload(client, me, text), 422)
     assert (problem["errors"][0]["row"], problem["errors"][0]["column"]) == (row, column)
+    dry = await upload(client, me, text, dry_run="true")
+    if row == 1:  # not a file of this format: no dry run of it either
+        assert assert_problem(dry, 422)["errors"] == problem["errors"]
+    else:
+        assert (dry.status_code, dry.json()["errors"]) == (200, problem["errors"])
 
 
-async def test_a_body_that_is_not_utf8_is_a_400_and_one_over_the_limit_a_413(client, settings):
+async def test_a_body_empty_or_not_utf8_is_a_400_and_one_over_the_limit_a_413(client, settings):
     me = (await create(client))["id"]
     problem = assert_problem(await upload(client, me, HEADER.encode() + b"2024-01-02,\xff,buy,1,1\r\n"), 400)
     assert problem["errors"][0]["field"] == "body"
+    assert assert_problem(await upload(client, me, b"", dry_run="true"), 400)["errors"][0]["field"] == "body"
     huge = HEADER + "#" * settings.max_request_body_bytes
     assert_problem(await upload(client, me, huge), 413)
 
