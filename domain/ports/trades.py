@@ -39,8 +39,9 @@ class TradeStore(Protocol):
         `executed_at`); a row whose fingerprint this user imported before is a duplicate and books nothing.
 
         When a row cannot be booked, the outcome lists it in `errors` (naming its field) and nothing is
-        committed; nothing is either on a `dry_run`. Otherwise `audit` is appended, completed with the counts,
-        in the same transaction, when at least one row was booked.
+        committed; nothing is either on a `dry_run`. Otherwise `audit` is appended, completed with the user's
+        target (`user:<id>`) and the counts (`booked`, `duplicates`), in the same transaction, when at least one
+        row was booked.
 
         Raises:
             UserNotFoundError (UserErasedError for an erased user).

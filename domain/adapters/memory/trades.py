@@ -10,7 +10,7 @@ from domain.adapters.memory.clock import FixedClock
 from domain.adapters.memory.holdings import InMemoryHoldingsRepository
 from domain.adapters.memory.quotes import InMemoryQuoteRepository
 from domain.errors import IdempotencyKeyReusedError, InvalidRequestError, UnknownSymbolError, UserNotFoundError
-from domain.models.audit import AuditEntry, trade_target
+from domain.models.audit import AuditEntry, trade_target, user_target
 from domain.models.holdings import Holding
 from domain.models.trade_imports import BookedRow, ImportOutcome, ImportRow, RowError
 from domain.models.trades import Order, Position, Trade, TradePage, TradeResult
@@ -76,7 +76,9 @@ class InMemoryTradeStore(TradeStore):
         by_row = {r.row: r.fingerprint for r in rows}
         self.fingerprints.setdefault(user_id, {}).update({by_row[b.row]: b.result.trade.id for b in booked})
         if booked:
-            self.audit.record(audit.completed(booked=len(booked), duplicates=len(duplicates)))
+            self.audit.record(
+                audit.completed(target=user_target(user_id), booked=len(booked), duplicates=len(duplicates))
+            )
         return outcome
 
     def _book(self, user_id: int, order: Order, executed_at: datetime | None) -> TradeResult:

@@ -9,7 +9,7 @@ from domain.adapters.postgres.audit import append_audit
 from domain.adapters.postgres.pool import connection, name_queries
 from domain.adapters.postgres.trade_booking import book_trade, lock_user
 from domain.errors import InvalidRequestError
-from domain.models.audit import AuditEntry
+from domain.models.audit import AuditEntry, user_target
 from domain.models.trade_imports import BookedRow, ImportOutcome, ImportRow, RowError
 
 _KNOWN = """
@@ -35,7 +35,12 @@ async def import_rows(
             fingerprints = {r.row: r.fingerprint for r in rows}
             booked = [(fingerprints[b.row], b.result.trade.id) for b in outcome.booked]
             await conn.execute(_RECORD, (user_id, [f for f, _ in booked], [t for _, t in booked]))
-            await append_audit(conn, audit.completed(booked=len(outcome.booked), duplicates=len(outcome.duplicates)))
+            await append_audit(
+                conn,
+                audit.completed(
+                    target=user_target(user_id), booked=len(outcome.booked), duplicates=len(outcome.duplicates)
+                ),
+            )
     return outcome
 
 
