@@ -11,9 +11,15 @@ import io
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
+from litestar import Request, Response
+from litestar.response import Stream
+
+from config.wiring.web import WebServices
 from domain.models.holdings import ValuedHolding
-from domain.models.trades import Trade
+from domain.models.trades import Trade, TradePage
+from domain.services.trades import TradeService
 
 CSV_MEDIA_TYPE = "text/csv"  # Litestar adds `; charset=utf-8` to text types
 CHUNK_BYTES = 64 * 1024
@@ -23,6 +29,11 @@ HOLDING_COLUMNS = (
     "symbol", "name", "asset_class", "currency", "quantity", "average_cost", "price", "market_value", "cost_basis",
     "unrealized_pnl", "unrealized_pnl_pct", "market_value_base", "weight",
 )  # fmt: skip
+
+
+def wants_csv(request: Request[Any, Any, Any]) -> bool:
+    """Whether the client's Accept prefers the CSV file to the JSON document (JSON when it says neither)."""
+    return request.accept.best_match(["application/json", CSV_MEDIA_TYPE], default="application/json") == CSV_MEDIA_TYPE
 
 
 def text_cell(value: str) -> str:
@@ -68,3 +79,33 @@ async def trades_csv(trades: AsyncIterator[Trade]) -> AsyncIterator[bytes]:
             yield bytes(chunk)
             chunk.clear()
     yield bytes(chunk)
+
+
+PAGE = 500  # trades read per query while the file streams
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+async def _every_trade(trades: TradeService, user_id: int, page: TradePage) -> AsyncIterator[Trade]:
+    while True:
+        for trade in page.items:
+            yield trade
+        if page.next_before is None:
+            return
+        page = await trades.history(user_id, limit=PAGE, before=page.next_before)
+
+
+async def trades_file(services: WebServices, user_id: int) -> Stream:
+    """Every trade of the user, newest first, streamed; the first page is read before, so a 404 comes whole."""
+    trades = services.trades
+    first = await trades.history(user_id, limit=PAGE, before=None)
+    body = trades_csv(_every_trade(trades, user_id, first))
+    return Stream(body, media_type=CSV_MEDIA_TYPE, headers=_attachment(f"folio-trades-{user_id}.csv"))
+
+
+async def holdings_file(services: WebServices, user_id: int) -> Response[bytes]:
+    portfolio, _ = await services.portfolios.read(user_id)
+    body = csv_lines([HOLDING_COLUMNS, *(holding_cells(h) for h in portfolio.holdings)])
+    return Response(body, media_type=CSV_MEDIA_TYPE, headers=_attachment(f"folio-holdings-{user_id}.csv"))

@@ -1,38 +1,19 @@
 """A user's trades and holdings as CSV files, for spreadsheets and other books (gateway/csv_documents.py)."""
 
-from collections.abc import AsyncIterator
-
 from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Response, Stream
 
-from domain.models.trades import Trade, TradePage
-from domain.services.trades import TradeService
-from gateway.csv_documents import CSV_MEDIA_TYPE, HOLDING_COLUMNS, csv_lines, holding_cells, trades_csv
+from gateway.csv_documents import holdings_file, trades_file
 from gateway.dependencies import services_of
 from gateway.openapi_schemas import problems
 from gateway.routes.portfolios import USER_NOTES, UserId
 from gateway.security import SCOPE
 
-PAGE = 500  # trades read per query while the file streams
-
 
 def _csv_answer(description: str) -> ResponseSpec:
     return ResponseSpec(data_container=str, media_type="text/csv", description=description, generate_examples=False)
-
-
-def _attachment(name: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{name}"'}
-
-
-async def _every_trade(trades: TradeService, user_id: int, page: TradePage) -> AsyncIterator[Trade]:
-    while True:
-        for trade in page.items:
-            yield trade
-        if page.next_before is None:
-            return
-        page = await trades.history(user_id, limit=PAGE, before=page.next_before)
 
 
 class CsvExportController(Controller):
@@ -50,10 +31,7 @@ class CsvExportController(Controller):
         },
     )
     async def trades(self, state: State, user_id: UserId) -> Stream:
-        trades = services_of(state).trades
-        first = await trades.history(user_id, limit=PAGE, before=None)  # a 404 is answered before anything streams
-        body = trades_csv(_every_trade(trades, user_id, first))
-        return Stream(body, media_type=CSV_MEDIA_TYPE, headers=_attachment(f"folio-trades-{user_id}.csv"))
+        return await trades_file(services_of(state), user_id)
 
     @get(
         "/holdings.csv",
@@ -66,6 +44,4 @@ class CsvExportController(Controller):
         },
     )
     async def holdings(self, state: State, user_id: UserId) -> Response[bytes]:
-        portfolio, _ = await services_of(state).portfolios.read(user_id)
-        body = csv_lines([HOLDING_COLUMNS, *(holding_cells(h) for h in portfolio.holdings)])
-        return Response(body, media_type=CSV_MEDIA_TYPE, headers=_attachment(f"folio-holdings-{user_id}.csv"))
+        return await holdings_file(services_of(state), user_id)

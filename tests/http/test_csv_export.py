@@ -100,3 +100,17 @@ async def test_csv_exports_are_the_users_own_and_404_for_no_user(client, auth_he
     me = (await create(client))["id"]
     assert_problem(await client.get(f"/api/user/{me}/{path}", headers=auth_headers(me + 1)), 403)
     assert_problem(await client.get(f"/api/user/{10**15}/{path}"), 404)
+
+
+async def test_accept_text_csv_on_the_trades_and_the_portfolio_answers_their_files(client, symbols, auth_headers):
+    a, _ = symbols
+    me = (await create(client))["id"]
+    await trade(client, me, a, "buy", "2", "10")
+    await client.get(f"/api/user/{me}/portfolio", headers=auth_headers(me))  # a cached portfolio: the fast lane's
+    for listed, file in (("trades", "trades.csv"), ("portfolio", "holdings.csv")):
+        as_csv = await client.get(f"/api/user/{me}/{listed}", headers={"Accept": "text/csv", **auth_headers(me)})
+        assert as_csv.status_code == 200, as_csv.text
+        assert read_csv(as_csv) == read_csv(await client.get(f"/api/user/{me}/{file}"))
+        as_json = await client.get(f"/api/user/{me}/{listed}", headers={"Accept": "application/json, text/csv;q=0.5"})
+        assert as_json.headers["content-type"] == "application/json"
+        assert as_json.json()
