@@ -96,14 +96,14 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
         user_store = PostgresUserStore(resources.pool)
         # Once an erasure commits, every process refuses the user's keys and tokens, and forgets its holdings.
         users = UserService(user_store, after_erase=[credentials.revocations.forget_user, portfolios.invalidate])
-        trades = PostgresTradeStore(resources.pool)
+        trades = PostgresTradeStore(resources.pool, import_deadline_s=settings.trade_import_deadline_s)
         reports = PostgresReportRepository(resources.pool)
         audit = PostgresAuditLog(resources.pool)
         yield WebServices(
             settings=settings,
             portfolios=portfolios,
             trades=TradeService(trades, portfolios.invalidate),
-            trade_imports=TradeImportService(trades, portfolios.invalidate),
+            trade_imports=TradeImportService(trades, portfolios.invalidate, max_rows=settings.trade_import_max_rows),
             quotes=book,
             market_data=MarketDataService(
                 book, PostgresQuoteRepository(resources.pool), _quote_bus(resources), max_batch=settings.quote_batch_max

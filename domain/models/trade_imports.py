@@ -55,6 +55,14 @@ class TradeImportRejectedError(InvalidRequestError):
         self.errors = errors
 
 
+class TooManyRowsError(InvalidRequestError):
+    """The file has more rows than one import books (the gateway answers 413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the file has more than {limit:,} rows: import it in parts", field="body")
+        self.limit = limit
+
+
 def fingerprint(order: Order, executed_at: datetime, occurrence: int) -> str:
     """The same trade read twice, from any of the formats, has the same fingerprint; `occurrence` tells apart
     identical trades in one file (the second identical line is occurrence 2), so a file re-read books nothing."""

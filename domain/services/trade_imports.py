@@ -6,7 +6,14 @@ import msgspec
 
 from domain.errors import InvalidRequestError, UnavailableError
 from domain.models.audit import Actor, AuditEntry, user_target
-from domain.models.trade_imports import TRADE_IMPORT, ImportOutcome, ImportRow, TradeImportRejectedError, rows_digest
+from domain.models.trade_imports import (
+    TRADE_IMPORT,
+    ImportOutcome,
+    ImportRow,
+    TooManyRowsError,
+    TradeImportRejectedError,
+    rows_digest,
+)
 from domain.ports.trades import TradeStore
 from domain.services.trade_import_files import MAX_ERRORS, parse_file
 from domain.services.trade_import_layouts import LAYOUTS
@@ -21,21 +28,24 @@ class ImportReport(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TradeImportService:
-    def __init__(self, store: TradeStore, invalidate: Callable[[int], Awaitable[None]]) -> None:
+    def __init__(self, store: TradeStore, invalidate: Callable[[int], Awaitable[None]], *, max_rows: int) -> None:
         self._store = store
         self._invalidate = invalidate
+        self._max_rows = max_rows
 
     async def run(self, user_id: int, text: str, layout_name: str, *, dry_run: bool, actor: Actor) -> ImportReport:
         """Book the file's trades as `actor`'s, or on a `dry_run` say what would be booked and what is wrong.
 
         Raises TradeImportRejectedError (every row at fault, by row and column) when a row of a real import
         cannot be booked, then nothing is; and when the header lacks a column, dry run or not.
-        InvalidRequestError naming `format` for an unknown layout.
+        InvalidRequestError naming `format` for an unknown layout; TooManyRowsError past `max_rows` rows.
         """
         layout = LAYOUTS.get(layout_name)
         if layout is None:
             raise InvalidRequestError(f"unknown format {layout_name!r}: one of {', '.join(LAYOUTS)}", field="format")
         parsed = parse_file(text, layout)
+        if parsed.records > self._max_rows:
+            raise TooManyRowsError(self._max_rows)
         if any(e.row == 1 for e in parsed.errors):
             raise TradeImportRejectedError(parsed.errors)  # not a file of this format at all: no dry run either
         change = {"format": layout.name, "rows": len(parsed.rows), "rows_digest": rows_digest(parsed.rows)}

@@ -11,10 +11,10 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import QueryParameter
 
-from domain.models.trade_imports import TradeImportRejectedError
+from domain.models.trade_imports import TooManyRowsError, TradeImportRejectedError
 from gateway.dependencies import services_of
 from gateway.openapi_schemas import problems
-from gateway.problems import PROBLEM_JSON, request_id_of
+from gateway.problems import PROBLEM_JSON, FieldError, problem_response, request_id_of
 from gateway.responses import FolioResponse, json_encoder
 from gateway.routes.portfolios import USER_NOTES, UserId
 from gateway.security import SCOPE, actor_of
@@ -31,6 +31,7 @@ FormatQuery = Annotated[
 DryRun = Annotated[bool, QueryParameter(description="true: book nothing, answer what would be booked and why not")]
 IMPORT_NOTES = {
     **USER_NOTES,
+    413: "The body is larger than the limit, or the file has more rows than one import books",
     400: "A query parameter out of range, or a body that is empty or not UTF-8 text",
     422: "A row cannot be booked (a cell unreadable, an amount out of bounds, an unknown symbol, selling more than"
     " is held), so none is; `errors` names each row and column at fault",
@@ -109,5 +110,7 @@ class TradeImportController(Controller):
             report = await imports.run(user_id, text, format, dry_run=dry_run, actor=actor_of(request))
         except TradeImportRejectedError as e:
             return _rejected(request, e)
+        except TooManyRowsError as e:
+            return problem_response(request, 413, e.detail, errors=[FieldError(field="body", message=e.detail)])
         created = not dry_run and bool(report.outcome.booked)
         return FolioResponse(import_out(report), status_code=201 if created else 200)

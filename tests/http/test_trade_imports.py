@@ -134,13 +134,17 @@ async def test_a_file_of_another_shape_is_a_422_naming_the_row(client, text, row
         assert (dry.status_code, dry.json()["errors"]) == (200, problem["errors"])
 
 
-async def test_a_body_empty_or_not_utf8_is_a_400_and_one_over_the_limit_a_413(client, settings):
+async def test_a_body_empty_or_not_utf8_is_a_400_and_one_over_the_limits_a_413(client, settings):
     me = (await create(client))["id"]
     problem = assert_problem(await upload(client, me, HEADER.encode() + b"2024-01-02,\xff,buy,1,1\r\n"), 400)
     assert problem["errors"][0]["field"] == "body"
     assert assert_problem(await upload(client, me, b"", dry_run="true"), 400)["errors"][0]["field"] == "body"
     huge = HEADER + "#" * settings.max_request_body_bytes
     assert_problem(await upload(client, me, huge), 413)
+    many = HEADER + "2024-01-02,X,buy,1,1\r\n" * (settings.trade_import_max_rows + 1)
+    problem = assert_problem(await upload(client, me, many, dry_run="true"), 413)
+    assert problem["errors"][0]["field"] == "body"
+    assert (await client.get(f"/api/user/{me}/trades")).json()["items"] == []
 
 
 async def test_an_unknown_format_is_a_400_and_another_users_file_a_403(client, auth_headers):

@@ -23,9 +23,15 @@ name_queries({_KNOWN: "trade_imports.known", _RECORD: "trade_imports.record"})
 
 
 async def import_rows(
-    pool: AsyncConnectionPool, user_id: int, rows: Sequence[ImportRow], *, dry_run: bool, audit: AuditEntry
+    pool: AsyncConnectionPool,
+    user_id: int,
+    rows: Sequence[ImportRow],
+    *,
+    dry_run: bool,
+    audit: AuditEntry,
+    deadline_s: float | None = None,
 ) -> ImportOutcome:
-    async with connection(pool, write=True) as conn, conn.transaction():
+    async with connection(pool, write=True, deadline_s=deadline_s) as conn, conn.transaction():
         # The user's lock also serialises two imports of one file: the second sees the first's fingerprints.
         await lock_user(conn, user_id)
         outcome = await _book_all(conn, user_id, rows)

@@ -38,8 +38,9 @@ name_queries({
 
 
 class PostgresTradeStore(TradeStore):
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: AsyncConnectionPool, *, import_deadline_s: float | None = None) -> None:
         self._pool = pool
+        self._import_deadline_s = import_deadline_s  # None: a write's deadline
 
     async def place(self, user_id: int, order: Order, idempotency_key: str | None, *, audit: AuditEntry) -> TradeResult:
         async with connection(self._pool, write=True) as conn, conn.transaction():
@@ -58,7 +59,9 @@ class PostgresTradeStore(TradeStore):
     async def import_rows(
         self, user_id: int, rows: Sequence[ImportRow], *, dry_run: bool, audit: AuditEntry
     ) -> ImportOutcome:
-        return await import_rows(self._pool, user_id, rows, dry_run=dry_run, audit=audit)
+        return await import_rows(
+            self._pool, user_id, rows, dry_run=dry_run, audit=audit, deadline_s=self._import_deadline_s
+        )
 
     async def history(self, user_id: int, *, limit: int, before: int | None) -> TradePage:
         async with connection(self._pool) as conn:

@@ -12,7 +12,7 @@ from domain.adapters.memory.trades import InMemoryTradeStore
 from domain.errors import InvalidRequestError
 from domain.models.audit import Actor, AuditQuery, change_digest
 from domain.models.quotes import Instrument
-from domain.models.trade_imports import TradeImportRejectedError, rows_digest
+from domain.models.trade_imports import TooManyRowsError, TradeImportRejectedError, rows_digest
 from domain.services.trade_import_files import parse_file
 from domain.services.trade_import_layouts import LAYOUTS
 from domain.services.trade_imports import ImportReport, TradeImportService
@@ -33,7 +33,7 @@ class Desk:
             )
         self.store = InMemoryTradeStore(self.holdings, quotes)
         self.invalidated: list[int] = []
-        self.service = TradeImportService(self.store, self._invalidate)
+        self.service = TradeImportService(self.store, self._invalidate, max_rows=10)
 
     async def _invalidate(self, user_id: int) -> None:
         self.invalidated.append(user_id)
@@ -120,3 +120,11 @@ async def test_an_unknown_format_is_refused_naming_it():
     with pytest.raises(InvalidRequestError) as refused:
         await Desk().run("x", "excel")
     assert refused.value.field == "format"
+
+
+async def test_a_file_of_more_rows_than_the_limit_is_refused_whole():
+    desk = Desk()
+    text = "executed_at,symbol,side,quantity,price\n" + "2024-01-15,ACME,buy,1,1\n" * 11
+    with pytest.raises(TooManyRowsError):
+        await desk.run(text, dry_run=True)
+    assert len((await desk.run(text.rsplit("2024", 1)[0])).outcome.booked) == 10
