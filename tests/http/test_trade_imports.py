@@ -1,5 +1,6 @@
 """Importing trades from CSV files through the API: all rows or none, each row once, faults by row and column."""
 
+import asyncio
 import json
 from decimal import Decimal
 
@@ -152,3 +153,14 @@ async def test_an_unknown_format_is_a_400_and_another_users_file_a_403(client, a
     assert_problem(await upload(client, me, HEADER, format="excel"), 400)
     assert_problem(await upload(client, me, HEADER, headers=auth_headers(me + 1)), 403)
     assert_problem(await upload(client, 10**15, HEADER), 404)
+
+
+async def test_the_same_file_sent_twice_at_once_is_booked_once(client, symbols):
+    a = symbols[0]
+    me = (await create(client))["id"]
+    text = HEADER + "".join(f"2024-06-{day:02d},{a},buy,1,{day}\r\n" for day in range(1, 21))
+    first, second = await asyncio.gather(upload(client, me, text), upload(client, me, text))
+    assert sorted((first.status_code, second.status_code)) == [200, 201]
+    assert sorted([len(first.json()["booked"]), len(second.json()["booked"])]) == [0, 20]
+    assert await held(client, me, a) == Decimal(20)
+    assert len((await client.get(f"/api/user/{me}/trades", params={"limit": 100})).json()["items"]) == 20
