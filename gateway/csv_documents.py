@@ -4,6 +4,7 @@ point, and no cell a spreadsheet would run as a formula.
 A text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a `'` in front (OWASP's advice
 against CSV injection), so a symbol or an instrument's name reads as text. Numbers are written by Folio itself,
 digits and at most one point: a negative one keeps its `-` and stays a number, as it cannot be a formula.
+The files themselves (`trades_file`, `holdings_file`) answer both the `.csv` routes and `Accept: text/csv`.
 """
 
 import csv
@@ -23,6 +24,7 @@ from domain.services.trades import TradeService
 
 CSV_MEDIA_TYPE = "text/csv"  # Litestar adds `; charset=utf-8` to text types
 CHUNK_BYTES = 64 * 1024
+PAGE = 500  # trades read per query while the file streams
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TRADE_COLUMNS = ("id", "executed_at", "symbol", "side", "quantity", "price", "realized_pnl")
 HOLDING_COLUMNS = (
@@ -79,9 +81,6 @@ async def trades_csv(trades: AsyncIterator[Trade]) -> AsyncIterator[bytes]:
             yield bytes(chunk)
             chunk.clear()
     yield bytes(chunk)
-
-
-PAGE = 500  # trades read per query while the file streams
 
 
 def _attachment(name: str) -> dict[str, str]:
