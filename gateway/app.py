@@ -25,6 +25,7 @@ from gateway.problems import EXCEPTION_HANDLERS
 from gateway.responses import FolioResponse
 from gateway.routes.api_keys import ApiKeyController
 from gateway.routes.audit import AuditController
+from gateway.routes.csv_export import CsvExportController
 from gateway.routes.export import ExportController
 from gateway.routes.market_data import MarketDataController, market_data_document
 from gateway.routes.ops import OpsController
@@ -32,6 +33,7 @@ from gateway.routes.portfolios import PortfolioController
 from gateway.routes.reports import ReportController
 from gateway.routes.sessions import SessionController
 from gateway.routes.static_data import StaticDataController, instruments_document
+from gateway.routes.trade_imports import TradeImportController
 from gateway.routes.trades import TradeController
 from gateway.routes.users import UserController
 from gateway.security import authorize, bearer_auth
@@ -89,6 +91,8 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
             HealthController,
             PortfolioController,
             TradeController,
+            TradeImportController,
+            CsvExportController,
             ReportController,
             OpsController,
             UserController,

@@ -66,7 +66,7 @@ class PortfolioFastLane:
         path: str = scope.get("path", "")
         if scope["type"] == "http" and path.startswith(PREFIX) and path.endswith(SUFFIX) and scope["method"] == "GET":
             user = path[len(PREFIX) : -len(SUFFIX)]
-            if user.isdigit() and user[0] != "0" and len(user) < 19:
+            if user.isdigit() and user[0] != "0" and len(user) < 19 and not _asks_for_csv(scope):
                 answered = await self._answer(int(user), scope, send)
                 if answered:
                     return
@@ -142,3 +142,8 @@ class PortfolioFastLane:
         if body is None:
             body = entry.codings[coding] = compress(identity, coding)
         return body, coding
+
+
+def _asks_for_csv(scope: Any) -> bool:
+    # The holdings' CSV file: the regular handler negotiates it.
+    return any(name == b"accept" and b"text/csv" in value for name, value in scope["headers"])

@@ -15,6 +15,7 @@ from litestar.openapi.spec import (
     Link,
     OpenAPI,
     OpenAPIHeader,
+    OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
     Operation,
@@ -70,6 +71,7 @@ COMMON = ("X-Request-ID", "X-Process-Time", "Server-Timing")
 # Structs with forbid_unknown_fields
 STRICT_BODIES = frozenset({"TradeIn", "QuotesIn", "QuoteIn", "ReportIn", "ApiKeyIn", "UserIn", "UserPatch"})
 OPTIONAL_BODIES = frozenset({"generateReport"})  # the body is one of two ways to say what the query can say
+CSV_ALTERNATIVES = frozenset({"getPortfolio", "listTrades"})  # with `Accept: text/csv`, the `.csv` route's file
 BY_STATUS = {"401": ("WWW-Authenticate",), "429": ("Retry-After",), "503": ("Retry-After",)}
 
 
@@ -227,6 +229,20 @@ ANSWERS: dict[tuple[str, str], Answer] = {
         headers={"Content-Disposition": _header("`attachment`, with the file name of the export")},
         links={"user": _link("getUser", "The user exported", user_id="$response.body#/user/id")},
     ),
+    ("exportTradesCsv", "200"): Answer(
+        headers={"Content-Disposition": _header("`attachment`, with the file name `folio-trades-{user_id}.csv`")}
+    ),
+    ("exportHoldingsCsv", "200"): Answer(
+        headers={"Content-Disposition": _header("`attachment`, with the file name `folio-holdings-{user_id}.csv`")}
+    ),
+    ("importTrades", "201"): Answer(
+        links={
+            "trades": _link(
+                "listTrades", "This user's trades, the imported ones among them", user_id="$request.path.user_id"
+            ),
+            "portfolio": _link("getPortfolio", "The portfolio after the import", user_id="$request.path.user_id"),
+        }
+    ),
     ("listAudit", "200"): Answer(
         links={"nextPage": _link("listAudit", "The next page", cursor="$response.body#/next_cursor")}
     ),
@@ -299,6 +315,8 @@ def finish_document(app: Litestar, *, quote_batch_max: int) -> None:
             operation.request_body.required = False
         for status, response in (operation.responses or {}).items():
             if isinstance(response, OpenAPIResponse):
+                if status == "200" and operation.operation_id in CSV_ALTERNATIVES and response.content:
+                    response.content["text/csv"] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
                 key = (operation.operation_id or "", status)
                 _finish_response(response, status, ANSWERS.get(key))
                 finished.add(key)

@@ -46,6 +46,7 @@ from domain.services.reports.desk import ReportDesk
 from domain.services.revocations import RevocationWatch
 from domain.services.sign_in import ExternalSignIn
 from domain.services.telemetry import ReportTelemetry
+from domain.services.trade_imports import TradeImportService
 from domain.services.trades import TradeService
 from domain.services.users import UserService
 
@@ -62,6 +63,7 @@ class WebServices:
     settings: Settings
     portfolios: PortfolioService
     trades: TradeService
+    trade_imports: TradeImportService
     quotes: QuoteBook
     market_data: MarketDataService
     reports: ReportDesk
@@ -94,13 +96,14 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
         user_store = PostgresUserStore(resources.pool)
         # Once an erasure commits, every process refuses the user's keys and tokens, and forgets its holdings.
         users = UserService(user_store, after_erase=[credentials.revocations.forget_user, portfolios.invalidate])
-        trades = PostgresTradeStore(resources.pool)
+        trades = PostgresTradeStore(resources.pool, import_deadline_s=settings.trade_import_deadline_s)
         reports = PostgresReportRepository(resources.pool)
         audit = PostgresAuditLog(resources.pool)
         yield WebServices(
             settings=settings,
             portfolios=portfolios,
             trades=TradeService(trades, portfolios.invalidate),
+            trade_imports=TradeImportService(trades, portfolios.invalidate, max_rows=settings.trade_import_max_rows),
             quotes=book,
             market_data=MarketDataService(
                 book, PostgresQuoteRepository(resources.pool), _quote_bus(resources), max_batch=settings.quote_batch_max

@@ -1,9 +1,11 @@
 """Trades: the record of orders and the holdings they move."""
 
 from abc import abstractmethod
+from collections.abc import Sequence
 from typing import Protocol
 
 from domain.models.audit import AuditEntry
+from domain.models.trade_imports import ImportOutcome, ImportRow
 from domain.models.trades import Order, TradePage, TradeResult
 
 
@@ -27,4 +29,20 @@ class TradeStore(Protocol):
         """The user's trades, newest first, with ids below `before`.
 
         Raises UserNotFoundError (UserErasedError for an erased user: the trades stay, but not as anyone's).
+        """
+
+    @abstractmethod
+    async def import_rows(
+        self, user_id: int, rows: Sequence[ImportRow], *, dry_run: bool, audit: AuditEntry
+    ) -> ImportOutcome:
+        """Book `rows` in order, all in one transaction, each as `place` books one (no Idempotency-Key, its
+        `executed_at`); a row whose fingerprint this user imported before is a duplicate and books nothing.
+
+        When a row cannot be booked, the outcome lists it in `errors` (naming its field) and nothing is
+        committed; nothing is either on a `dry_run`. Otherwise `audit` is appended, completed with the user's
+        target (`user:<id>`) and the counts (`booked`, `duplicates`), in the same transaction, when at least one
+        row was booked.
+
+        Raises:
+            UserNotFoundError (UserErasedError for an erased user).
         """

@@ -1,12 +1,14 @@
 """A user's holdings valued at the current quotes."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import HeaderParameter, PathParameter
 
+from gateway.csv_documents import holdings_file, wants_csv
 from gateway.dependencies import services_of
 from gateway.openapi_schemas import problems
 from gateway.portfolio_schemas import PortfolioView, portfolio_view
@@ -49,9 +51,15 @@ class PortfolioController(Controller):
         operation_id="getPortfolio",
         opt={SCOPE: "read"},
         summary="Holdings and totals valued at the current quotes",
-        description="`X-Cache: hit` when the holdings came from a cache, `miss` when from the database.",
-        responses=problems(400, 401, 403, 404, 429, 503, notes=USER_NOTES),
+        description="`X-Cache: hit` when the holdings came from a cache, `miss` when from the database. With"
+        " `Accept: text/csv`, the holdings as a CSV file, as `holdings.csv` answers.",
+        responses={
+            200: ResponseSpec(data_container=PortfolioView, description="The portfolio (or the CSV file)"),
+            **problems(400, 401, 403, 404, 429, 503, notes=USER_NOTES),
+        },
     )
-    async def portfolio(self, state: State, user_id: UserId) -> FolioResponse[PortfolioView]:
+    async def portfolio(self, request: Request[Any, Any, Any], state: State, user_id: UserId) -> Response[Any]:
+        if wants_csv(request):
+            return await holdings_file(services_of(state), user_id)
         portfolio, hit = await services_of(state).portfolios.read(user_id)
         return FolioResponse(portfolio_view(portfolio), headers={"X-Cache": "hit" if hit else "miss"})

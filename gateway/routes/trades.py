@@ -5,10 +5,12 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post, route
 from litestar.datastructures import State
 from litestar.enums import HttpMethod
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
 
 from domain.models.trades import TradeResult
 from gateway.amounts import AMOUNT_DECODERS, ExactJSONRequest
+from gateway.csv_documents import trades_file, wants_csv
 from gateway.dependencies import services_of
 from gateway.openapi_schemas import problems
 from gateway.responses import FolioResponse
@@ -76,8 +78,22 @@ class TradeController(Controller):
         operation_id="listTrades",
         opt={SCOPE: "read"},
         summary="The user's trades, newest first, paged by cursor",
-        responses=problems(400, 401, 403, 404, 429, 503, notes=USER_NOTES),
+        description="With `Accept: text/csv`, every trade as a CSV file, as `trades.csv` answers.",
+        responses={
+            200: ResponseSpec(data_container=TradePageOut, description="A page of trades (or the CSV file)"),
+            **problems(400, 401, 403, 404, 429, 503, notes=USER_NOTES),
+        },
     )
-    async def history(self, state: State, user_id: UserId, limit: Limit = 50, cursor: Cursor = None) -> TradePageOut:
-        page = await services_of(state).trades.history(user_id, limit=limit, before=decode_cursor(cursor))
-        return trade_page_out(page)
+    async def history(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        user_id: UserId,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Response[Any]:
+        before = decode_cursor(cursor)
+        if wants_csv(request):
+            return await trades_file(services_of(state), user_id)
+        page = await services_of(state).trades.history(user_id, limit=limit, before=before)
+        return FolioResponse(trade_page_out(page))

@@ -1,42 +1,26 @@
 """PostgreSQL trades: the trade row and the holding it moves, in one transaction per order."""
 
+from collections.abc import Sequence
+
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from domain.adapters.postgres.audit import append_audit
 from domain.adapters.postgres.pool import connection, name_queries
-from domain.errors import IdempotencyKeyReusedError, UnknownSymbolError, UserErasedError, UserNotFoundError
+from domain.adapters.postgres.trade_booking import book_trade, check_user, lock_user
+from domain.adapters.postgres.trade_imports import import_rows
+from domain.errors import IdempotencyKeyReusedError
 from domain.models.audit import AuditEntry, trade_target
+from domain.models.trade_imports import ImportOutcome, ImportRow
 from domain.models.trades import Order, Position, Trade, TradePage, TradeResult
 from domain.ports.trades import TradeStore
 
-# Locking the user row serialises one user's orders: no lost update on a first buy, and a
-# repeated Idempotency-Key finds the first trade once it is committed.
-_LOCK_USER = "SELECT erased_at FROM users WHERE id = %s FOR UPDATE"
 _BY_KEY = """
 SELECT t.id, t.user_id, i.symbol, t.side, t.quantity, t.price, t.realized_pnl, t.executed_at,
        t.position_quantity, t.position_average_cost, t.position_realized_pnl
 FROM trades t
 JOIN instruments i ON i.id = t.instrument_id
 WHERE t.user_id = %s AND t.idempotency_key = %s
-"""
-_INSTRUMENT = "SELECT id FROM instruments WHERE symbol = %s"
-_POSITION = """
-SELECT quantity, average_cost, realized_pnl FROM holdings
-WHERE user_id = %s AND instrument_id = %s FOR UPDATE
-"""
-_UPSERT_HOLDING = """
-INSERT INTO holdings (user_id, instrument_id, quantity, average_cost, realized_pnl, updated_at)
-VALUES (%s, %s, %s, %s, %s, now())
-ON CONFLICT (user_id, instrument_id) DO UPDATE
-SET quantity = EXCLUDED.quantity, average_cost = EXCLUDED.average_cost,
-    realized_pnl = EXCLUDED.realized_pnl, updated_at = now()
-"""
-_INSERT_TRADE = """
-INSERT INTO trades (user_id, instrument_id, side, quantity, price, realized_pnl, idempotency_key,
-                    position_quantity, position_average_cost, position_realized_pnl)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-RETURNING id, executed_at
 """
 _HISTORY = """
 SELECT t.id, t.user_id, i.symbol, t.side, t.quantity, t.price, t.realized_pnl, t.executed_at
@@ -49,58 +33,35 @@ LIMIT %s
 _USER_EXISTS = "SELECT erased_at FROM users WHERE id = %s"
 _NO_CURSOR = 2**63 - 1
 name_queries({
-    _LOCK_USER: "trades.lock_user", _BY_KEY: "trades.by_key", _INSTRUMENT: "trades.instrument",
-    _POSITION: "trades.position", _UPSERT_HOLDING: "trades.upsert_holding", _INSERT_TRADE: "trades.insert",
-    _HISTORY: "trades.history", _USER_EXISTS: "trades.user_exists",
+    _BY_KEY: "trades.by_key", _HISTORY: "trades.history", _USER_EXISTS: "trades.user_exists",
 })  # fmt: skip
 
 
 class PostgresTradeStore(TradeStore):
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: AsyncConnectionPool, *, import_deadline_s: float | None = None) -> None:
         self._pool = pool
+        self._import_deadline_s = import_deadline_s  # None: a write's deadline
 
     async def place(self, user_id: int, order: Order, idempotency_key: str | None, *, audit: AuditEntry) -> TradeResult:
         async with connection(self._pool, write=True) as conn, conn.transaction():
-            _check_user(user_id, await (await conn.execute(_LOCK_USER, (user_id,), prepare=True)).fetchone())
+            await lock_user(conn, user_id)
             if idempotency_key is not None:
                 first = await _first_with_key(conn, user_id, idempotency_key)
                 if first is not None:
                     if _order_of(first.trade) != order:
                         raise IdempotencyKeyReusedError()
                     return first
-            row = await (await conn.execute(_INSTRUMENT, (order.symbol,), prepare=True)).fetchone()
-            if row is None:
-                raise UnknownSymbolError(order.symbol)
-            instrument_id = row[0]
-            held = await (await conn.execute(_POSITION, (user_id, instrument_id), prepare=True)).fetchone()
-            before = Position(quantity=held[0], average_cost=held[1], realized_pnl=held[2]) if held else Position()
-            after, realized = before.apply(order)
-            await conn.execute(
-                _UPSERT_HOLDING,
-                (user_id, instrument_id, after.quantity, after.average_cost, after.realized_pnl),
-                prepare=True,
-            )
-            cur = await conn.execute(
-                _INSERT_TRADE,
-                (
-                    *(user_id, instrument_id, order.side, order.quantity, order.price, realized, idempotency_key),
-                    *(after.quantity, after.average_cost, after.realized_pnl),
-                ),
-                prepare=True,
-            )
-            trade_id, executed_at = await cur.fetchone() or (0, None)
-            await append_audit(conn, audit.completed(target=trade_target(user_id, trade_id), trade_id=trade_id))
-        trade = Trade(
-            id=trade_id,
-            user_id=user_id,
-            symbol=order.symbol,
-            side=order.side,
-            quantity=order.quantity,
-            price=order.price,
-            realized_pnl=realized,
-            executed_at=executed_at,
+            result = await book_trade(conn, user_id, order, idempotency_key=idempotency_key)
+            target = trade_target(user_id, result.trade.id)
+            await append_audit(conn, audit.completed(target=target, trade_id=result.trade.id))
+        return result
+
+    async def import_rows(
+        self, user_id: int, rows: Sequence[ImportRow], *, dry_run: bool, audit: AuditEntry
+    ) -> ImportOutcome:
+        return await import_rows(
+            self._pool, user_id, rows, dry_run=dry_run, audit=audit, deadline_s=self._import_deadline_s
         )
-        return TradeResult(trade=trade, position=after)
 
     async def history(self, user_id: int, *, limit: int, before: int | None) -> TradePage:
         async with connection(self._pool) as conn:
@@ -108,16 +69,9 @@ class PostgresTradeStore(TradeStore):
             rows = await cur.fetchall()
             # Erased users' trades stay, but no longer as anyone's: their pages are empty, and then this says why.
             if not rows:
-                _check_user(user_id, await (await conn.execute(_USER_EXISTS, (user_id,), prepare=True)).fetchone())
+                check_user(user_id, await (await conn.execute(_USER_EXISTS, (user_id,), prepare=True)).fetchone())
         trades = tuple(_trade(row) for row in rows[:limit])
         return TradePage(items=trades, next_before=trades[-1].id if len(rows) > limit else None)
-
-
-def _check_user(user_id: int, row: tuple[object, ...] | None) -> None:
-    if row is None:
-        raise UserNotFoundError(user_id)
-    if row[0] is not None:
-        raise UserErasedError(user_id)
 
 
 async def _first_with_key(conn: AsyncConnection, user_id: int, key: str) -> TradeResult | None:

@@ -4,7 +4,7 @@ Each test has users and instruments of its own (see conftest.py); the holdings r
 shows what a trade moved, as the portfolio read does.
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,6 +13,7 @@ from domain.errors import IdempotencyKeyReusedError, InsufficientHoldingsError, 
 from domain.models.audit import TRADE_PLACE, AuditEntry, AuditQuery, change_digest
 from domain.models.holdings import Holding, Holdings
 from domain.models.quotes import Instrument
+from domain.models.trade_imports import TRADE_IMPORT, ImportRow, fingerprint
 from domain.models.trades import Order, Position, Side, TradeResult
 from tests.integration.ports.conftest import CONTRACT_ACTOR, World, new_id
 
@@ -175,3 +176,60 @@ async def test_a_trade_is_audited_with_it_and_a_refused_or_replayed_one_is_not(w
         ("operator:contract", "trade.place", f"user:{user}/trade:{trade_id}", "contract-request")
     ]
     assert page.items[0].digest == change_digest({"note": "as the service sends it", "trade_id": trade_id})
+
+
+# --- imports ----------------------------------------------------------------------------------------
+IMPORT_AUDIT = AuditEntry.by(CONTRACT_ACTOR, TRADE_IMPORT, "user:0", {"note": "as the service sends it"})
+DAY = datetime(2024, 1, 15, 14, 30, tzinfo=UTC)
+
+
+def rows(*orders: Order) -> list[ImportRow]:
+    """One row per order, a day apart, numbered as a file's rows after its header."""
+    return [
+        ImportRow(row=n + 2, order=o, executed_at=DAY + timedelta(days=n), fingerprint=fingerprint(o, DAY, n + 1))
+        for n, o in enumerate(orders)
+    ]
+
+
+async def test_an_import_books_every_row_at_its_time_and_again_nothing(world: World):
+    a = await world.instrument()
+    user = await world.user()
+    batch = rows(order(a, "buy", "10", "100"), order(a, "buy", "10", "110"), order(a, "sell", "5", "120"))
+    outcome = await world.trades.import_rows(user, batch, dry_run=False, audit=IMPORT_AUDIT)
+    assert ([b.row for b in outcome.booked], outcome.duplicates, outcome.errors) == ([2, 3, 4], (), ())
+    assert [b.result.trade.executed_at for b in outcome.booked] == [r.executed_at for r in batch]
+    assert outcome.booked[-1].result.position == position("15", "105", "75")
+    again = await world.trades.import_rows(user, batch, dry_run=False, audit=IMPORT_AUDIT)
+    assert (again.booked, again.duplicates) == ((), (2, 3, 4))
+    assert await held(world, user) == (Holding(instrument_id=a.id, quantity=Decimal(15), average_cost=Decimal(105)),)
+    page = await world.audit.page(AuditQuery(target=f"user:{user}"), limit=10, before=None)
+    assert [(r.action, r.request_id) for r in page.items] == [("trade.import", "contract-request")]
+    assert page.items[0].digest == change_digest({"note": "as the service sends it", "booked": 3, "duplicates": 0})
+
+
+async def test_an_import_with_a_row_that_cannot_be_booked_books_none_and_names_each(world: World):
+    a, b = await world.instrument(), await world.instrument()
+    user = await world.user()
+    unknown = Order(symbol="NOPE-X", side="buy", quantity=Decimal(1), price=Decimal(1))
+    batch = rows(order(a, "buy", "1", "10"), order(b, "sell", "1", "10"), unknown, order(a, "buy", "2", "10"))
+    outcome = await world.trades.import_rows(user, batch, dry_run=False, audit=IMPORT_AUDIT)
+    assert [(e.row, e.field) for e in outcome.errors] == [(3, "quantity"), (4, "symbol")]
+    assert [b.row for b in outcome.booked] == [2, 5]  # what would have been booked with them
+    assert await held(world, user) == ()
+    assert (await world.trades.history(user, limit=10, before=None)).items == ()
+    assert (await world.audit.page(AuditQuery(target=f"user:{user}"), limit=10, before=None)).items == ()
+    fixed = await world.trades.import_rows(user, [batch[0], batch[3]], dry_run=False, audit=IMPORT_AUDIT)
+    assert [b.row for b in fixed.booked] == [2, 5]  # nothing of the refused import was remembered
+
+
+async def test_a_dry_run_answers_as_the_import_would_and_keeps_nothing(world: World):
+    a = await world.instrument()
+    user = await world.user()
+    batch = rows(order(a, "buy", "4", "10"), order(a, "sell", "1", "12"))
+    dry = await world.trades.import_rows(user, batch, dry_run=True, audit=IMPORT_AUDIT)
+    assert [b.result.position for b in dry.booked] == [position("4", "10"), position("3", "10", "2")]
+    assert await held(world, user) == ()
+    real = await world.trades.import_rows(user, batch, dry_run=False, audit=IMPORT_AUDIT)
+    assert [b.result.position for b in real.booked] == [b.result.position for b in dry.booked]
+    with pytest.raises(UserNotFoundError):
+        await world.trades.import_rows(new_id(), batch, dry_run=True, audit=IMPORT_AUDIT)

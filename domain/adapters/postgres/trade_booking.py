@@ -1,0 +1,96 @@
+"""The per-trade path: one trade booked inside the caller's transaction, shared by a single order and an import.
+
+Whatever else a trade must move (its cash settlement, say) belongs here, so that both paths move it.
+"""
+
+from datetime import datetime
+
+from psycopg import AsyncConnection
+
+from domain.adapters.postgres.pool import name_queries
+from domain.errors import UnknownSymbolError, UserErasedError, UserNotFoundError
+from domain.models.trades import Order, Position, Trade, TradeResult
+
+# Locking the user row serialises one user's orders: no lost update on a first buy, and a
+# repeated Idempotency-Key finds the first trade once it is committed.
+_LOCK_USER = "SELECT erased_at FROM users WHERE id = %s FOR UPDATE"
+_INSTRUMENT = "SELECT id FROM instruments WHERE symbol = %s"
+_POSITION = """
+SELECT quantity, average_cost, realized_pnl FROM holdings
+WHERE user_id = %s AND instrument_id = %s FOR UPDATE
+"""
+_UPSERT_HOLDING = """
+INSERT INTO holdings (user_id, instrument_id, quantity, average_cost, realized_pnl, updated_at)
+VALUES (%s, %s, %s, %s, %s, now())
+ON CONFLICT (user_id, instrument_id) DO UPDATE
+SET quantity = EXCLUDED.quantity, average_cost = EXCLUDED.average_cost,
+    realized_pnl = EXCLUDED.realized_pnl, updated_at = now()
+"""
+_INSERT_TRADE = """
+INSERT INTO trades (user_id, instrument_id, side, quantity, price, realized_pnl, idempotency_key,
+                    position_quantity, position_average_cost, position_realized_pnl, executed_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now()))
+RETURNING id, executed_at
+"""
+name_queries({
+    _LOCK_USER: "trades.lock_user", _INSTRUMENT: "trades.instrument", _POSITION: "trades.position",
+    _UPSERT_HOLDING: "trades.upsert_holding", _INSERT_TRADE: "trades.insert",
+})  # fmt: skip
+
+
+def check_user(user_id: int, row: tuple[object, ...] | None) -> None:
+    """Raise for a user who does not exist (`row` None) or was erased (`row[0]`, its `erased_at`, set)."""
+    if row is None:
+        raise UserNotFoundError(user_id)
+    if row[0] is not None:
+        raise UserErasedError(user_id)
+
+
+async def lock_user(conn: AsyncConnection, user_id: int) -> None:
+    """Take the user's row lock to the end of the transaction; raises UserNotFoundError or UserErasedError."""
+    check_user(user_id, await (await conn.execute(_LOCK_USER, (user_id,), prepare=True)).fetchone())
+
+
+async def book_trade(
+    conn: AsyncConnection,
+    user_id: int,
+    order: Order,
+    *,
+    idempotency_key: str | None = None,
+    executed_at: datetime | None = None,
+) -> TradeResult:
+    """Record `order` and apply it to the user's holding, in `conn`'s open transaction (the caller holds the
+    user's row lock). `executed_at` None is the transaction's time.
+
+    Raises UnknownSymbolError, InsufficientHoldingsError or InvalidRequestError before it writes anything.
+    """
+    row = await (await conn.execute(_INSTRUMENT, (order.symbol,), prepare=True)).fetchone()
+    if row is None:
+        raise UnknownSymbolError(order.symbol)
+    instrument_id = row[0]
+    held = await (await conn.execute(_POSITION, (user_id, instrument_id), prepare=True)).fetchone()
+    before = Position(quantity=held[0], average_cost=held[1], realized_pnl=held[2]) if held else Position()
+    after, realized = before.apply(order)
+    await conn.execute(
+        _UPSERT_HOLDING, (user_id, instrument_id, after.quantity, after.average_cost, after.realized_pnl), prepare=True
+    )
+    cur = await conn.execute(
+        _INSERT_TRADE,
+        (
+            *(user_id, instrument_id, order.side, order.quantity, order.price, realized, idempotency_key),
+            *(after.quantity, after.average_cost, after.realized_pnl, executed_at),
+        ),
+        prepare=True,
+    )
+    trade_id, booked_at = await cur.fetchone() or (0, None)
+    trade = Trade(
+        id=trade_id,
+        user_id=user_id,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=order.quantity,
+        price=order.price,
+        realized_pnl=realized,
+        executed_at=booked_at,
+    )
+    return TradeResult(trade=trade, position=after)
