@@ -62,12 +62,14 @@ class Trade(msgspec.Struct, frozen=True, kw_only=True):
     price: Decimal
     realized_pnl: Decimal
     executed_at: datetime
+    fee: Decimal = Decimal(0)  # in the instrument's currency, paid from the user's cash
 
 
 class TradeResult(msgspec.Struct, frozen=True, kw_only=True):
     trade: Trade
     position: Position
     replayed: bool = False
+    cash: dict[str, Decimal] = {}  # the user's cash per currency after the trade (now, for a replay)
 
 
 class TradePage(msgspec.Struct, frozen=True, kw_only=True):

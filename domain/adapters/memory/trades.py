@@ -5,10 +5,13 @@ from decimal import Decimal
 from domain.adapters.memory.audit import InMemoryAuditLog
 from domain.adapters.memory.clock import FixedClock
 from domain.adapters.memory.holdings import InMemoryHoldingsRepository
+from domain.adapters.memory.ledger import InMemoryLedger
 from domain.adapters.memory.quotes import InMemoryQuoteRepository
 from domain.errors import IdempotencyKeyReusedError, UnknownSymbolError, UserNotFoundError
 from domain.models.audit import AuditEntry, trade_target
 from domain.models.holdings import Holding
+from domain.models.ledger import CASH, Settlement, gross_and_fee
+from domain.models.ledger import settlement as settle
 from domain.models.trades import Order, Position, Trade, TradePage, TradeResult
 from domain.ports.clock import Clock
 from domain.ports.trades import TradeStore
@@ -23,16 +26,27 @@ class InMemoryTradeStore(TradeStore):
         quotes: InMemoryQuoteRepository,
         clock: Clock | None = None,
         audit: InMemoryAuditLog | None = None,
+        *,
+        ledger: InMemoryLedger | None = None,
     ) -> None:
         self._holdings = holdings
         self._quotes = quotes
         self.clock = clock or FixedClock()
         self.audit = audit or InMemoryAuditLog(self.clock)
+        self.ledger = ledger or InMemoryLedger(holdings, self.clock, self.audit)
         self.trades: list[Trade] = []
         self._results: dict[tuple[int, str], TradeResult] = {}
         self._realized: dict[tuple[int, int], Decimal] = {}
 
-    async def place(self, user_id: int, order: Order, idempotency_key: str | None, *, audit: AuditEntry) -> TradeResult:
+    async def place(
+        self,
+        user_id: int,
+        order: Order,
+        idempotency_key: str | None,
+        *,
+        audit: AuditEntry,
+        settlement: Settlement = CASH,
+    ) -> TradeResult:
         if user_id not in self._holdings.users:
             raise UserNotFoundError(user_id)
         if idempotency_key is not None and (first := self._results.get((user_id, idempotency_key))) is not None:
@@ -40,14 +54,18 @@ class InMemoryTradeStore(TradeStore):
                 order.symbol, order.side, order.quantity, order.price,
             ):  # fmt: skip
                 raise IdempotencyKeyReusedError()
-            return TradeResult(trade=first.trade, position=first.position, replayed=True)
-        instrument_id = next((i.id for i in self._quotes.instruments.values() if i.symbol == order.symbol), None)
-        if instrument_id is None:
+            cash = {b.currency: b.amount for b in await self.ledger.balances(user_id)}
+            return TradeResult(trade=first.trade, position=first.position, replayed=True, cash=cash)
+        instrument = next((i for i in self._quotes.instruments.values() if i.symbol == order.symbol), None)
+        if instrument is None:
             raise UnknownSymbolError(order.symbol)
-        after, realized = self._position(user_id, instrument_id).apply(order)
-        self._store(user_id, instrument_id, after)
+        after, realized = self._position(user_id, instrument.id).apply(order)
+        trade_id = len(self.trades) + 1
+        drafts = settle(order, instrument.currency, settlement.fees, trade_id)
+        _, balances = self.ledger.post(user_id, drafts, fx=settlement.fx, trade_id=trade_id)  # raises before a change
+        self._store(user_id, instrument.id, after)
         trade = Trade(
-            id=len(self.trades) + 1,
+            id=trade_id,
             user_id=user_id,
             symbol=order.symbol,
             side=order.side,
@@ -55,10 +73,11 @@ class InMemoryTradeStore(TradeStore):
             price=order.price,
             realized_pnl=realized,
             executed_at=self.clock.now(),
+            fee=gross_and_fee(order, settlement.fees)[1],
         )
         self.trades.append(trade)
         self.audit.record(audit.completed(target=trade_target(user_id, trade.id), trade_id=trade.id))
-        result = TradeResult(trade=trade, position=after)
+        result = TradeResult(trade=trade, position=after, cash={b.currency: b.amount for b in balances})
         if idempotency_key is not None:
             self._results[(user_id, idempotency_key)] = result
         return result

@@ -10,8 +10,9 @@ from decimal import Decimal
 import pytest
 
 from domain.errors import IdempotencyKeyReusedError, InsufficientHoldingsError, UnknownSymbolError, UserNotFoundError
-from domain.models.audit import TRADE_PLACE, AuditEntry, AuditQuery, change_digest
+from domain.models.audit import CASH_MOVE, TRADE_PLACE, AuditEntry, AuditQuery, change_digest
 from domain.models.holdings import Holding, Holdings
+from domain.models.ledger import CashMove
 from domain.models.quotes import Instrument
 from domain.models.trades import Order, Position, Side, TradeResult
 from tests.integration.ports.conftest import CONTRACT_ACTOR, World, new_id
@@ -28,6 +29,14 @@ def position(quantity: str, average_cost: str, realized_pnl: str = "0") -> Posit
     return Position(quantity=Decimal(quantity), average_cost=Decimal(average_cost), realized_pnl=Decimal(realized_pnl))
 
 
+async def funded(world: World) -> int:
+    """A new user with cash enough for this suite's trades (settled in USD, the instruments' currency)."""
+    user = await world.user()
+    deposit = CashMove(kind="deposit", amount=Decimal(1_000_000), currency="USD").draft()
+    await world.ledger.book(user, [deposit], None, audit=AuditEntry.by(CONTRACT_ACTOR, CASH_MOVE, f"user:{user}"))
+    return user
+
+
 async def held(world: World, user: int) -> tuple[Holding, ...]:
     holdings = await world.holdings.get(user)
     assert holdings is not None
@@ -36,7 +45,7 @@ async def held(world: World, user: int) -> tuple[Holding, ...]:
 
 async def test_buys_average_the_cost_and_move_the_holding(world: World):
     a = await world.instrument()
-    user = await world.user()
+    user = await funded(world)
     first = await world.trades.place(user, order(a, "buy", "10", "100"), None, audit=AUDIT)
     second = await world.trades.place(user, order(a, "buy", "5", "130"), None, audit=AUDIT)
     assert (first.position, first.replayed) == (position("10", "100"), False)
@@ -53,7 +62,7 @@ async def test_buys_average_the_cost_and_move_the_holding(world: World):
 
 async def test_sells_realise_profit_keep_the_cost_and_a_sold_out_holding_disappears(world: World):
     a = await world.instrument()
-    user = await world.user()
+    user = await funded(world)
     await world.trades.place(user, order(a, "buy", "4", "10.5"), None, audit=AUDIT)
     partial = await world.trades.place(user, order(a, "sell", "1", "12"), None, audit=AUDIT)
     assert partial.trade.realized_pnl == Decimal("1.5")
@@ -68,7 +77,7 @@ async def test_sells_realise_profit_keep_the_cost_and_a_sold_out_holding_disappe
 
 async def test_selling_more_than_held_is_refused_and_changes_nothing(world: World):
     a, b = await world.instrument(), await world.instrument()
-    user = await world.user()
+    user = await funded(world)
     await world.trades.place(user, order(a, "buy", "2", "10"), None, audit=AUDIT)
     with pytest.raises(InsufficientHoldingsError) as refused:
         await world.trades.place(user, order(a, "sell", "2.00000001", "10"), "too-much", audit=AUDIT)
@@ -86,7 +95,7 @@ async def test_selling_more_than_held_is_refused_and_changes_nothing(world: Worl
 
 async def test_an_unknown_user_or_symbol_is_refused(world: World):
     a = await world.instrument()
-    user = await world.user()
+    user = await funded(world)
     with pytest.raises(UserNotFoundError):
         await world.trades.place(new_id(), order(a, "buy", "1", "1"), None, audit=AUDIT)
     with pytest.raises(UserNotFoundError):
@@ -103,18 +112,19 @@ async def test_an_unknown_user_or_symbol_is_refused(world: World):
 # --- Idempotency-Key ------------------------------------------------------------------------------
 async def test_a_repeated_key_replays_the_first_result_as_it_was(world: World):
     a = await world.instrument()
-    user = await world.user()
+    user = await funded(world)
     first = await world.trades.place(user, order(a, "buy", "3", "10"), "order-1", audit=AUDIT)
     await world.trades.place(user, order(a, "buy", "1", "30"), None, audit=AUDIT)  # the holding moves on
     replay = await world.trades.place(user, order(a, "buy", "3.000", "10.00"), "order-1", audit=AUDIT)  # the same order
-    assert replay == TradeResult(trade=first.trade, position=first.position, replayed=True)
+    now = {"USD": Decimal(1_000_000 - 30 - 30)}  # the cash as it is now
+    assert replay == TradeResult(trade=first.trade, position=first.position, replayed=True, cash=now)
     assert await held(world, user) == (Holding(instrument_id=a.id, quantity=Decimal(4), average_cost=Decimal(15)),)
     assert len((await world.trades.history(user, limit=10, before=None)).items) == 2
 
 
 async def test_a_key_reused_for_another_order_is_refused(world: World):
     a, b = await world.instrument(), await world.instrument()
-    user = await world.user()
+    user = await funded(world)
     await world.trades.place(user, order(a, "buy", "3", "10"), "order-1", audit=AUDIT)
     for other in (order(a, "buy", "4", "10"), order(a, "buy", "3", "11"), order(b, "buy", "3", "10")):
         with pytest.raises(IdempotencyKeyReusedError):
@@ -124,7 +134,7 @@ async def test_a_key_reused_for_another_order_is_refused(world: World):
 
 async def test_keys_belong_to_one_user(world: World):
     a = await world.instrument()
-    one, two = await world.user(), await world.user()
+    one, two = await funded(world), await funded(world)
     mine = await world.trades.place(one, order(a, "buy", "1", "10"), "shared-key", audit=AUDIT)
     theirs = await world.trades.place(two, order(a, "buy", "2", "10"), "shared-key", audit=AUDIT)
     assert (mine.replayed, theirs.replayed) == (False, False)
@@ -134,7 +144,7 @@ async def test_keys_belong_to_one_user(world: World):
 # --- history --------------------------------------------------------------------------------------
 async def test_history_pages_newest_first_with_the_before_cursor(world: World):
     a = await world.instrument()
-    user, other = await world.user(), await world.user()
+    user, other = await funded(world), await funded(world)
     ids = []
     for i in range(5):
         ids.append((await world.trades.place(user, order(a, "buy", "1", str(10 + i)), None, audit=AUDIT)).trade.id)
@@ -155,7 +165,7 @@ async def test_history_pages_newest_first_with_the_before_cursor(world: World):
 
 
 async def test_history_of_a_user_without_trades_is_empty(world: World):
-    user = await world.user()
+    user = await funded(world)
     page = await world.trades.history(user, limit=10, before=None)
     assert (page.items, page.next_before) == ((), None)
     assert await world.holdings.get(user) == Holdings(user_id=user, items=())
@@ -164,12 +174,12 @@ async def test_history_of_a_user_without_trades_is_empty(world: World):
 # --- audit ------------------------------------------------------------------------------------------
 async def test_a_trade_is_audited_with_it_and_a_refused_or_replayed_one_is_not(world: World):
     a = await world.instrument()
-    user = await world.user()
+    user = await funded(world)
     placed = await world.trades.place(user, order(a, "buy", "2", "10"), "audited", audit=AUDIT)
     with pytest.raises(InsufficientHoldingsError):
         await world.trades.place(user, order(a, "sell", "5", "10"), None, audit=AUDIT)
     await world.trades.place(user, order(a, "buy", "2", "10"), "audited", audit=AUDIT)  # a replay changes nothing
-    page = await world.audit.page(AuditQuery(target=f"user:{user}"), limit=10, before=None)
+    page = await world.audit.page(AuditQuery(target=f"user:{user}", action=TRADE_PLACE), limit=10, before=None)
     trade_id = placed.trade.id
     assert [(r.actor, r.action, r.target, r.request_id) for r in page.items] == [
         ("operator:contract", "trade.place", f"user:{user}/trade:{trade_id}", "contract-request")
