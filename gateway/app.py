@@ -26,6 +26,7 @@ from gateway.responses import FolioResponse
 from gateway.routes.api_keys import ApiKeyController
 from gateway.routes.audit import AuditController
 from gateway.routes.export import ExportController
+from gateway.routes.ledger import CashController, LedgerController
 from gateway.routes.market_data import MarketDataController, market_data_document
 from gateway.routes.ops import OpsController
 from gateway.routes.portfolios import PortfolioController
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
             HealthController,
             PortfolioController,
             TradeController,
+            CashController,
+            LedgerController,
             ReportController,
             OpsController,
             UserController,
