@@ -7,7 +7,7 @@ pass over the holdings. `priced` is the pricing rule the reports' analytics shar
 from decimal import Decimal
 from operator import itemgetter
 
-from domain.models.holdings import Holding, Holdings, Portfolio, ValuedHolding
+from domain.models.holdings import Holding, Holdings, Portfolio, ValuedCash, ValuedHolding
 from domain.models.quotes import Instrument, QuoteSnapshot
 
 CENT = Decimal("0.01")
@@ -34,7 +34,8 @@ def priced(holding: Holding, snapshot: QuoteSnapshot) -> tuple[Instrument, Decim
 
 
 def value_holdings(holdings: Holdings, snapshot: QuoteSnapshot) -> Portfolio:
-    """Value every holding at the snapshot's price; totals and weights in the base currency.
+    """Value every holding at the snapshot's price, and the cash at its rate; totals and weights in the base
+    currency, cash included (in the cost basis too, at its value: it is not a position that gains or loses).
 
     Money is rounded to the cent before differences and totals are taken, so a client's own sums
     agree to the cent.
@@ -53,8 +54,10 @@ def value_holdings(holdings: Holdings, snapshot: QuoteSnapshot) -> Portfolio:
         total_cost += cost_basis * fx
         lines.append((value_base, h, inst, price, market_value.quantize(CENT), cost_basis.quantize(CENT)))
     lines.sort(key=_by_value, reverse=True)
-    total_value = total_value.quantize(CENT)
-    total_cost = total_cost.quantize(CENT)
+    cash = [(c, (c.amount * snapshot.fx_to_base.get(c.currency, ONE)).quantize(CENT)) for c in holdings.cash]
+    total_cash = sum((base for _, base in cash), ZERO)
+    total_value = total_value.quantize(CENT) + total_cash
+    total_cost = total_cost.quantize(CENT) + total_cash
     valued = tuple(
         ValuedHolding(
             symbol=inst.symbol,
@@ -83,4 +86,9 @@ def value_holdings(holdings: Holdings, snapshot: QuoteSnapshot) -> Portfolio:
         total_unrealized_pnl=total_value - total_cost,
         total_unrealized_pnl_pct=_percent(total_value - total_cost, total_cost),
         holdings=valued,
+        total_cash=total_cash,
+        cash=tuple(
+            ValuedCash(currency=c.currency, amount=c.amount, amount_base=base, weight=_percent(base, total_value))
+            for c, base in cash
+        ),
     )

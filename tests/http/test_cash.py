@@ -133,3 +133,21 @@ async def test_the_ledger_filters_by_currency_and_time_and_pages_by_cursor(clien
 async def test_cash_of_an_unknown_user_is_404(client):
     assert (await client.get("/api/user/88888888/ledger")).status_code == 404
     assert (await move(client, 88888888, "deposit", "1")).status_code == 404
+
+
+async def test_the_portfolio_shows_the_cash_in_its_totals_and_a_booking_is_seen_by_the_next_read(client):
+    user = await new_user(client)
+    await move(client, user, "deposit", "100")
+    first = await client.get(f"/api/user/{user}/portfolio")
+    cached = await client.get(f"/api/user/{user}/portfolio")
+    assert cached.headers["x-cache"] == "hit"  # the fast lane's body, kept for this user
+    assert dec(first) == dec(cached)
+    assert dec(cached)["cash"] == [{"currency": "USD", "amount": 100, "amount_base": 100, "weight": 100}]
+    await move(client, user, "deposit", "50.5")
+    after = dec(await client.get(f"/api/user/{user}/portfolio"))
+    assert (after["total_cash"], after["total_market_value"], after["total_unrealized_pnl"]) == (
+        Decimal("150.5"), Decimal("150.5"), 0,
+    )  # fmt: skip
+    await move(client, user, "withdrawal", "150.5")
+    emptied = dec(await client.get(f"/api/user/{user}/portfolio"))
+    assert (emptied["cash"], emptied["total_market_value"]) == ([], 0)

@@ -24,7 +24,7 @@ class InMemoryLedger(Ledger):
         self.clock = clock or FixedClock()
         self.audit = audit or InMemoryAuditLog(self.clock)
         self.entries_booked: list[Entry] = []
-        self.cash: dict[int, dict[str, Decimal]] = {}
+        self.cash: dict[int, dict[str, Decimal]] = holdings.cash  # the portfolio's cash is the ledger's
         self._keys: dict[tuple[int, str], Entry] = {}
 
     def post(
