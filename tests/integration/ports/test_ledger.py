@@ -10,7 +10,7 @@ import pytest
 
 from domain.errors import IdempotencyKeyReusedError, InsufficientCashError, UserNotFoundError
 from domain.models.audit import CASH_MOVE, TRADE_PLACE, AuditEntry, AuditQuery
-from domain.models.holdings import Holdings
+from domain.models.holdings import Cash, Holdings
 from domain.models.ledger import Balance, CashMove, EntryDraft, FeePolicy, FxRates, Posting, Settlement
 from domain.models.quotes import Instrument
 from domain.models.trades import Order, Side
@@ -175,7 +175,9 @@ async def test_a_buy_without_enough_cash_is_refused_naming_amount_and_changes_no
         await world.trades.place(user, buy(a, "1", "99.5"), "short", audit=TRADE, settlement=FEES)  # + 1 fee
     assert refused.value.field == "amount"
     assert (await world.trades.history(user, limit=5, before=None)).items == ()
-    assert await world.holdings.get(user) == Holdings(user_id=user, items=())
+    assert await world.holdings.get(user) == Holdings(
+        user_id=user, items=(), cash=(Cash(currency="USD", amount=Decimal(100)),)
+    )
     assert await world.ledger.balances(user) == balances(USD="100")
     assert len((await world.ledger.entries(user, currency=None, since=None, limit=5, before=None)).items) == 1
 
@@ -193,3 +195,13 @@ async def test_with_auto_fx_a_shortfall_converts_from_the_base_currency(world: W
     assert await cash_from_postings(world, user) == {"EUR": Decimal(0), "USD": Decimal(780)}
     with pytest.raises(InsufficientCashError):  # the base currency runs short too
         await world.trades.place(user, buy(a, "8", "100"), None, audit=TRADE, settlement=auto)
+
+
+async def test_the_holdings_record_carries_the_cash_above_zero(world: World):
+    user = await world.user()
+    await world.ledger.book(user, [move("deposit", "7", "EUR")], None, audit=AUDIT)
+    await world.ledger.book(user, [move("deposit", "3")], None, audit=AUDIT)
+    await world.ledger.book(user, [move("withdrawal", "3")], None, audit=AUDIT)
+    assert await world.holdings.get(user) == Holdings(
+        user_id=user, items=(), cash=(Cash(currency="EUR", amount=Decimal(7)),)
+    )

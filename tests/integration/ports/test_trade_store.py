@@ -11,13 +11,14 @@ import pytest
 
 from domain.errors import IdempotencyKeyReusedError, InsufficientHoldingsError, UnknownSymbolError, UserNotFoundError
 from domain.models.audit import CASH_MOVE, TRADE_PLACE, AuditEntry, AuditQuery, change_digest
-from domain.models.holdings import Holding, Holdings
+from domain.models.holdings import Cash, Holding, Holdings
 from domain.models.ledger import CashMove
 from domain.models.quotes import Instrument
 from domain.models.trades import Order, Position, Side, TradeResult
 from tests.integration.ports.conftest import CONTRACT_ACTOR, World, new_id
 
 pytestmark = pytest.mark.integration
+FUNDS = Decimal(1_000_000)
 AUDIT = AuditEntry.by(CONTRACT_ACTOR, TRADE_PLACE, "user:0", {"note": "as the service sends it"})
 
 
@@ -32,7 +33,7 @@ def position(quantity: str, average_cost: str, realized_pnl: str = "0") -> Posit
 async def funded(world: World) -> int:
     """A new user with cash enough for this suite's trades (settled in USD, the instruments' currency)."""
     user = await world.user()
-    deposit = CashMove(kind="deposit", amount=Decimal(1_000_000), currency="USD").draft()
+    deposit = CashMove(kind="deposit", amount=FUNDS, currency="USD").draft()
     await world.ledger.book(user, [deposit], None, audit=AuditEntry.by(CONTRACT_ACTOR, CASH_MOVE, f"user:{user}"))
     return user
 
@@ -168,7 +169,8 @@ async def test_history_of_a_user_without_trades_is_empty(world: World):
     user = await funded(world)
     page = await world.trades.history(user, limit=10, before=None)
     assert (page.items, page.next_before) == ((), None)
-    assert await world.holdings.get(user) == Holdings(user_id=user, items=())
+    cash = (Cash(currency="USD", amount=FUNDS),)
+    assert await world.holdings.get(user) == Holdings(user_id=user, items=(), cash=cash)
 
 
 # --- audit ------------------------------------------------------------------------------------------
