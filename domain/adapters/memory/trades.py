@@ -89,6 +89,10 @@ class InMemoryTradeStore(TradeStore):
         page = tuple(mine[:limit])
         return TradePage(items=page, next_before=page[-1].id if len(mine) > limit else None)
 
+    def holdings_of(self, user_id: int) -> list[Holding]:
+        """What the user holds now, sold-out lines included (for tests that reconcile the record)."""
+        return list(self._holdings.holdings.get(user_id, {}).values())
+
     def _position(self, user_id: int, instrument_id: int) -> Position:
         held = self._holdings.holdings.get(user_id, {}).get(instrument_id)
         realized = self._realized.get((user_id, instrument_id), Decimal(0))
