@@ -37,8 +37,8 @@ class EntryDraft(msgspec.Struct, frozen=True, kw_only=True):
     trade_id: int | None = None
 
     def __post_init__(self) -> None:
-        if not self.postings:
-            raise ValueError("an entry needs postings")
+        if not self.postings or not all(p.amount for p in self.postings):
+            raise ValueError("an entry needs postings, none of them zero")
         totals: dict[str, Decimal] = {}
         for p in self.postings:
             totals[p.currency] = totals.get(p.currency, ZERO) + p.amount
@@ -111,10 +111,15 @@ class FxRates(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Settlement(msgspec.Struct, frozen=True, kw_only=True):
-    """How a trade settles in cash: its fee, and (AUTO_FX) the rates a shortfall converts at; None: refused."""
+    """How a trade executes and settles in cash: at `price` (TRADE_PRICE_POLICY=market: the quote's; None: the
+    order's), with its fee, and (AUTO_FX) the rates a shortfall converts at (None: refused)."""
 
     fees: FeePolicy = FeePolicy()
     fx: FxRates | None = None
+    price: Decimal | None = None
+
+    def executed(self, order: Order) -> Order:
+        return order if self.price is None else msgspec.structs.replace(order, price=self.price)
 
 
 CASH = Settlement()  # quantity x price, no fee, no conversion
@@ -142,11 +147,12 @@ def gross_and_fee(order: Order, fees: FeePolicy) -> tuple[Decimal, Decimal]:
 def settlement(order: Order, currency: str, fees: FeePolicy, trade_id: int) -> tuple[EntryDraft, ...]:
     """A trade's entries: the gross amount against the market, then the fee (if any) to Folio.
 
-    A buy pays quantity x price, a sell receives it; the fee is paid either way.
+    A buy pays quantity x price, a sell receives it; the fee is paid either way. An amount that rounds to
+    zero at the ledger's 8 places moves no cash (and books no entry).
     """
     gross, fee = gross_and_fee(order, fees)
     signed = -gross if order.side == "buy" else gross
-    entries = [_transfer("trade", currency, signed, "market", trade_id)]
+    entries = [_transfer("trade", currency, signed, "market", trade_id)] if gross else []
     if fee:
         entries.append(_transfer("fee", currency, -fee, "fees", trade_id))
     return tuple(entries)

@@ -64,6 +64,12 @@ class Trade(msgspec.Struct, frozen=True, kw_only=True):
     executed_at: datetime
     fee: Decimal = Decimal(0)  # in the instrument's currency, paid from the user's cash
 
+    def answers(self, order: Order, *, any_price: bool = False) -> bool:
+        """Whether this trade executed `order` (at any price, when the market set it): a repeated
+        Idempotency-Key must come with the same order."""
+        same = (self.symbol, self.side, self.quantity) == (order.symbol, order.side, order.quantity)
+        return same and (any_price or self.price == order.price)
+
 
 class TradeResult(msgspec.Struct, frozen=True, kw_only=True):
     trade: Trade

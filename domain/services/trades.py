@@ -87,7 +87,7 @@ class TradeService:
         return result
 
     def _priced(self, order: Order) -> tuple[Order, Settlement]:
-        """The order at the price it executes at (the policy's), and how it settles."""
+        """The order (checked against the quote), and how it executes and settles."""
         policy = self._policy
         if self._quotes is None:
             return order, Settlement(fees=policy.fees)
@@ -96,11 +96,10 @@ class TradeService:
         quote = self._quotes.find(order.symbol).quote if self._quotes.knows(order.symbol) else None
         if quote is not None:
             check_price(order.price, quote.price, policy.tolerance_bps)
-            if policy.price == "market":
-                order = msgspec.structs.replace(order, price=quote.price)
         elif policy.price == "market":
             raise InvalidRequestError(f"{order.symbol} has no quote to trade at", field="symbol")
-        return order, Settlement(fees=policy.fees, fx=fx)
+        price = quote.price if quote is not None and policy.price == "market" else None
+        return order, Settlement(fees=policy.fees, fx=fx, price=price)
 
     async def history(self, user_id: int, *, limit: int = 50, before: int | None = None) -> TradePage:
         return await self._store.history(user_id, limit=min(max(limit, 1), MAX_PAGE), before=before)

@@ -50,12 +50,11 @@ class InMemoryTradeStore(TradeStore):
         if user_id not in self._holdings.users:
             raise UserNotFoundError(user_id)
         if idempotency_key is not None and (first := self._results.get((user_id, idempotency_key))) is not None:
-            if (first.trade.symbol, first.trade.side, first.trade.quantity, first.trade.price) != (
-                order.symbol, order.side, order.quantity, order.price,
-            ):  # fmt: skip
+            if not first.trade.answers(order, any_price=settlement.price is not None):
                 raise IdempotencyKeyReusedError()
             cash = {b.currency: b.amount for b in await self.ledger.balances(user_id)}
             return TradeResult(trade=first.trade, position=first.position, replayed=True, cash=cash)
+        order = settlement.executed(order)
         instrument = next((i for i in self._quotes.instruments.values() if i.symbol == order.symbol), None)
         if instrument is None:
             raise UnknownSymbolError(order.symbol)

@@ -77,9 +77,10 @@ class PostgresTradeStore(TradeStore):
             if idempotency_key is not None:
                 first = await _first_with_key(conn, user_id, idempotency_key)
                 if first is not None:
-                    if _order_of(first.trade) != order:
+                    if not first.trade.answers(order, any_price=settlement.price is not None):
                         raise IdempotencyKeyReusedError()
                     return msgspec.structs.replace(first, cash=await cash_of(conn, user_id))
+            order = settlement.executed(order)
             row = await (await conn.execute(_INSTRUMENT, (order.symbol,), prepare=True)).fetchone()
             if row is None:
                 raise UnknownSymbolError(order.symbol)
@@ -157,7 +158,3 @@ def _trade(row: tuple[object, ...]) -> Trade:
         executed_at=executed_at,  # type: ignore[arg-type]
         fee=fee,  # type: ignore[arg-type]
     )
-
-
-def _order_of(trade: Trade) -> Order:
-    return Order(symbol=trade.symbol, side=trade.side, quantity=trade.quantity, price=trade.price)

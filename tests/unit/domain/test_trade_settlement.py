@@ -29,7 +29,7 @@ def quote(iid: int, price: str) -> Quote:
     )  # fmt: skip
 
 
-async def world(policy: TradePolicy) -> tuple[TradeService, LedgerService, InMemoryTradeStore]:
+async def world(policy: TradePolicy) -> tuple[TradeService, LedgerService, InMemoryTradeStore, QuoteBook]:
     repo = InMemoryQuoteRepository()
     listed = (
         (1, "SAP", "equity", "EUR", "100"),
@@ -49,7 +49,8 @@ async def world(policy: TradePolicy) -> tuple[TradeService, LedgerService, InMem
     async def invalidate(user_id: int) -> None:
         return None
 
-    return TradeService(store, invalidate, quotes=book, policy=policy), LedgerService(store.ledger, invalidate), store
+    trades = TradeService(store, invalidate, quotes=book, policy=policy)
+    return trades, LedgerService(store.ledger, invalidate), store, book
 
 
 def order(quantity: str, price: str, side: str = "buy") -> Order:
@@ -61,7 +62,7 @@ async def deposit(ledger: LedgerService, amount: str, currency: str) -> None:
 
 
 async def test_the_fee_is_basis_points_of_the_gross_amount_with_a_minimum():
-    trades, ledger, _ = await world(TradePolicy(fees=FeePolicy(bps=Decimal(25), minimum=Decimal(2))))
+    trades, ledger, _, _ = await world(TradePolicy(fees=FeePolicy(bps=Decimal(25), minimum=Decimal(2))))
     await deposit(ledger, "2000", "EUR")
     big = await trades.place(USER, order("10", "100"), actor=ACTOR)
     assert (big.trade.fee, big.cash) == (Decimal("2.5"), {"EUR": Decimal("997.5")})
@@ -70,7 +71,7 @@ async def test_the_fee_is_basis_points_of_the_gross_amount_with_a_minimum():
 
 
 async def test_a_client_price_too_far_from_the_quote_is_refused_naming_price():
-    trades, ledger, store = await world(TradePolicy(tolerance_bps=100))
+    trades, ledger, store, _ = await world(TradePolicy(tolerance_bps=100))
     await deposit(ledger, "2000", "EUR")
     with pytest.raises(InvalidRequestError) as refused:
         await trades.place(USER, order("1", "101.01"), actor=ACTOR)
@@ -81,14 +82,14 @@ async def test_a_client_price_too_far_from_the_quote_is_refused_naming_price():
 
 
 async def test_the_market_policy_trades_at_the_quote():
-    trades, ledger, _ = await world(TradePolicy(price="market"))
+    trades, ledger, _, _ = await world(TradePolicy(price="market"))
     await deposit(ledger, "2000", "EUR")
     placed = await trades.place(USER, order("3", "80"), actor=ACTOR)
     assert (placed.trade.price, placed.cash) == (Decimal(100), {"EUR": Decimal(1700)})
 
 
 async def test_without_auto_fx_a_buy_short_of_its_currency_is_refused_naming_amount():
-    trades, ledger, store = await world(TradePolicy())
+    trades, ledger, store, _ = await world(TradePolicy())
     await deposit(ledger, "5000", "USD")
     with pytest.raises(InsufficientCashError) as refused:
         await trades.place(USER, order("10", "100"), actor=ACTOR)
@@ -98,10 +99,32 @@ async def test_without_auto_fx_a_buy_short_of_its_currency_is_refused_naming_amo
 
 
 async def test_with_auto_fx_the_shortfall_converts_from_the_base_currency_at_the_rate():
-    trades, ledger, _ = await world(TradePolicy(auto_fx=True, fees=FeePolicy(minimum=Decimal(1))))
+    trades, ledger, _, _ = await world(TradePolicy(auto_fx=True, fees=FeePolicy(minimum=Decimal(1))))
     await deposit(ledger, "200", "EUR")
     await deposit(ledger, "5000", "USD")
     placed = await trades.place(USER, order("10", "100"), actor=ACTOR)  # 1001 EUR due, 200 held
     assert placed.cash == {"EUR": Decimal(0), "USD": Decimal("5000") - Decimal("801") * Decimal("1.1")}
     kinds = [e.kind for e in (await ledger.entries(USER)).items]
     assert kinds == ["fee", "trade", "fx", "deposit", "deposit"]
+
+
+async def test_at_market_a_repeated_key_replays_though_the_quote_moved():
+    trades, ledger, _, book = await world(TradePolicy(price="market"))
+    await deposit(ledger, "2000", "EUR")
+    first = await trades.place(USER, order("2", "95"), "k", actor=ACTOR)
+    assert first.trade.price == Decimal(100)
+    book._repository.publish(quote(1, "120"))  # type: ignore[attr-defined]  # the market moves
+    assert await book.refresh()
+    again = await trades.place(USER, order("2", "95"), "k", actor=ACTOR)
+    assert (again.replayed, again.trade) == (True, first.trade)
+    with pytest.raises(InvalidRequestError):
+        await trades.place(USER, order("3", "95"), "k", actor=ACTOR)
+    later = await trades.place(USER, order("2", "95"), "k2", actor=ACTOR)
+    assert later.trade.price == Decimal(120)
+
+
+async def test_a_trade_too_small_to_move_a_cent_of_a_cent_books_no_cash():
+    trades, ledger, _, _ = await world(TradePolicy())
+    placed = await trades.place(USER, order("0.1", "0.00000001"), actor=ACTOR)  # 1e-9: zero at 8 places
+    assert (placed.trade.fee, placed.cash) == (0, {})
+    assert (await ledger.entries(USER)).items == ()

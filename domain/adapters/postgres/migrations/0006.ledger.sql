@@ -69,4 +69,4 @@ CREATE CONSTRAINT TRIGGER ledger_postings_balanced AFTER INSERT OR UPDATE OR DEL
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_entry_balanced();
 
 -- A trade's fee (in the instrument's currency), so that a repeated Idempotency-Key answers with it.
-ALTER TABLE trades ADD COLUMN fee numeric(24, 8) NOT NULL DEFAULT 0 CHECK (fee >= 0);
+ALTER TABLE trades ADD COLUMN fee numeric(28, 8) NOT NULL DEFAULT 0 CHECK (fee >= 0);
