@@ -51,7 +51,9 @@ ZIPF_S = 1.1
 SEED = 20240101
 SIZING_USERS = range(1, 26)  # the ceiling's body is the median of these users' portfolios
 # The production configuration; a variable already set in the environment wins (to measure a change).
-PRODUCTION = {"ENVIRONMENT": "production", "ACCESS_LOG": "true", "LOG_LEVEL": "INFO"}
+# AUTO_FX: the trades scenario buys instruments of every currency; the demo users' opening cash is in the base
+# currency, so each buy converts its shortfall (an fx entry) rather than being refused.
+PRODUCTION = {"ENVIRONMENT": "production", "ACCESS_LOG": "true", "LOG_LEVEL": "INFO", "AUTO_FX": "true"}
 # The limiter runs (its cost is measured) with limits a Zipf-heavy user at full load cannot reach.
 # The operator's too: the key scenario's keys are created with the operator's token, one request per user.
 BENCH_RATE_LIMITS = {

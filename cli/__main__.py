@@ -35,7 +35,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 def _demo_data(settings: Settings, args: argparse.Namespace) -> int:
     from cli.demo_data import load_demo_data
 
-    result = load_demo_data(_database_url(settings))
+    result = load_demo_data(_database_url(settings), base_currency=settings.base_currency)
     if result.loaded:
         print(
             f"demo data: loaded {result.users} users, {result.instruments} instruments, {result.holdings} holdings,"

@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -69,6 +70,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     market_close_utc: Annotated[str, msgspec.Meta(pattern="^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "21:00"
     market_catch_up_days: Positive = 7
     report_retention_days: Positive = 90  # finished reports (and their PDFs) older than this are deleted
+    # Trades settle in cash (exact decimals, in the instrument's currency): a fee of TRADE_FEE_BPS basis
+    # points of quantity x price, at least TRADE_FEE_MIN; AUTO_FX converts a buy's shortfall from the base
+    # currency instead of refusing it. TRADE_PRICE_POLICY: `client` trades at the order's price, `market`
+    # at the quote's; either way a price more than TRADE_PRICE_TOLERANCE_BPS from the quote is refused
+    # (0: any price).
+    trade_fee_bps: NonNegative = 0
+    trade_fee_min: Decimal = Decimal(0)  # at least 0 (checked below: msgspec bounds no Decimal)
+    auto_fx: bool = False
+    trade_price_policy: Literal["client", "market"] = "client"
+    trade_price_tolerance_bps: NonNegative = 0
     # Compression and CDN (the seed's configuration 4).
     gzip_minimum_size: NonNegative = 1000
     cdn_cache_ttl: NonNegative = 3600
@@ -168,6 +179,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise ValueError("MIN_INSTANCES must not exceed MAX_INSTANCES")
         if self.worker_min_instances > self.worker_max_instances:
             raise ValueError("WORKER_MIN_INSTANCES must not exceed WORKER_MAX_INSTANCES")
+        if not self.trade_fee_min.is_finite() or self.trade_fee_min < 0:
+            raise ValueError("TRADE_FEE_MIN must be a decimal number of 0 or more")
         if self.oidc_issuer:
             _check_oidc(self)
 

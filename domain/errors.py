@@ -55,6 +55,11 @@ class InsufficientHoldingsError(InvalidRequestError):
         super().__init__(f"cannot sell more {symbol} than the {held} held", field="quantity")
 
 
+class InsufficientCashError(InvalidRequestError):
+    def __init__(self, currency: str, *, held: object, needed: object) -> None:
+        super().__init__(f"not enough {currency} cash: {held} held, {needed} needed", field="amount")
+
+
 class IdempotencyKeyReusedError(InvalidRequestError):
     def __init__(self) -> None:
         super().__init__("this Idempotency-Key was used for a different request", field="Idempotency-Key")

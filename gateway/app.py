@@ -27,6 +27,7 @@ from gateway.routes.api_keys import ApiKeyController
 from gateway.routes.audit import AuditController
 from gateway.routes.csv_export import CsvExportController
 from gateway.routes.export import ExportController
+from gateway.routes.ledger import CashController, LedgerController
 from gateway.routes.market_data import MarketDataController, market_data_document
 from gateway.routes.ops import OpsController
 from gateway.routes.portfolios import PortfolioController
@@ -93,6 +94,8 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
             TradeController,
             TradeImportController,
             CsvExportController,
+            CashController,
+            LedgerController,
             ReportController,
             OpsController,
             UserController,

@@ -69,7 +69,7 @@ HEADERS: dict[str, OpenAPIHeader | Reference] = {
 }
 COMMON = ("X-Request-ID", "X-Process-Time", "Server-Timing")
 # Structs with forbid_unknown_fields
-STRICT_BODIES = frozenset({"TradeIn", "QuotesIn", "QuoteIn", "ReportIn", "ApiKeyIn", "UserIn", "UserPatch"})
+STRICT_BODIES = frozenset({"TradeIn", "CashIn", "QuotesIn", "QuoteIn", "ReportIn", "ApiKeyIn", "UserIn", "UserPatch"})
 OPTIONAL_BODIES = frozenset({"generateReport"})  # the body is one of two ways to say what the query can say
 CSV_ALTERNATIVES = frozenset({"getPortfolio", "listTrades"})  # with `Accept: text/csv`, the `.csv` route's file
 BY_STATUS = {"401": ("WWW-Authenticate",), "429": ("Retry-After",), "503": ("Retry-After",)}
@@ -137,6 +137,20 @@ ANSWERS: dict[tuple[str, str], Answer] = {
             ),
             "report": _link("generateReport", "A report after this trade", user_id="$response.body#/user_id"),
         },
+    ),
+    ("moveCash", "201"): Answer(
+        headers={"Idempotent-Replayed": "Idempotent-Replayed"},
+        links={
+            "ledger": _link("listLedger", "This user's ledger, this entry first", user_id="$response.body#/user_id"),
+            "portfolio": _link("getPortfolio", "The portfolio with this cash", user_id="$response.body#/user_id"),
+        },
+    ),
+    ("listLedger", "200"): Answer(
+        links={
+            "nextPage": _link(
+                "listLedger", "The next page", user_id="$request.path.user_id", cursor="$response.body#/next_cursor"
+            ),
+        }
     ),
     ("listTrades", "200"): Answer(
         links={

@@ -31,6 +31,13 @@ class ValuedHoldingView(msgspec.Struct, frozen=True, kw_only=True):
     weight: Decimal
 
 
+class CashView(msgspec.Struct, frozen=True, kw_only=True):
+    currency: str
+    amount: Decimal  # in `currency`
+    amount_base: Decimal
+    weight: Decimal
+
+
 class PortfolioView(msgspec.Struct, frozen=True, kw_only=True):
     user_id: int
     base_currency: str
@@ -43,6 +50,8 @@ class PortfolioView(msgspec.Struct, frozen=True, kw_only=True):
     total_day_change: Decimal
     total_day_change_pct: Decimal
     holdings: list[ValuedHoldingView]
+    total_cash: Decimal
+    cash: list[CashView]
 
 
 def _holding_view(h: ValuedHolding) -> ValuedHoldingView:
@@ -78,4 +87,9 @@ def portfolio_view(portfolio: Portfolio) -> PortfolioView:
         total_day_change=portfolio.total_day_change,
         total_day_change_pct=portfolio.total_day_change_pct,
         holdings=[_holding_view(h) for h in portfolio.holdings],
+        total_cash=portfolio.total_cash,
+        cash=[
+            CashView(currency=c.currency, amount=c.amount, amount_base=c.amount_base, weight=c.weight)
+            for c in portfolio.cash
+        ],
     )

@@ -48,7 +48,9 @@ class TradeOut(msgspec.Struct, frozen=True, kw_only=True):
     price: Decimal
     realized_pnl: Decimal
     executed_at: datetime
+    fee: Decimal  # in the instrument's currency, paid from the user's cash
     holding: HoldingOut | None = None
+    cash: dict[str, Decimal] | None = None  # the user's cash per currency after the trade
 
 
 class TradePageOut(msgspec.Struct, frozen=True):
@@ -56,7 +58,7 @@ class TradePageOut(msgspec.Struct, frozen=True):
     next_cursor: str | None
 
 
-def trade_out(trade: Trade, position: Position | None = None) -> TradeOut:
+def trade_out(trade: Trade, position: Position | None = None, cash: dict[str, Decimal] | None = None) -> TradeOut:
     holding = HoldingOut(position.quantity, position.average_cost, position.realized_pnl) if position else None
     return TradeOut(
         id=trade.id,
@@ -67,7 +69,9 @@ def trade_out(trade: Trade, position: Position | None = None) -> TradeOut:
         price=trade.price,
         realized_pnl=trade.realized_pnl,
         executed_at=trade.executed_at,
+        fee=trade.fee,
         holding=holding,
+        cash=cash,
     )
 
 

@@ -8,6 +8,7 @@ import psycopg
 from psycopg.copy import QueuedLibpqWriter
 
 from cli.demo_data.instruments import _build_instruments
+from cli.demo_data.opening import book_opening_cash
 from cli.demo_data.rows import (
     _daily_price_blocks,
     _holding_blocks,
@@ -103,7 +104,7 @@ def _skip_reason(cursor: psycopg.Cursor[tuple[object, ...]]) -> str:
     return ""
 
 
-def load_demo_data(database_url: str, *, seed: int = DEFAULT_SEED) -> DemoDataResult:
+def load_demo_data(database_url: str, *, seed: int = DEFAULT_SEED, base_currency: str = "USD") -> DemoDataResult:
     """Load the demo data set in one transaction, or skip if the database already has users.
 
     Two concurrent calls serialise on a transaction-level advisory lock; the second finds the first's
@@ -147,6 +148,7 @@ def load_demo_data(database_url: str, *, seed: int = DEFAULT_SEED) -> DemoDataRe
             _holding_blocks(seed, instruments, closes),
         )
         _restore_constraints(cursor, deferred)
+        book_opening_cash(cursor, base_currency, QUOTES_AS_OF)
         cursor.execute(
             "INSERT INTO quote_versions (quotes, published_at) VALUES (%s, %s)", (len(instruments), QUOTES_AS_OF)
         )

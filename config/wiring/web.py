@@ -4,6 +4,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 from config.queues import REPORTS_QUEUE
 from config.scaling import web_scaling_policy
@@ -18,6 +19,7 @@ from domain.adapters.oidc import OidcExternalTokens
 from domain.adapters.postgres.audit import PostgresAuditLog
 from domain.adapters.postgres.credentials import PostgresApiKeyStore
 from domain.adapters.postgres.holdings import PostgresHoldingsRepository
+from domain.adapters.postgres.ledger import PostgresLedger
 from domain.adapters.postgres.pool import PostgresProbe
 from domain.adapters.postgres.quotes import PostgresQuoteRepository
 from domain.adapters.postgres.report_stats import PostgresReportStatistics
@@ -31,6 +33,7 @@ from domain.adapters.valkey_cache import ValkeyHoldingsCache
 from domain.adapters.valkey_quote_bus import ValkeyQuoteVersionBus
 from domain.adapters.valkey_rate_limit import ValkeyRateLimitStore
 from domain.errors import UnavailableError
+from domain.models.ledger import FeePolicy
 from domain.ports.identity import ExternalTokens
 from domain.ports.metrics import Metrics
 from domain.services.api_keys import ApiKeyService
@@ -39,6 +42,7 @@ from domain.services.export import ExportService
 from domain.services.fleet import FleetService
 from domain.services.health import HealthService
 from domain.services.invalidations import listen_for_invalidations
+from domain.services.ledger import LedgerService
 from domain.services.market_data import MarketDataService, QuoteBook, QuoteFollower
 from domain.services.portfolios import PortfolioService
 from domain.services.rate_limits import RateLimiter
@@ -47,7 +51,7 @@ from domain.services.revocations import RevocationWatch
 from domain.services.sign_in import ExternalSignIn
 from domain.services.telemetry import ReportTelemetry
 from domain.services.trade_imports import TradeImportService
-from domain.services.trades import TradeService
+from domain.services.trades import TradePolicy, TradeService
 from domain.services.users import UserService
 
 log = logging.getLogger("folio.wiring")
@@ -64,6 +68,7 @@ class WebServices:
     portfolios: PortfolioService
     trades: TradeService
     trade_imports: TradeImportService
+    ledger: LedgerService
     quotes: QuoteBook
     market_data: MarketDataService
     reports: ReportDesk
@@ -102,8 +107,14 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
         yield WebServices(
             settings=settings,
             portfolios=portfolios,
-            trades=TradeService(trades, portfolios.invalidate),
-            trade_imports=TradeImportService(trades, portfolios.invalidate, max_rows=settings.trade_import_max_rows),
+            trades=(traded := TradeService(trades, portfolios.invalidate, quotes=book, policy=trade_policy(settings))),
+            trade_imports=TradeImportService(
+                trades,
+                portfolios.invalidate,
+                max_rows=settings.trade_import_max_rows,
+                settlement=traded.import_settlement,
+            ),
+            ledger=LedgerService(PostgresLedger(resources.pool), portfolios.invalidate),
             quotes=book,
             market_data=MarketDataService(
                 book, PostgresQuoteRepository(resources.pool), _quote_bus(resources), max_batch=settings.quote_batch_max
@@ -129,6 +140,16 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
             audit=AuditTrail(audit),
             reads=_record_reads(resources, audit, stack),
         )
+
+
+def trade_policy(settings: Settings) -> TradePolicy:
+    """How trades price and settle: TRADE_FEE_BPS, TRADE_FEE_MIN, AUTO_FX, TRADE_PRICE_POLICY and its tolerance."""
+    return TradePolicy(
+        fees=FeePolicy(bps=Decimal(settings.trade_fee_bps), minimum=settings.trade_fee_min),
+        auto_fx=settings.auto_fx,
+        price=settings.trade_price_policy,
+        tolerance_bps=settings.trade_price_tolerance_bps,
+    )
 
 
 def _external_tokens(settings: Settings, stack: contextlib.AsyncExitStack) -> ExternalTokens | None:

@@ -24,7 +24,7 @@ from domain.ports.holdings import HoldingsCache
 log = logging.getLogger("folio.cache")
 T = TypeVar("T")
 
-SCHEMA = "v1"  # bump when Holdings changes incompatibly
+SCHEMA = "v2"  # bump when Holdings changes incompatibly
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Holdings)
 

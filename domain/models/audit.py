@@ -22,6 +22,7 @@ USER_UPDATE = "user.update"
 USER_ERASE = "user.erase"
 USER_READ = "user.read"  # an operator read a user's data
 TRADE_PLACE = "trade.place"
+CASH_MOVE = "cash.move"  # a deposit or a withdrawal
 QUOTES_INGEST = "quotes.ingest"
 APIKEY_CREATE = "apikey.create"
 APIKEY_REVOKE = "apikey.revoke"
@@ -45,6 +46,10 @@ def user_target(user_id: int) -> str:
 def trade_target(user_id: int, trade_id: int) -> str:
     # Under the user's own target: `target=user:42` finds the trades of user 42 too.
     return f"{user_target(user_id)}/trade:{trade_id}"
+
+
+def entry_target(user_id: int, entry_id: int) -> str:
+    return f"{user_target(user_id)}/entry:{entry_id}"
 
 
 def key_target(user_id: int, key_id: str) -> str:

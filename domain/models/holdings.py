@@ -16,11 +16,20 @@ class Holding(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     average_cost: Decimal
 
 
+class Cash(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """What a user holds of one currency (the ledger's balance); above zero when listed."""
+
+    currency: str
+    amount: Decimal
+
+
 class Holdings(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
-    """All of one user's holdings: changes only on trades, so it is what gets cached."""
+    """All of one user's holdings and cash: changes only on trades and cash bookings (both invalidate it), so
+    it is what gets cached."""
 
     user_id: int
     items: tuple[Holding, ...]
+    cash: tuple[Cash, ...] = ()  # by currency
 
 
 class FillTicket(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,6 +58,13 @@ class ValuedHolding(msgspec.Struct, frozen=True, kw_only=True):
     weight: Decimal
 
 
+class ValuedCash(msgspec.Struct, frozen=True, kw_only=True):
+    currency: str
+    amount: Decimal
+    amount_base: Decimal
+    weight: Decimal
+
+
 class Portfolio(msgspec.Struct, frozen=True, kw_only=True):
     """Holdings valued at one quote snapshot; totals in the base currency."""
 
@@ -63,3 +79,5 @@ class Portfolio(msgspec.Struct, frozen=True, kw_only=True):
     total_day_change: Decimal
     total_day_change_pct: Decimal  # against the total at the previous closes
     holdings: tuple[ValuedHolding, ...]
+    total_cash: Decimal = Decimal(0)  # in the base currency; part of total_market_value and total_cost_basis
+    cash: tuple[ValuedCash, ...] = ()

@@ -62,12 +62,20 @@ class Trade(msgspec.Struct, frozen=True, kw_only=True):
     price: Decimal
     realized_pnl: Decimal
     executed_at: datetime
+    fee: Decimal = Decimal(0)  # in the instrument's currency, paid from the user's cash
+
+    def answers(self, order: Order, *, any_price: bool = False) -> bool:
+        """Whether this trade executed `order` (at any price, when the market set it): a repeated
+        Idempotency-Key must come with the same order."""
+        same = (self.symbol, self.side, self.quantity) == (order.symbol, order.side, order.quantity)
+        return same and (any_price or self.price == order.price)
 
 
 class TradeResult(msgspec.Struct, frozen=True, kw_only=True):
     trade: Trade
     position: Position
     replayed: bool = False
+    cash: dict[str, Decimal] = {}  # the user's cash per currency after the trade (now, for a replay)
 
 
 class TradePage(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,6 +6,7 @@ import msgspec
 
 from domain.errors import InvalidRequestError, UnavailableError
 from domain.models.audit import Actor, AuditEntry, user_target
+from domain.models.ledger import Settlement
 from domain.models.trade_imports import (
     TRADE_IMPORT,
     ImportOutcome,
@@ -28,10 +29,18 @@ class ImportReport(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TradeImportService:
-    def __init__(self, store: TradeStore, invalidate: Callable[[int], Awaitable[None]], *, max_rows: int) -> None:
+    def __init__(
+        self,
+        store: TradeStore,
+        invalidate: Callable[[int], Awaitable[None]],
+        *,
+        max_rows: int,
+        settlement: Callable[[], Settlement] = Settlement,
+    ) -> None:
         self._store = store
         self._invalidate = invalidate
         self._max_rows = max_rows
+        self._settlement = settlement  # how the rows settle in cash, asked at each import (the rates move)
 
     async def run(self, user_id: int, text: str, layout_name: str, *, dry_run: bool, actor: Actor) -> ImportReport:
         """Book the file's trades as `actor`'s, or on a `dry_run` say what would be booked and what is wrong.
@@ -65,9 +74,13 @@ class TradeImportService:
         self, user_id: int, rows: tuple[ImportRow, ...], *, dry_run: bool, audit: AuditEntry
     ) -> ImportOutcome:
         if dry_run or not rows:
-            return await self._store.import_rows(user_id, rows, dry_run=True, audit=audit)
+            return await self._store.import_rows(
+                user_id, rows, dry_run=True, audit=audit, settlement=self._settlement()
+            )
         try:
-            outcome = await self._store.import_rows(user_id, rows, dry_run=False, audit=audit)
+            outcome = await self._store.import_rows(
+                user_id, rows, dry_run=False, audit=audit, settlement=self._settlement()
+            )
         except UnavailableError:
             # The commit may have happened even though its answer was lost: drop the cached holdings anyway.
             await self._invalidate(user_id)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import NamedTuple
 
-from domain.models.holdings import Holding, Holdings, Portfolio, ValuedHolding
+from domain.models.holdings import Holding, Holdings, Portfolio, ValuedCash, ValuedHolding
 from domain.models.quotes import Instrument, QuoteSnapshot
 
 CENT = Decimal("0.01")
@@ -84,17 +84,21 @@ def _valued(line: _Line, total_value: Decimal) -> ValuedHolding:
 
 
 def value_holdings(holdings: Holdings, snapshot: QuoteSnapshot) -> Portfolio:
-    """Value every holding at the snapshot's price; totals and weights in the base currency. The day's
-    change is against each quote's previous close (the last daily close the market day recorded).
+    """Value every holding at the snapshot's price, and the cash at its rate; totals and weights in the base
+    currency, cash included (in the cost basis too, at its value: it is not a position that gains or loses).
+    The day's change is against each quote's previous close (the last daily close the market day recorded);
+    cash does not change in a day.
 
     Money is rounded to the cent before differences and totals are taken, so a client's own sums
     agree to the cent.
     """
     lines = [line for h in holdings.items if (line := _line(h, snapshot)) is not None]
     lines.sort(key=_by_value, reverse=True)
-    total_value = sum((line.value_base for line in lines), ZERO).quantize(CENT)
-    total_previous = sum((line.previous_base for line in lines), ZERO).quantize(CENT)
-    total_cost = sum((line.cost_base for line in lines), ZERO).quantize(CENT)
+    cash = [(c, (c.amount * snapshot.fx_to_base.get(c.currency, ONE)).quantize(CENT)) for c in holdings.cash]
+    total_cash = sum((base for _, base in cash), ZERO)
+    total_value = sum((line.value_base for line in lines), ZERO).quantize(CENT) + total_cash
+    total_previous = sum((line.previous_base for line in lines), ZERO).quantize(CENT) + total_cash
+    total_cost = sum((line.cost_base for line in lines), ZERO).quantize(CENT) + total_cash
     return Portfolio(
         user_id=holdings.user_id,
         base_currency=snapshot.base_currency,
@@ -107,4 +111,9 @@ def value_holdings(holdings: Holdings, snapshot: QuoteSnapshot) -> Portfolio:
         total_day_change=total_value - total_previous,
         total_day_change_pct=_percent(total_value - total_previous, total_previous),
         holdings=tuple(_valued(line, total_value) for line in lines),
+        total_cash=total_cash,
+        cash=tuple(
+            ValuedCash(currency=c.currency, amount=c.amount, amount_base=base, weight=_percent(base, total_value))
+            for c, base in cash
+        ),
     )

@@ -48,7 +48,7 @@ _RFC3339 = re.compile(
 )
 
 
-def _since(value: str | None) -> datetime | None:
+def since_time(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
@@ -88,6 +88,6 @@ class AuditController(Controller):
         for key, value in filters.items():
             if value is not None and not _NAME.fullmatch(value):  # the pattern's `$` lets a final newline through
                 raise _invalid(key, "1 to 255 printable ASCII characters")
-        query = AuditQuery(actor=actor, action=action, target=target, since=_since(since))
+        query = AuditQuery(actor=actor, action=action, target=target, since=since_time(since))
         page = await services_of(state).audit.page(query, limit=limit, before=decode_cursor(cursor))
         return audit_page_out(page)

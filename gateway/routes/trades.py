@@ -36,8 +36,9 @@ Cursor = Annotated[
 ]
 PLACE_NOTES = {
     **USER_NOTES,
-    422: "An unknown symbol, a quantity or price out of bounds or too precise, selling more than is held,"
-    " or an Idempotency-Key reused for a different order; `errors` names the field",
+    422: "An unknown symbol, a quantity or price out of bounds or too precise, selling more than is held, a buy"
+    " without enough cash (`amount`), a price too far from the quote, or an Idempotency-Key reused for a"
+    " different order; `errors` names the field",
 }
 
 
@@ -65,7 +66,7 @@ class TradeController(Controller):
         trades = services_of(state).trades
         result: TradeResult = await trades.place(user_id, data.to_domain(), idempotency_key, actor=actor_of(request))
         headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
-        return FolioResponse(trade_out(result.trade, result.position), status_code=201, headers=headers)
+        return FolioResponse(trade_out(result.trade, result.position, result.cash), status_code=201, headers=headers)
 
     @route("/", http_method=HttpMethod.OPTIONS, include_in_schema=False, sync_to_thread=False)
     def allow(self) -> Response[None]:

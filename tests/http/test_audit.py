@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.http.test_auth import assert_problem
-from tests.http.test_users import audit_of, create
+from tests.http.test_users import audit_of, create, deposit
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 
@@ -36,6 +36,7 @@ async def test_a_trade_is_audited_under_its_request_id_and_a_refused_one_leaves_
     me = await create(client)
     mine = auth_headers(me["id"])
     order = {"symbol": "CASH-CHF", "side": "buy", "quantity": "4", "price": "1.2"}
+    assert (await deposit(client, me["id"], "4.8", headers=mine)).status_code == 201
     placed = await client.post(f"/api/user/{me['id']}/trades", json=order, headers=mine)
     refused = await client.post(
         f"/api/user/{me['id']}/trades", json={**order, "side": "sell", "quantity": "9"}, headers=mine
@@ -118,6 +119,7 @@ def test_the_cli_verifies_the_sessions_chain(process_env):
 async def test_the_export_holds_everything_about_the_user(client, auth_headers):
     me = await create(client, external_id=f"idp|{uuid.uuid4()}")
     mine = auth_headers(me["id"])
+    assert (await deposit(client, me["id"], "3.9", headers=mine)).status_code == 201
     for quantity in ("1", "2"):
         order = {"symbol": "CASH-GBP", "side": "buy", "quantity": quantity, "price": "1.3"}
         assert (await client.post(f"/api/user/{me['id']}/trades", json=order, headers=mine)).status_code == 201
@@ -137,7 +139,7 @@ async def test_the_export_holds_everything_about_the_user(client, auth_headers):
     assert [x["task_id"] for x in document["reports"]] == [report["task_id"]]
     assert document["api_keys"] == [{k: v for k, v in key.json().items() if k != "key"}]
     assert key.json()["key"] not in r.text  # never the secret
-    assert {e["action"] for e in document["audit"]} == {"user.create", "trade.place", "apikey.create"}
+    assert {e["action"] for e in document["audit"]} == {"user.create", "cash.move", "trade.place", "apikey.create"}
     assert_problem(await client.get(f"/api/user/{me['id'] + 1}/export", headers=mine), 403)
 
 

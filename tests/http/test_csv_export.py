@@ -10,7 +10,7 @@ import pytest
 
 from gateway.csv_documents import HOLDING_COLUMNS, TRADE_COLUMNS
 from tests.http.test_auth import assert_problem
-from tests.http.test_users import create
+from tests.http.test_trade_imports import funded
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 PLAIN_DECIMAL = r"-?[0-9]+(\.[0-9]+)?"
@@ -19,7 +19,7 @@ PLAIN_DECIMAL = r"-?[0-9]+(\.[0-9]+)?"
 @pytest.fixture(scope="module")
 async def symbols(client) -> list[str]:
     instruments = (await client.get("/api/static-data/instruments")).json()["instruments"]
-    return [i["symbol"] for i in instruments if i["asset_class"] == "equity"][3:5]
+    return [i["symbol"] for i in instruments if i["asset_class"] == "equity" and i["currency"] == "USD"][3:5]
 
 
 def read_csv(response) -> list[dict[str, str]]:
@@ -38,7 +38,7 @@ async def trade(client, user_id, symbol, side, quantity, price):
 
 async def test_trades_export_newest_first_with_iso_times_and_plain_decimals(client, symbols, auth_headers):
     a, b = symbols
-    me = (await create(client))["id"]
+    me = await funded(client)
     first = await trade(client, me, a, "buy", "10", "100.25")
     await trade(client, me, b, "buy", "0.00000001", "3")
     last = await trade(client, me, a, "sell", "4", "90")  # a loss: realized_pnl is negative
@@ -57,7 +57,7 @@ async def test_trades_export_newest_first_with_iso_times_and_plain_decimals(clie
 
 async def test_a_trades_export_imports_into_another_user_as_the_same_trades(client, symbols):
     a, _ = symbols
-    source, target = (await create(client))["id"], (await create(client))["id"]
+    source, target = await funded(client), await funded(client)
     await trade(client, source, a, "buy", "3", "7.5")
     await trade(client, source, a, "sell", "1", "8")
     exported = (await client.get(f"/api/user/{source}/trades.csv")).content
@@ -71,7 +71,7 @@ async def test_a_trades_export_imports_into_another_user_as_the_same_trades(clie
 
 async def test_holdings_export_is_the_portfolio_as_csv(client, symbols):
     a, b = symbols
-    me = (await create(client))["id"]
+    me = await funded(client)
     await trade(client, me, a, "buy", "2", "10")
     await trade(client, me, b, "buy", "5", "1.5")
     r = await client.get(f"/api/user/{me}/holdings.csv")
@@ -89,7 +89,7 @@ async def test_holdings_export_is_the_portfolio_as_csv(client, symbols):
 
 
 async def test_an_empty_history_is_the_header_alone(client):
-    me = (await create(client))["id"]
+    me = await funded(client)
     for path, columns in (("trades.csv", TRADE_COLUMNS), ("holdings.csv", HOLDING_COLUMNS)):
         r = await client.get(f"/api/user/{me}/{path}")
         assert r.content.decode() == ",".join(columns) + "\r\n"
@@ -97,14 +97,14 @@ async def test_an_empty_history_is_the_header_alone(client):
 
 @pytest.mark.parametrize("path", ["trades.csv", "holdings.csv"])
 async def test_csv_exports_are_the_users_own_and_404_for_no_user(client, auth_headers, path):
-    me = (await create(client))["id"]
+    me = await funded(client)
     assert_problem(await client.get(f"/api/user/{me}/{path}", headers=auth_headers(me + 1)), 403)
     assert_problem(await client.get(f"/api/user/{10**15}/{path}"), 404)
 
 
 async def test_accept_text_csv_on_the_trades_and_the_portfolio_answers_their_files(client, symbols, auth_headers):
     a, _ = symbols
-    me = (await create(client))["id"]
+    me = await funded(client)
     await trade(client, me, a, "buy", "2", "10")
     await client.get(f"/api/user/{me}/portfolio", headers=auth_headers(me))  # a cached portfolio: the fast lane's
     for listed, file in (("trades", "trades.csv"), ("portfolio", "holdings.csv")):

@@ -18,7 +18,7 @@ from gateway.app import create_app
 from tests.conftest import with_settings
 from tests.http.test_api_keys import bearer, new_key
 from tests.http.test_auth import assert_problem
-from tests.http.test_users import create, unique_email
+from tests.http.test_users import create, deposit, unique_email
 from tests.oidc_provider import AUDIENCE, OidcProvider, SigningKey, running_provider
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
@@ -71,6 +71,7 @@ async def test_a_linked_users_token_reaches_its_own_data_and_no_one_elses(linked
     for path in (f"/api/user/{user['id']}/portfolio", f"/api/user/{user['id']}/portfolio", "/api/market-data/CASH-EUR"):
         assert (await linked.get(path, headers=signed_in)).status_code == 200, path  # both portfolio lanes
     trade = {"symbol": "CASH-EUR", "side": "buy", "quantity": "1", "price": "1.08"}
+    assert (await deposit(linked, user["id"], "1.08", headers=signed_in)).status_code == 201
     assert (await linked.post(f"/api/user/{user['id']}/trades", json=trade, headers=signed_in)).status_code == 201
     other = await create(linked)
     assert_problem(await linked.get(f"/api/user/{other['id']}/portfolio", headers=signed_in), 403)

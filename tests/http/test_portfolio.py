@@ -39,10 +39,12 @@ async def test_portfolio_is_valued_at_the_latest_quotes(client, servers):
         assert h["market_value"] == value.quantize(Decimal("0.01"))
         assert h["market_value_base"] == base.quantize(Decimal("0.01"))
         assert h["unrealized_pnl"] == h["market_value"] - h["cost_basis"]
-    total = sum(h["market_value_base"] for h in body["holdings"])
+    cash = sum(c["amount_base"] for c in body["cash"])
+    assert body["total_cash"] == cash > 0  # the demo users' opening cash
+    total = sum(h["market_value_base"] for h in body["holdings"]) + cash
     assert abs(body["total_market_value"] - total) <= Decimal("0.01") * len(body["holdings"])
     assert body["total_unrealized_pnl"] == body["total_market_value"] - body["total_cost_basis"]
-    assert abs(sum(h["weight"] for h in body["holdings"]) - 100) < 1
+    assert abs(sum(h["weight"] for h in body["holdings"] + body["cash"]) - 100) < 1
     assert body["base_currency"] == "USD"
     assert body["quotes_version"] >= 1
 

@@ -13,6 +13,14 @@ pytestmark = [pytest.mark.http, pytest.mark.integration]
 HEADER = "executed_at,symbol,side,quantity,price\r\n"
 
 
+async def funded(client) -> int:
+    """A new user with USD cash enough for this file's trades (imported buys settle in cash)."""
+    user = (await create(client))["id"]
+    deposit = {"type": "deposit", "amount": "10000000", "currency": "USD"}
+    assert (await client.post(f"/api/user/{user}/cash", json=deposit)).status_code == 201
+    return user
+
+
 def dec(response):
     return json.loads(response.content, parse_float=Decimal)
 
@@ -21,7 +29,7 @@ def dec(response):
 async def symbols(client) -> list[str]:
     """Equities of the instruments list: a new user holds none of them."""
     instruments = (await client.get("/api/static-data/instruments")).json()["instruments"]
-    return [i["symbol"] for i in instruments if i["asset_class"] == "equity"][:3]
+    return [i["symbol"] for i in instruments if i["asset_class"] == "equity" and i["currency"] == "USD"][:3]
 
 
 async def upload(client, user_id: int, text: str, headers=None, **query):
@@ -41,7 +49,7 @@ async def held(client, user_id: int, symbol: str) -> Decimal | None:
 
 async def test_an_import_books_every_row_in_date_order_and_again_books_nothing(client, symbols, auth_headers):
     a = symbols[0]
-    me = (await create(client))["id"]
+    me = await funded(client)
     # Out of order on purpose: the sell is booked after the buys it needs.
     text = HEADER + f"2024-03-01,{a},sell,4,12.5\r\n2024-01-15T14:30:00Z,{a},buy,10,10\r\n2024-02-01,{a},buy,10,11\r\n"
     first = await upload(client, me, text, headers=auth_headers(me))
@@ -66,7 +74,7 @@ async def test_an_import_books_every_row_in_date_order_and_again_books_nothing(c
 
 async def test_identical_lines_are_separate_fills_and_a_grown_file_books_only_its_new_lines(client, symbols):
     a = symbols[1]
-    me = (await create(client))["id"]
+    me = await funded(client)
     line = f"2024-05-02T10:00:00+02:00,{a},buy,1.5,20\r\n"
     assert len((await upload(client, me, HEADER + line * 2)).json()["booked"]) == 2
     grown = await upload(client, me, HEADER + line * 3 + f"2024-05-03,{a},sell,1,21\r\n")
@@ -77,7 +85,7 @@ async def test_identical_lines_are_separate_fills_and_a_grown_file_books_only_it
 
 async def test_a_dry_run_names_each_faulty_row_and_column_and_books_nothing(client, symbols):
     a, b = symbols[0], symbols[1]
-    me = (await create(client))["id"]
+    me = await funded(client)
     text = HEADER + (
         f"2024-01-02,{a},buy,10,100\r\n"  # fine
         f"2024-01-03,{a},buy,ten,100\r\n"  # row 3: quantity
@@ -108,7 +116,7 @@ async def test_a_dry_run_names_each_faulty_row_and_column_and_books_nothing(clie
 
 async def test_one_row_that_cannot_be_booked_books_none_of_the_file(client, symbols):
     a = symbols[2]
-    me = (await create(client))["id"]
+    me = await funded(client)
     text = HEADER + f"2024-01-02,{a},buy,5,10\r\n2024-01-03,{a},sell,6,10\r\n"
     problem = assert_problem(await upload(client, me, text), 422)
     assert [(e["row"], e["column"]) for e in problem["errors"]] == [(3, "quantity")]
@@ -125,7 +133,7 @@ async def test_one_row_that_cannot_be_booked_books_none_of_the_file(client, symb
     ],
 )
 async def test_a_file_of_another_shape_is_a_422_naming_the_row(client, text, row, column):
-    me = (await create(client))["id"]
+    me = await funded(client)
     problem = assert_problem(await upload(client, me, text), 422)
     assert (problem["errors"][0]["row"], problem["errors"][0]["column"]) == (row, column)
     dry = await upload(client, me, text, dry_run="true")
@@ -136,7 +144,7 @@ async def test_a_file_of_another_shape_is_a_422_naming_the_row(client, text, row
 
 
 async def test_a_body_empty_or_not_utf8_is_a_400_and_one_over_the_limits_a_413(client, settings):
-    me = (await create(client))["id"]
+    me = await funded(client)
     problem = assert_problem(await upload(client, me, HEADER.encode() + b"2024-01-02,\xff,buy,1,1\r\n"), 400)
     assert problem["errors"][0]["field"] == "body"
     assert assert_problem(await upload(client, me, b"", dry_run="true"), 400)["errors"][0]["field"] == "body"
@@ -149,7 +157,7 @@ async def test_a_body_empty_or_not_utf8_is_a_400_and_one_over_the_limits_a_413(c
 
 
 async def test_an_unknown_format_is_a_400_and_another_users_file_a_403(client, auth_headers):
-    me = (await create(client))["id"]
+    me = await funded(client)
     assert_problem(await upload(client, me, HEADER, format="excel"), 400)
     assert_problem(await upload(client, me, HEADER, headers=auth_headers(me + 1)), 403)
     assert_problem(await upload(client, 10**15, HEADER), 404)
@@ -157,7 +165,7 @@ async def test_an_unknown_format_is_a_400_and_another_users_file_a_403(client, a
 
 async def test_the_same_file_sent_twice_at_once_is_booked_once(client, symbols):
     a = symbols[0]
-    me = (await create(client))["id"]
+    me = await funded(client)
     text = HEADER + "".join(f"2024-06-{day:02d},{a},buy,1,{day}\r\n" for day in range(1, 21))
     first, second = await asyncio.gather(upload(client, me, text), upload(client, me, text))
     assert sorted((first.status_code, second.status_code)) == [200, 201]

@@ -24,6 +24,13 @@ async def trade(client, user_id, symbol, side, quantity, price, key=None):
     return await client.post(f"/api/user/{user_id}/trades", json=body, headers=headers)
 
 
+async def deposit(client, user_id, amount, currency="USD"):
+    body = {"type": "deposit", "amount": str(amount), "currency": currency}
+    r = await client.post(f"/api/user/{user_id}/cash", json=body)
+    assert r.status_code == 201, r.text
+    return r
+
+
 async def test_buys_average_the_cost_and_a_sell_realises_the_difference(client):
     user = 9001
     first = await trade(client, user, "CASH-GBP", "buy", 10, 100)
@@ -100,6 +107,7 @@ async def test_malformed_orders_are_4xx_naming_the_field(client, body, field):
 
 async def test_amounts_keep_every_digit_sent_as_a_json_number(client):
     body = b'{"symbol": "CASH-SEK", "side": "buy", "quantity": 123456789012.12345678, "price": 0.09512345}'
+    await deposit(client, 9006, "11800000000")  # the demo float does not cover it
     r = await client.post("/api/user/9006/trades", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 201, r.text
     assert dec(r)["quantity"] == Decimal("123456789012.12345678")  # a float would have kept 17 digits
@@ -115,6 +123,7 @@ async def test_amount_strings_are_plain_decimal_notation(client, quantity, statu
 
 async def test_a_sale_whose_profit_the_ledger_cannot_record_is_422_and_changes_nothing(client):
     user = 9007
+    await deposit(client, user, "100000000")
     assert (await trade(client, user, "CASH-NOK", "buy", "999999999999", "0.0001")).status_code == 201
     r = await trade(client, user, "CASH-NOK", "sell", "999999999999", "9999999999")
     assert r.status_code == 422, r.text

@@ -47,14 +47,23 @@ async def test_an_operator_creates_a_user_who_gets_an_id_a_location_and_an_audit
     assert (entry["actor"], entry["request_id"]) == ("operator:operator", r.headers["x-request-id"])
 
 
+async def deposit(client, user_id: int, amount: str, currency: str = "USD", headers=None):
+    body = {"type": "deposit", "amount": amount, "currency": currency}
+    return await client.post(f"/api/user/{user_id}/cash", json=body, headers=headers or {})
+
+
 async def test_a_new_user_has_an_empty_portfolio_and_trades(client):
     user = await create(client)
     portfolio = (await client.get(f"/api/user/{user['id']}/portfolio")).json()
     assert (portfolio["holdings"], portfolio["total_market_value"]) == ([], 0)
-    placed = await client.post(
-        f"/api/user/{user['id']}/trades", json={"symbol": "CASH-EUR", "side": "buy", "quantity": "2", "price": "1.1"}
-    )
+    order = {"symbol": "CASH-EUR", "side": "buy", "quantity": "2", "price": "1.1"}
+    unfunded = await client.post(f"/api/user/{user['id']}/trades", json=order)
+    assert unfunded.status_code == 422, unfunded.text  # a new user has no cash yet
+    assert unfunded.json()["errors"][0]["field"] == "amount"
+    assert (await deposit(client, user["id"], "2.2")).status_code == 201
+    placed = await client.post(f"/api/user/{user['id']}/trades", json=order)
     assert placed.status_code == 201, placed.text
+    assert placed.json()["cash"] == {"USD": 0}
 
 
 @pytest.mark.parametrize("field", ["email", "external_id"])
@@ -168,6 +177,7 @@ async def test_erasure_replaces_personal_data_keeps_financial_records_and_stops_
     me = await create(client, external_id=f"idp|{uuid.uuid4()}")
     uid, mine = me["id"], auth_headers(me["id"])
     trade = {"symbol": "CASH-EUR", "side": "buy", "quantity": "3", "price": "1.1"}
+    assert (await deposit(client, uid, "10", headers=mine)).status_code == 201
     assert (await client.post(f"/api/user/{uid}/trades", json=trade, headers=mine)).status_code == 201
     assert (await client.get(f"/api/user/{uid}/portfolio", headers=mine)).status_code == 200  # now cached
     report = (await client.post(f"/api/generate-report?user_id={uid}", headers=mine)).json()["task_id"]
@@ -180,6 +190,7 @@ async def test_erasure_replaces_personal_data_keeps_financial_records_and_stops_
     assert_problem(await client.get(f"/api/users/{uid}"), 404)
     assert_problem(await client.get(f"/api/user/{uid}/portfolio"), 404)
     assert_problem(await client.get(f"/api/user/{uid}/export"), 404)
+    assert_problem(await client.get(f"/api/user/{uid}/ledger"), 404)
     assert_problem(await client.delete(f"/api/users/{uid}"), 404)
     assert_problem(await client.get(f"/api/users/{uid}", headers=mine), 401)
     assert_problem(await client.post(f"/api/user/{uid}/trades", json=trade, headers=mine), 401)
@@ -193,10 +204,11 @@ async def test_erasure_replaces_personal_data_keeps_financial_records_and_stops_
         kept = conn.execute(
             "SELECT (SELECT count(*) FROM trades WHERE user_id = %s),"
             " (SELECT count(*) FROM holdings WHERE user_id = %s),"
-            " (SELECT count(*) FROM reports WHERE user_id = %s AND document IS NULL)",
-            (uid, uid, uid),
+            " (SELECT count(*) FROM reports WHERE user_id = %s AND document IS NULL),"
+            " (SELECT count(*) FROM ledger_entries WHERE user_id = %s)",
+            (uid, uid, uid, uid),
         ).fetchone()
-        assert kept == (1, 1, 1)
+        assert kept == (1, 1, 1, 2)  # the deposit and the trade's settlement stay too
     [entry] = await audit_of(client, target=f"user:{uid}", action="user.erase")
     assert (entry["actor"], entry["request_id"]) == ("operator:operator", erased.headers["x-request-id"])
     assert (await client.get("/api/users", params={"email": me["email"]})).json()["items"] == []

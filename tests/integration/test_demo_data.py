@@ -20,6 +20,7 @@ from cli.demo_data import (
     load_demo_data,
     trading_days,
 )
+from cli.demo_data.opening import OPENING_FLOAT
 from domain.adapters.postgres.migrate import apply_migrations
 
 pytestmark = pytest.mark.integration
@@ -233,3 +234,40 @@ def test_quote_document_is_about_two_megabytes(loaded: tuple[str, DemoDataResult
     normalized = len(_quote_document(url, normalize=True))
     print(f"\nquote document: {as_stored / 1e6:.2f} MB with numeric(20,8) text, {normalized / 1e6:.2f} MB normalized")
     assert 1_500_000 < normalized <= as_stored < 3_000_000
+
+
+RECONCILE = """
+SELECT count(*) FROM (
+    SELECT coalesce(b.user_id, p.user_id), coalesce(b.currency, p.currency)
+    FROM cash_balances b
+    FULL JOIN (SELECT e.user_id, p.currency, sum(p.amount) AS total FROM ledger_postings p
+               JOIN ledger_entries e ON e.id = p.entry_id WHERE p.account = 'cash' GROUP BY 1, 2) p
+      ON p.user_id = b.user_id AND p.currency = b.currency
+    WHERE b.balance IS DISTINCT FROM p.total
+) off
+"""
+# Per user and currency: the deposits paid for the holdings' cost and the float, and what is left is the float.
+PAID_FOR = """
+SELECT count(*) FROM (
+    SELECT e.user_id, p.currency, sum(p.amount) FILTER (WHERE e.kind = 'trade') AS settled
+    FROM ledger_entries e JOIN ledger_postings p ON p.entry_id = e.id AND p.account = 'cash'
+    GROUP BY 1, 2
+) s
+LEFT JOIN (SELECT h.user_id, i.currency, sum(round(h.quantity * h.average_cost, 8)) AS cost
+           FROM holdings h JOIN instruments i ON i.id = h.instrument_id GROUP BY 1, 2) c
+  ON c.user_id = s.user_id AND c.currency = s.currency
+WHERE coalesce(-s.settled, 0) <> coalesce(c.cost, 0)
+"""
+
+
+def test_every_demo_ledger_reconciles(loaded: tuple[str, DemoDataResult, list[tuple[Any, ...]]]) -> None:
+    """Opening deposits paid for each user's holdings; the cash left is the float, and it is the postings' sum."""
+    url, _result, _catalog_before = loaded
+    with psycopg.connect(url) as conn:
+        assert conn.execute(RECONCILE).fetchone() == (0,)
+        assert conn.execute(PAID_FOR).fetchone() == (0,)
+        balances = conn.execute("SELECT currency, min(balance), max(balance), count(*) FROM cash_balances"
+                                " WHERE balance > 0 GROUP BY 1").fetchall()  # fmt: skip
+        assert balances == [("USD", OPENING_FLOAT, OPENING_FLOAT, USER_COUNT)]
+        zero = conn.execute("SELECT count(*) FROM cash_balances WHERE balance = 0 AND currency = 'USD'").fetchone()
+        assert zero == (0,)

@@ -3,8 +3,9 @@ fills, a fill lease) and the invalidation bus (typed messages)."""
 
 import asyncio
 from collections.abc import Callable
+from decimal import Decimal
 
-from domain.models.holdings import FillTicket, Holding, Holdings
+from domain.models.holdings import Cash, FillTicket, Holding, Holdings
 from domain.models.invalidations import Invalidation
 from domain.ports.holdings import HoldingsCache, HoldingsRepository, InvalidationBus
 
@@ -13,6 +14,7 @@ class InMemoryHoldingsRepository(HoldingsRepository):
     def __init__(self) -> None:
         self.users: set[int] = set()
         self.holdings: dict[int, dict[int, Holding]] = {}
+        self.cash: dict[int, dict[str, Decimal]] = {}  # the in-memory ledger's balances (it shares this dict)
 
     def add_user(self, user_id: int, *holdings: Holding) -> None:
         self.users.add(user_id)
@@ -22,7 +24,8 @@ class InMemoryHoldingsRepository(HoldingsRepository):
         if user_id not in self.users:
             return None
         items = sorted(self.holdings.get(user_id, {}).values(), key=lambda h: h.instrument_id)
-        return Holdings(user_id=user_id, items=tuple(h for h in items if h.quantity > 0))
+        cash = tuple(Cash(currency=c, amount=v) for c, v in sorted(self.cash.get(user_id, {}).items()) if v > 0)
+        return Holdings(user_id=user_id, items=tuple(h for h in items if h.quantity > 0), cash=cash)
 
 
 class InMemoryHoldingsCache(HoldingsCache):

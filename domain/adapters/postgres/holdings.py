@@ -3,17 +3,21 @@
 from psycopg_pool import AsyncConnectionPool
 
 from domain.adapters.postgres.pool import connection, name_queries
-from domain.models.holdings import Holding, Holdings
+from domain.models.holdings import Cash, Holding, Holdings
 from domain.ports.holdings import HoldingsRepository
 
-# One round trip: the LEFT JOIN tells "no such user" (no row) from "no holdings" (one row of NULLs). An erased
-# user's holdings stay (financial records), but are no longer anyone's portfolio.
+# One round trip: the LEFT JOIN tells "no such user" (no row) from "no holdings" (one row of NULLs); the cash
+# balances follow (part 2). An erased user's holdings stay (financial records), but are no longer anyone's.
 _HOLDINGS = """
-SELECT h.instrument_id, h.quantity, h.average_cost
+SELECT 1 AS part, h.instrument_id, h.quantity, h.average_cost, NULL AS currency
 FROM users u
 LEFT JOIN holdings h ON h.user_id = u.id AND h.quantity > 0
-WHERE u.id = %s AND u.erased_at IS NULL
-ORDER BY h.instrument_id
+WHERE u.id = %(user)s AND u.erased_at IS NULL
+UNION ALL
+SELECT 2, NULL, b.balance, NULL, b.currency
+FROM cash_balances b
+WHERE b.user_id = %(user)s AND b.balance > 0
+ORDER BY part, instrument_id, currency
 """
 name_queries({_HOLDINGS: "holdings.get"})
 
@@ -24,11 +28,14 @@ class PostgresHoldingsRepository(HoldingsRepository):
 
     async def get(self, user_id: int) -> Holdings | None:
         async with connection(self._pool) as conn:
-            cur = await conn.execute(_HOLDINGS, (user_id,), prepare=True)
+            cur = await conn.execute(_HOLDINGS, {"user": user_id}, prepare=True)
             rows = await cur.fetchall()
-        if not rows:
+        if not rows or rows[0][0] != 1:
             return None
         items = tuple(
-            Holding(instrument_id=iid, quantity=qty, average_cost=cost) for iid, qty, cost in rows if iid is not None
+            Holding(instrument_id=iid, quantity=qty, average_cost=cost)
+            for part, iid, qty, cost, _ in rows
+            if part == 1 and iid is not None
         )
-        return Holdings(user_id=user_id, items=items)
+        cash = tuple(Cash(currency=currency.strip(), amount=qty) for part, _, qty, _, currency in rows if part == 2)
+        return Holdings(user_id=user_id, items=items, cash=cash)

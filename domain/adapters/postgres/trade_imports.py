@@ -10,6 +10,7 @@ from domain.adapters.postgres.pool import connection, name_queries
 from domain.adapters.postgres.trade_booking import book_trade, lock_user
 from domain.errors import InvalidRequestError
 from domain.models.audit import AuditEntry, user_target
+from domain.models.ledger import CASH, Settlement
 from domain.models.trade_imports import BookedRow, ImportOutcome, ImportRow, RowError
 
 _KNOWN = """
@@ -29,12 +30,13 @@ async def import_rows(
     *,
     dry_run: bool,
     audit: AuditEntry,
+    settlement: Settlement = CASH,
     deadline_s: float | None = None,
 ) -> ImportOutcome:
     async with connection(pool, write=True, deadline_s=deadline_s) as conn, conn.transaction():
         # The user's lock also serialises two imports of one file: the second sees the first's fingerprints.
         await lock_user(conn, user_id)
-        outcome = await _book_all(conn, user_id, rows)
+        outcome = await _book_all(conn, user_id, rows, settlement)
         if outcome.errors or dry_run:
             raise Rollback  # leaves the transaction block, undone
         if outcome.booked:
@@ -50,7 +52,9 @@ async def import_rows(
     return outcome
 
 
-async def _book_all(conn: AsyncConnection, user_id: int, rows: Sequence[ImportRow]) -> ImportOutcome:
+async def _book_all(
+    conn: AsyncConnection, user_id: int, rows: Sequence[ImportRow], settlement: Settlement
+) -> ImportOutcome:
     cur = await conn.execute(_KNOWN, (user_id, [r.fingerprint for r in rows]))
     known = {fingerprint for (fingerprint,) in await cur.fetchall()}
     booked: list[BookedRow] = []
@@ -61,9 +65,11 @@ async def _book_all(conn: AsyncConnection, user_id: int, rows: Sequence[ImportRo
             duplicates.append(row.row)
             continue
         try:
-            result = await book_trade(conn, user_id, row.order, executed_at=row.executed_at)
+            # Each row in a savepoint: a row refused after it wrote (its cash falls short) is undone alone, and
+            # the rows after it are still checked against what the rows before it booked, for the report.
+            async with conn.transaction():
+                result = await book_trade(conn, user_id, row.order, executed_at=row.executed_at, settlement=settlement)
         except InvalidRequestError as e:
-            # Raised before the row wrote anything: the rows after it are still checked, for the report.
             errors.append(RowError(row=row.row, field=e.field or "row", message=e.detail))
             continue
         booked.append(BookedRow(row=row.row, result=result))

@@ -1,29 +1,32 @@
-"""PostgreSQL trades: the trade row and the holding it moves, in one transaction per order."""
+"""PostgreSQL trades: the trade row, the holding it moves and its cash settlement, in one transaction per order."""
 
 from collections.abc import Sequence
 
+import msgspec
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from domain.adapters.postgres.audit import append_audit
+from domain.adapters.postgres.ledger import cash_of
 from domain.adapters.postgres.pool import connection, name_queries
 from domain.adapters.postgres.trade_booking import book_trade, check_user, lock_user
 from domain.adapters.postgres.trade_imports import import_rows
 from domain.errors import IdempotencyKeyReusedError
 from domain.models.audit import AuditEntry, trade_target
+from domain.models.ledger import CASH, Settlement
 from domain.models.trade_imports import ImportOutcome, ImportRow
 from domain.models.trades import Order, Position, Trade, TradePage, TradeResult
 from domain.ports.trades import TradeStore
 
 _BY_KEY = """
-SELECT t.id, t.user_id, i.symbol, t.side, t.quantity, t.price, t.realized_pnl, t.executed_at,
+SELECT t.id, t.user_id, i.symbol, t.side, t.quantity, t.price, t.realized_pnl, t.executed_at, t.fee,
        t.position_quantity, t.position_average_cost, t.position_realized_pnl
 FROM trades t
 JOIN instruments i ON i.id = t.instrument_id
 WHERE t.user_id = %s AND t.idempotency_key = %s
 """
 _HISTORY = """
-SELECT t.id, t.user_id, i.symbol, t.side, t.quantity, t.price, t.realized_pnl, t.executed_at
+SELECT t.id, t.user_id, i.symbol, t.side, t.quantity, t.price, t.realized_pnl, t.executed_at, t.fee
 FROM trades t JOIN instruments i ON i.id = t.instrument_id
 WHERE t.user_id = %s AND t.id < %s
   AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = %s AND u.erased_at IS NOT NULL)
@@ -42,25 +45,45 @@ class PostgresTradeStore(TradeStore):
         self._pool = pool
         self._import_deadline_s = import_deadline_s  # None: a write's deadline
 
-    async def place(self, user_id: int, order: Order, idempotency_key: str | None, *, audit: AuditEntry) -> TradeResult:
+    async def place(
+        self,
+        user_id: int,
+        order: Order,
+        idempotency_key: str | None,
+        *,
+        audit: AuditEntry,
+        settlement: Settlement = CASH,
+    ) -> TradeResult:
         async with connection(self._pool, write=True) as conn, conn.transaction():
             await lock_user(conn, user_id)
             if idempotency_key is not None:
                 first = await _first_with_key(conn, user_id, idempotency_key)
                 if first is not None:
-                    if _order_of(first.trade) != order:
+                    if not first.trade.answers(order, any_price=settlement.price is not None):
                         raise IdempotencyKeyReusedError()
-                    return first
-            result = await book_trade(conn, user_id, order, idempotency_key=idempotency_key)
+                    return msgspec.structs.replace(first, cash=await cash_of(conn, user_id))
+            result = await book_trade(conn, user_id, order, idempotency_key=idempotency_key, settlement=settlement)
             target = trade_target(user_id, result.trade.id)
             await append_audit(conn, audit.completed(target=target, trade_id=result.trade.id))
         return result
 
     async def import_rows(
-        self, user_id: int, rows: Sequence[ImportRow], *, dry_run: bool, audit: AuditEntry
+        self,
+        user_id: int,
+        rows: Sequence[ImportRow],
+        *,
+        dry_run: bool,
+        audit: AuditEntry,
+        settlement: Settlement = CASH,
     ) -> ImportOutcome:
         return await import_rows(
-            self._pool, user_id, rows, dry_run=dry_run, audit=audit, deadline_s=self._import_deadline_s
+            self._pool,
+            user_id,
+            rows,
+            dry_run=dry_run,
+            audit=audit,
+            settlement=settlement,
+            deadline_s=self._import_deadline_s,
         )
 
     async def history(self, user_id: int, *, limit: int, before: int | None) -> TradePage:
@@ -78,12 +101,12 @@ async def _first_with_key(conn: AsyncConnection, user_id: int, key: str) -> Trad
     row = await (await conn.execute(_BY_KEY, (user_id, key), prepare=True)).fetchone()
     if row is None:
         return None
-    position = Position(quantity=row[8], average_cost=row[9], realized_pnl=row[10])
-    return TradeResult(trade=_trade(row[:8]), position=position, replayed=True)
+    position = Position(quantity=row[9], average_cost=row[10], realized_pnl=row[11])
+    return TradeResult(trade=_trade(row[:9]), position=position, replayed=True)
 
 
 def _trade(row: tuple[object, ...]) -> Trade:
-    tid, user_id, symbol, side, quantity, price, realized, executed_at = row
+    tid, user_id, symbol, side, quantity, price, realized, executed_at, fee = row
     return Trade(
         id=tid,  # type: ignore[arg-type]
         user_id=user_id,  # type: ignore[arg-type]
@@ -93,8 +116,5 @@ def _trade(row: tuple[object, ...]) -> Trade:
         price=price,  # type: ignore[arg-type]
         realized_pnl=realized,  # type: ignore[arg-type]
         executed_at=executed_at,  # type: ignore[arg-type]
+        fee=fee,  # type: ignore[arg-type]
     )
-
-
-def _order_of(trade: Trade) -> Order:
-    return Order(symbol=trade.symbol, side=trade.side, quantity=trade.quantity, price=trade.price)

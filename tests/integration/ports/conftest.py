@@ -21,6 +21,7 @@ from config.wiring.resources import pool_config
 from domain.adapters.clock import SystemClock
 from domain.adapters.memory.audit import InMemoryAuditLog
 from domain.adapters.memory.holdings import InMemoryHoldingsRepository
+from domain.adapters.memory.ledger import InMemoryLedger
 from domain.adapters.memory.quotes import InMemoryQuoteRepository
 from domain.adapters.memory.reports import InMemoryReportRepository, InMemoryReportStatistics
 from domain.adapters.memory.trades import InMemoryTradeStore
@@ -28,6 +29,7 @@ from domain.adapters.memory.users import InMemoryUserStore
 from domain.adapters.null_metrics import NullMetrics
 from domain.adapters.postgres.audit import PostgresAuditLog
 from domain.adapters.postgres.holdings import PostgresHoldingsRepository
+from domain.adapters.postgres.ledger import PostgresLedger
 from domain.adapters.postgres.migrate import apply_migrations
 from domain.adapters.postgres.pool import Pool, open_pool
 from domain.adapters.postgres.quotes import PostgresQuoteRepository
@@ -41,6 +43,7 @@ from domain.models.quotes import AssetClass, DailyClose, Instrument, Quote
 from domain.models.users import User
 from domain.ports.audit import AuditLog
 from domain.ports.holdings import HoldingsRepository
+from domain.ports.ledger import Ledger
 from domain.ports.quotes import QuoteRepository
 from domain.ports.reports import ReportRepository, ReportStatistics
 from domain.ports.trades import TradeStore
@@ -68,6 +71,7 @@ class World:
     statistics: ReportStatistics
     audit: AuditLog
     users: UserStore
+    ledger: Ledger
 
     async def user(self, *lots: Holding) -> int:
         """A new user holding `lots` (the instruments must exist)."""
@@ -119,7 +123,8 @@ class MemoryWorld(World):
         self._reports = InMemoryReportRepository({}, clock)
         self.holdings = self._holdings
         self.quotes = self._quotes
-        self.trades = InMemoryTradeStore(self._holdings, self._quotes, clock, audit)
+        self.ledger = InMemoryLedger(self._holdings, clock, audit)
+        self.trades = InMemoryTradeStore(self._holdings, self._quotes, clock, audit, ledger=self.ledger)
         self.reports = self._reports
         self.statistics = InMemoryReportStatistics(self._reports)
         self.audit = audit
@@ -157,6 +162,7 @@ class PostgresWorld(World):
         self.holdings = PostgresHoldingsRepository(pool)
         self.quotes = PostgresQuoteRepository(pool)
         self.trades = PostgresTradeStore(pool)
+        self.ledger = PostgresLedger(pool)
         self.reports = PostgresReportRepository(pool)
         self.statistics = PostgresReportStatistics(pool)
         self.audit = PostgresAuditLog(pool)

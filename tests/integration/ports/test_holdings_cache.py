@@ -134,7 +134,7 @@ async def test_valkey_entries_are_versioned_msgpack_under_a_hash_tagged_key(serv
     _, ticket, _ = await adapter.read_or_lead(user)
     await adapter.fill_and_end(ticket, holdings(user))
     key = holdings_key(user)
-    assert key == f"folio:{{u{user}}}:holdings:v1"
+    assert key == f"folio:{{u{user}}}:holdings:v2"  # v2: the holdings carry the cash
     raw = await client.get(key)
     assert raw is not None
     assert not raw.startswith(b"{")  # msgpack, not JSON

@@ -11,6 +11,7 @@ from domain.adapters.memory.quotes import InMemoryQuoteRepository
 from domain.adapters.memory.trades import InMemoryTradeStore
 from domain.errors import InvalidRequestError
 from domain.models.audit import Actor, AuditQuery, change_digest
+from domain.models.ledger import CashMove
 from domain.models.quotes import Instrument
 from domain.models.trade_imports import TooManyRowsError, TradeImportRejectedError, rows_digest
 from domain.services.trade_import_files import parse_file
@@ -32,6 +33,8 @@ class Desk:
                 id=n, symbol=symbol, name=symbol, asset_class="equity", currency="USD", exchange="XNYS"
             )
         self.store = InMemoryTradeStore(self.holdings, quotes)
+        deposit = CashMove(kind="deposit", amount=Decimal(1_000_000), currency="USD").draft()
+        self.store.ledger.post(USER, [deposit])  # imported buys settle in cash
         self.invalidated: list[int] = []
         self.service = TradeImportService(self.store, self._invalidate, max_rows=10)
 

@@ -23,6 +23,7 @@ from domain.errors import (
 )
 from domain.models.api_keys import NewApiKey, generate_key
 from domain.models.audit import GENESIS, Actor, AuditEntry, first_break
+from domain.models.ledger import CashMove
 from domain.models.quotes import Instrument
 from domain.models.trades import Order
 from domain.models.users import NewUser, UserChanges
@@ -156,6 +157,8 @@ async def test_the_export_pages_through_every_trade_newest_first(world: World):
     )
     trades = InMemoryTradeStore(world.holdings, quotes, world.clock, world.audit)
     user = await world.users.create(NewUser(email="a@b.example", name="A"), actor=OPERATOR)
+    move = CashMove(kind="deposit", amount=Decimal(28), currency="USD")  # 1 + 2 + ... + 7
+    await trades.ledger.book(user.id, [move.draft()], None, audit=AuditEntry.by(OPERATOR, "cash.move", "user"))
     for n in range(7):
         order = Order(symbol="ABC", side="buy", quantity=Decimal(1), price=Decimal(n + 1))
         await trades.place(user.id, order, None, audit=AuditEntry.by(OPERATOR, "trade.place", f"user:{user.id}"))
@@ -169,4 +172,4 @@ async def test_the_export_pages_through_every_trade_newest_first(world: World):
     assert profile.api_keys == (key,)
     assert token not in repr(profile)
     assert [t.price async for t in exports.trades(user.id)] == [Decimal(n) for n in range(7, 0, -1)]
-    assert len([r async for r in exports.audit(user.id)]) == 9  # its creation, its seven trades and its key
+    assert len([r async for r in exports.audit(user.id)]) == 10  # its creation, its deposit, seven trades, its key
