@@ -4,7 +4,8 @@ point, and no cell a spreadsheet would run as a formula.
 A text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a `'` in front (OWASP's advice
 against CSV injection), so a symbol or an instrument's name reads as text. Numbers are written by Folio itself,
 digits and at most one point: a negative one keeps its `-` and stays a number, as it cannot be a formula.
-The files themselves (`trades_file`, `holdings_file`) answer both the `.csv` routes and `Accept: text/csv`.
+The files themselves (`trades_file`, `holdings_file`) answer both the `.csv` routes and `Accept: text/csv`;
+`ledger_file` answers its `.csv` route.
 """
 
 import csv
@@ -19,7 +20,9 @@ from litestar.response import Stream
 
 from config.wiring.web import WebServices
 from domain.models.holdings import ValuedHolding
+from domain.models.ledger import Entry, LedgerPage
 from domain.models.trades import Trade, TradePage
+from domain.services.ledger import LedgerService
 from domain.services.trades import TradeService
 
 CSV_MEDIA_TYPE = "text/csv"  # Litestar adds `; charset=utf-8` to text types
@@ -27,6 +30,8 @@ CHUNK_BYTES = 64 * 1024
 PAGE = 500  # trades read per query while the file streams
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TRADE_COLUMNS = ("id", "executed_at", "symbol", "side", "quantity", "price", "realized_pnl")
+# One line per posting: an entry's lines share its id, and their amounts sum to zero per currency.
+LEDGER_COLUMNS = ("entry_id", "booked_at", "kind", "trade_id", "account", "currency", "amount")
 HOLDING_COLUMNS = (
     "symbol", "name", "asset_class", "currency", "quantity", "average_cost", "price", "market_value", "cost_basis",
     "unrealized_pnl", "unrealized_pnl_pct", "market_value_base", "weight",
@@ -72,11 +77,26 @@ def holding_cells(h: ValuedHolding) -> tuple[str, ...]:
     return (*texts, *(number_cell(n) for n in numbers))
 
 
+def entry_lines(entry: Entry) -> list[tuple[str, ...]]:
+    head = (
+        str(entry.id),
+        time_cell(entry.booked_at),
+        text_cell(entry.kind),
+        "" if entry.trade_id is None else str(entry.trade_id),
+    )
+    return [(*head, text_cell(p.account), text_cell(p.currency), number_cell(p.amount)) for p in entry.postings]
+
+
 async def trades_csv(trades: AsyncIterator[Trade]) -> AsyncIterator[bytes]:
     """The header, then the trades a chunk at a time: an export of any size streams in constant memory."""
-    chunk = bytearray(csv_lines([TRADE_COLUMNS]))
-    async for trade in trades:
-        chunk += csv_lines([trade_cells(trade)])
+    async for chunk in _streamed(TRADE_COLUMNS, (trade_cells(trade) async for trade in trades)):
+        yield chunk
+
+
+async def _streamed(columns: Sequence[str], rows: AsyncIterator[Sequence[str]]) -> AsyncIterator[bytes]:
+    chunk = bytearray(csv_lines([columns]))
+    async for row in rows:
+        chunk += csv_lines([row])
         if len(chunk) >= CHUNK_BYTES:
             yield bytes(chunk)
             chunk.clear()
@@ -102,6 +122,24 @@ async def trades_file(services: WebServices, user_id: int) -> Stream:
     first = await trades.history(user_id, limit=PAGE, before=None)
     body = trades_csv(_every_trade(trades, user_id, first))
     return Stream(body, media_type=CSV_MEDIA_TYPE, headers=_attachment(f"folio-trades-{user_id}.csv"))
+
+
+async def _every_posting(ledger: LedgerService, user_id: int, page: LedgerPage) -> AsyncIterator[Sequence[str]]:
+    while True:
+        for entry in page.items:
+            for line in entry_lines(entry):
+                yield line
+        if page.next_before is None:
+            return
+        page = await ledger.entries(user_id, limit=PAGE, before=page.next_before)
+
+
+async def ledger_file(services: WebServices, user_id: int) -> Stream:
+    """Every ledger entry of the user, newest first, a line per posting, streamed (a 404 comes before it)."""
+    ledger = services.ledger
+    first = await ledger.entries(user_id, limit=PAGE)
+    body = _streamed(LEDGER_COLUMNS, _every_posting(ledger, user_id, first))
+    return Stream(body, media_type=CSV_MEDIA_TYPE, headers=_attachment(f"folio-ledger-{user_id}.csv"))
 
 
 async def holdings_file(services: WebServices, user_id: int) -> Response[bytes]:

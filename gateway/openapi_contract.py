@@ -249,6 +249,9 @@ ANSWERS: dict[tuple[str, str], Answer] = {
     ("exportHoldingsCsv", "200"): Answer(
         headers={"Content-Disposition": _header("`attachment`, with the file name `folio-holdings-{user_id}.csv`")}
     ),
+    ("exportLedgerCsv", "200"): Answer(
+        headers={"Content-Disposition": _header("`attachment`, with the file name `folio-ledger-{user_id}.csv`")}
+    ),
     ("importTrades", "201"): Answer(
         links={
             "trades": _link(

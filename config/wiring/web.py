@@ -136,6 +136,7 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
                 reports,
                 audit,
                 PostgresApiKeyStore(resources.pool),
+                PostgresLedger(resources.pool),
             ),
             audit=AuditTrail(audit),
             reads=_record_reads(resources, audit, stack),

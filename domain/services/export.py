@@ -9,12 +9,14 @@ import msgspec
 from domain.models.api_keys import ApiKey
 from domain.models.audit import AuditQuery, AuditRecord, user_target
 from domain.models.holdings import Holdings
+from domain.models.ledger import Entry
 from domain.models.reports import Report
 from domain.models.trades import Trade
 from domain.models.users import User
 from domain.ports.audit import AuditLog
 from domain.ports.credentials import ApiKeyStore
 from domain.ports.holdings import HoldingsRepository
+from domain.ports.ledger import Ledger
 from domain.ports.reports import ReportRepository
 from domain.ports.trades import TradeStore
 from domain.services.users import UserService
@@ -37,6 +39,7 @@ class ExportService:
         reports: ReportRepository,
         audit: AuditLog,
         api_keys: ApiKeyStore,
+        ledger: Ledger,
         *,
         page: int = PAGE,
     ) -> None:
@@ -46,6 +49,7 @@ class ExportService:
         self._reports = reports
         self._audit = audit
         self._api_keys = api_keys
+        self._ledger = ledger
         self._page = page
 
     async def profile(self, user_id: int) -> Profile:
@@ -61,6 +65,16 @@ class ExportService:
             page = await self._trades.history(user_id, limit=self._page, before=before)
             for trade in page.items:
                 yield trade
+            if (before := page.next_before) is None:
+                return
+
+    async def ledger(self, user_id: int) -> AsyncIterator[Entry]:
+        """The user's cash ledger, newest entry first."""
+        before: int | None = None
+        while True:
+            page = await self._ledger.entries(user_id, currency=None, since=None, limit=self._page, before=before)
+            for entry in page.items:
+                yield entry
             if (before := page.next_before) is None:
                 return
 

@@ -1,11 +1,11 @@
-"""A user's trades and holdings as CSV files, for spreadsheets and other books (gateway/csv_documents.py)."""
+"""A user's trades, holdings and ledger as CSV files, for spreadsheets and other books (gateway/csv_documents.py)."""
 
 from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Response, Stream
 
-from gateway.csv_documents import holdings_file, trades_file
+from gateway.csv_documents import holdings_file, ledger_file, trades_file
 from gateway.dependencies import services_of
 from gateway.openapi_schemas import problems
 from gateway.routes.portfolios import USER_NOTES, UserId
@@ -45,3 +45,16 @@ class CsvExportController(Controller):
     )
     async def holdings(self, state: State, user_id: UserId) -> Response[bytes]:
         return await holdings_file(services_of(state), user_id)
+
+    @get(
+        "/ledger.csv",
+        operation_id="exportLedgerCsv",
+        opt={SCOPE: "read"},
+        summary="The user's ledger as a CSV file, newest first, a line per posting, streamed",
+        responses={
+            200: _csv_answer("Columns entry_id, booked_at, kind, trade_id, account, currency, amount"),
+            **problems(400, 401, 403, 404, 429, 503, notes=USER_NOTES),
+        },
+    )
+    async def ledger(self, state: State, user_id: UserId) -> Stream:
+        return await ledger_file(services_of(state), user_id)

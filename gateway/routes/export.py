@@ -14,6 +14,7 @@ from domain.models.quotes import QuoteSnapshot
 from domain.services.export import ExportService, Profile
 from gateway.api_key_schemas import ApiKeyOut, api_key_out
 from gateway.dependencies import services_of
+from gateway.ledger_schemas import EntryOut, entry_out
 from gateway.openapi_schemas import problems
 from gateway.report_schemas import ReportOut, report_out
 from gateway.responses import json_encoder
@@ -50,6 +51,7 @@ class ExportOut(msgspec.Struct, frozen=True, kw_only=True):
     holdings: list[ExportHoldingOut]
     api_keys: list[ApiKeyOut]
     trades: list[TradeOut]
+    ledger: list[EntryOut]
     reports: list[ReportOut]
     audit: list[AuditEntryOut]
 
@@ -94,6 +96,8 @@ async def _document(exports: ExportService, profile: Profile, snapshot: QuoteSna
     yield _head(profile, snapshot)
     async for chunk in _list("trades", exports.trades(user_id), trade_out):
         yield chunk
+    async for chunk in _list("ledger", exports.ledger(user_id), entry_out):
+        yield chunk
     async for chunk in _list("reports", exports.reports(user_id), report_out):
         yield chunk
     async for chunk in _list("audit", exports.audit(user_id), audit_entry_out):
@@ -110,9 +114,9 @@ class ExportController(Controller):
         operation_id="exportUser",
         opt={SCOPE: "read"},
         summary="Everything held about the user, as one JSON document, streamed",
-        description="The profile, holdings, API keys (never their secrets), trades, reports' metadata (each PDF is at"
-        " its `document_url`) and the"
-        " audit entries about the user. An export of a user who is trading may or may not include a trade placed"
+        description="The profile, holdings, API keys (never their secrets), trades, cash ledger, reports' metadata"
+        " (each PDF is at its `document_url`) and the audit entries about the user. An export of a user who is"
+        " trading may or may not include a trade placed"
         " while it streams.",
         responses={
             200: ResponseSpec(

@@ -138,6 +138,8 @@ async def test_the_export_holds_everything_about_the_user(client, auth_headers):
     assert [t["quantity"] for t in document["trades"]] == [2, 1]
     assert [x["task_id"] for x in document["reports"]] == [report["task_id"]]
     assert document["api_keys"] == [{k: v for k, v in key.json().items() if k != "key"}]
+    ledger = (await client.get(f"/api/user/{me['id']}/ledger", headers=mine)).json()["items"]
+    assert document["ledger"] == ledger
     assert key.json()["key"] not in r.text  # never the secret
     assert {e["action"] for e in document["audit"]} == {"user.create", "cash.move", "trade.place", "apikey.create"}
     assert_problem(await client.get(f"/api/user/{me['id'] + 1}/export", headers=mine), 403)

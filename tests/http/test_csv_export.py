@@ -95,7 +95,28 @@ async def test_an_empty_history_is_the_header_alone(client):
         assert r.content.decode() == ",".join(columns) + "\r\n"
 
 
-@pytest.mark.parametrize("path", ["trades.csv", "holdings.csv"])
+async def test_the_ledger_file_has_a_line_per_posting_and_each_entry_balances(client, symbols, auth_headers):
+    a, _ = symbols
+    me = await funded(client)
+    await trade(client, me, a, "buy", "3", "10")
+    r = await client.get(f"/api/user/{me}/ledger.csv", headers=auth_headers(me))
+    assert r.status_code == 200, r.text
+    assert r.headers["content-disposition"] == f'attachment; filename="folio-ledger-{me}.csv"'
+    lines = read_csv(r)
+    ledger = (await client.get(f"/api/user/{me}/ledger", headers=auth_headers(me))).json()["items"]
+    assert [int(line["entry_id"]) for line in lines] == [e["id"] for e in ledger for _ in e["postings"]]
+    assert [line["kind"] for line in lines[::2]] == [e["kind"] for e in ledger]  # two postings each here
+    sums: dict[tuple[str, str], Decimal] = {}
+    for line in lines:
+        key = (line["entry_id"], line["currency"])
+        sums[key] = sums.get(key, Decimal(0)) + Decimal(line["amount"])
+    assert set(sums.values()) == {Decimal(0)}
+    bought = [line for line in lines if line["trade_id"]]
+    assert {line["account"] for line in bought} == {"cash", "market"}
+    assert Decimal(next(line["amount"] for line in bought if line["account"] == "cash")) == Decimal(-30)
+
+
+@pytest.mark.parametrize("path", ["trades.csv", "holdings.csv", "ledger.csv"])
 async def test_csv_exports_are_the_users_own_and_404_for_no_user(client, auth_headers, path):
     me = await funded(client)
     assert_problem(await client.get(f"/api/user/{me}/{path}", headers=auth_headers(me + 1)), 403)

@@ -166,10 +166,14 @@ async def test_the_export_pages_through_every_trade_newest_first(world: World):
     prefix, token = generate_key()
     new_key = NewApiKey(user_id=user.id, prefix=prefix, digest=b"d" * 32, name="ci", scopes=("read",), expires_at=None)
     key = await keys.create(new_key, limit=5, audit=AuditEntry.by(OPERATOR, "apikey.create", f"user:{user.id}"))
-    exports = ExportService(world.users, world.holdings, trades, world.reports, world.audit, keys, page=3)
+    exports = ExportService(
+        world.users, world.holdings, trades, world.reports, world.audit, keys, trades.ledger, page=3
+    )
     profile = await exports.profile(user.id)
     assert (profile.user, [h.quantity for h in profile.holdings.items]) == (user, [Decimal(7)])
     assert profile.api_keys == (key,)
     assert token not in repr(profile)
     assert [t.price async for t in exports.trades(user.id)] == [Decimal(n) for n in range(7, 0, -1)]
+    ledger = [e async for e in exports.ledger(user.id)]  # newest first, across pages of 3
+    assert [e.kind for e in ledger] == ["trade"] * 7 + ["deposit"]
     assert len([r async for r in exports.audit(user.id)]) == 10  # its creation, its deposit, seven trades, its key
