@@ -15,6 +15,7 @@ class CorporateActionStore(Protocol):
 
         Raises:
             UnknownSymbolError: no instrument has `draft.symbol` (naming `symbol`).
+            InvalidRequestError: `draft.symbol` is a currency's quote (`CASH-EUR`...), naming `symbol`.
             UnavailableError: the store cannot answer now (nothing is written).
         """
 

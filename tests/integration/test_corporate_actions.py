@@ -26,7 +26,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.http]
 
 @pytest.fixture(scope="module")
 def worker(process_env: dict[str, str], servers: EmbeddedServers) -> Iterator[WorkerProcess]:
-    with worker_process({**process_env, "LOG_LEVEL": "INFO"}, servers.data_dir / "corporate-actions" / "worker.log") as w:
+    with worker_process(
+        {**process_env, "LOG_LEVEL": "INFO"}, servers.data_dir / "corporate-actions" / "worker.log"
+    ) as w:
         yield w
 
 
@@ -109,7 +111,10 @@ async def action(client, action_id: int) -> dict:
 async def test_a_split_keeps_every_holders_market_value_and_adjusts_the_history(client, settings, worker):
     ex_date = unique_day()
     symbol = await new_instrument(client, settings, "USD", ex_date)
-    users = [await new_holder(client, symbol, "USD", ("10", "100")), await new_holder(client, symbol, "USD", ("3", "80"))]
+    users = [
+        await new_holder(client, symbol, "USD", ("10", "100")),
+        await new_holder(client, symbol, "USD", ("3", "80")),
+    ]
     before = {u: await holding(client, u, symbol) for u in users}  # also fills the holdings cache
     quote_before = _quote(settings, symbol)
     recorded = await client.post(

@@ -18,7 +18,7 @@ from domain.adapters.postgres.ledger import post_entries
 from domain.adapters.postgres.market_day import claim_run
 from domain.adapters.postgres.pool import connection, name_queries
 from domain.adapters.postgres.quotes import INGEST_LOCK
-from domain.errors import UnknownSymbolError
+from domain.errors import InvalidRequestError, UnknownSymbolError
 from domain.models.audit import AuditEntry
 from domain.models.corporate_actions import (
     ActionRun,
@@ -35,9 +35,10 @@ RUN_LOCK = 0x434F5250414354  # one run at a time: catch-up days delivered to two
 _INSERT = """
 INSERT INTO corporate_actions (kind, instrument_id, ratio_numerator, ratio_denominator, amount_per_share, ex_date,
                                pay_date)
-SELECT %s, id, %s, %s, %s, %s, %s FROM instruments WHERE symbol = %s
+SELECT %s, id, %s, %s, %s, %s, %s FROM instruments WHERE symbol = %s AND asset_class <> 'cash'
 RETURNING id
 """
+_IS_CURRENCY = "SELECT 1 FROM instruments WHERE symbol = %s AND asset_class = 'cash'"
 _SELECT = """
 SELECT a.id, a.kind, i.symbol, i.currency, a.ratio_numerator, a.ratio_denominator, a.amount_per_share, a.ex_date,
        a.pay_date, a.created_at, a.applied_at,
@@ -90,7 +91,8 @@ ON CONFLICT (action_id, user_id) DO NOTHING
 _PUBLISH = "INSERT INTO quote_versions (quotes) VALUES (%s) RETURNING version"
 _OUTCOME = "UPDATE job_runs SET outcome = %s WHERE job = %s AND day = %s"
 name_queries({
-    _INSERT: "corporate_actions.insert", _ONE: "corporate_actions.one", _LIST: "corporate_actions.list",
+    _INSERT: "corporate_actions.insert", _IS_CURRENCY: "corporate_actions.is_currency",
+    _ONE: "corporate_actions.one", _LIST: "corporate_actions.list",
     _DUE_PAYMENTS: "corporate_actions.due_payments", _LOCK_USERS: "corporate_actions.lock_users",
     _PAID: "corporate_actions.paid", _PENDING: "corporate_actions.pending", _APPLIED: "corporate_actions.applied",
     _SPLIT_HOLDINGS: "corporate_actions.split_holdings", _SPLIT_CLOSES: "corporate_actions.split_closes",
@@ -135,6 +137,10 @@ class PostgresCorporateActionStore(CorporateActionStore):
         async with connection(self._pool, write=True) as conn, conn.transaction():
             row = await (await conn.execute(_INSERT, params, prepare=True)).fetchone()
             if row is None:
+                if await (await conn.execute(_IS_CURRENCY, (draft.symbol,), prepare=True)).fetchone():
+                    raise InvalidRequestError(
+                        f"{draft.symbol} is a currency's quote: it has no corporate actions", field="symbol"
+                    )
                 raise UnknownSymbolError(draft.symbol)
             action = _action(await (await conn.execute(_ONE, (row[0],), prepare=True)).fetchone())  # type: ignore[arg-type]
             await append_audit(conn, audit.completed(target=corporate_action_target(action.id)))
