@@ -2,8 +2,9 @@
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post, route
 from litestar.datastructures import State
+from litestar.enums import HttpMethod
 from litestar.params import JSONBody
 
 from gateway.amounts import AMOUNT_DECODERS, ExactJSONRequest
@@ -26,6 +27,11 @@ class CorporateActionController(Controller):
     tags = ["operations"]
     request_class = ExactJSONRequest  # JSON numbers keep every digit
     type_decoders = AMOUNT_DECODERS
+
+    @route("/", http_method=HttpMethod.OPTIONS, include_in_schema=False, sync_to_thread=False)
+    def allow(self) -> Response[None]:
+        # As for trades: Litestar's own OPTIONS answer would list only the first handler's method.
+        return Response(None, status_code=204, headers={"Allow": "GET, OPTIONS, POST"})
 
     @post(
         "/",
