@@ -64,8 +64,11 @@ class PerformanceService:
             raise InvalidRequestError(f"the period must span at most {self._max_span.days} days", field="since")
         return start, end
 
-    async def report(self, user_id: int, period: str, benchmark: str | None = None) -> PerformanceReport:
-        """The figures over a named period up to today, the daily values, and a benchmark instrument's figures.
+    async def report(
+        self, user_id: int, period: str, benchmark: str | None = None
+    ) -> tuple[PerformanceReport, bool]:
+        """The figures over a named period up to today, the daily values, and a benchmark instrument's figures;
+        and whether they came from the cache.
 
         Cached per (user, period, benchmark, day, history version): the version (last close recorded, the
         user's latest ledger entry and trade) changes with anything the answer depends on, so a cached report
@@ -80,7 +83,7 @@ class PerformanceService:
         cached = self._reports.get(key)
         if cached is not None:
             self._reports.move_to_end(key)
-            return cached
+            return cached, True
         history = await self._history.history(user_id, since, until)
         start = history.values[0].day if history.values else since
         closes = await self._history.closes(benchmark, start, until) if benchmark is not None else None
@@ -88,7 +91,7 @@ class PerformanceService:
         self._reports[key] = report
         while len(self._reports) > CACHED_REPORTS:
             self._reports.popitem(last=False)
-        return report
+        return report, False
 
     def period_of(self, period: str) -> tuple[date, date]:
         """[since, until] of a named period ending today (UTC): 1M and 3M calendar months back, YTD from

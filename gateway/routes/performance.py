@@ -10,6 +10,7 @@ from domain.services.performance import Period
 from gateway.dependencies import services_of
 from gateway.openapi_schemas import problems
 from gateway.performance_schemas import PerformanceOut, performance_out
+from gateway.responses import FolioResponse
 from gateway.routes.portfolios import USER_NOTES, UserId
 from gateway.security import SCOPE
 
@@ -41,12 +42,14 @@ class PerformanceController(Controller):
         opt={SCOPE: "read"},
         summary="Returns, volatility, Sharpe and drawdown over a period, the daily values, and a benchmark's",
         description="Computed from the daily closes, the user's trades and cash ledger (deposits and withdrawals"
-        " are the external flows), in the base currency; cached until a new close, trade or ledger entry.",
+        " are the external flows), in the base currency. Kept per process until the day, the last close, or the"
+        " user's latest trade or ledger entry changes: `X-Cache: hit` when the answer came from it, `miss` if not.",
         responses=problems(400, 401, 403, 404, 422, 429, 503, notes=NOTES),
     )
     async def performance(
         self, state: State, user_id: UserId, period: PeriodParam = "1Y", benchmark: Benchmark = None
-    ) -> PerformanceOut:
+    ) -> FolioResponse[PerformanceOut]:
         services = services_of(state)
-        report = await services.performance.report(user_id, period, benchmark)
-        return performance_out(user_id, period, services.settings.base_currency, report)
+        report, hit = await services.performance.report(user_id, period, benchmark)
+        body = performance_out(user_id, period, services.settings.base_currency, report)
+        return FolioResponse(body, headers={"X-Cache": "hit" if hit else "miss"})

@@ -125,14 +125,16 @@ async def test_the_report_is_cached_until_the_history_changes_and_has_the_benchm
     d = [TODAY - timedelta(days=3 - i) for i in range(4)]
     history.record(USER, *(value(x, v) for x, v in zip(d, ["100", "110", "99", "120"], strict=True)))
     history.record_closes("IDX", *(value(x, v) for x, v in zip(d, ["10", "11", "12", "12"], strict=True)))
-    first = await service.report(USER, "1M", "IDX")
+    first, hit = await service.report(USER, "1M", "IDX")
+    assert not hit
     assert first.series == tuple(history.values[USER][x] for x in d)
     assert near(first.figures.time_weighted_return, 0.2)
     assert first.benchmark is not None
     assert near(first.benchmark.figures.time_weighted_return, 0.2)
-    assert await service.report(USER, "1M", "IDX") is first  # the same object: from the cache
+    assert await service.report(USER, "1M", "IDX") == (first, True)
     history.record(USER, flow(d[3], "10"))
-    again = await service.report(USER, "1M", "IDX")
+    again, hit = await service.report(USER, "1M", "IDX")
+    assert not hit
     assert again is not first
     assert again.flows == (flow(d[3], "10"),)
     assert near(again.figures.time_weighted_return, 1.1 * 0.9 * 120 / 109 - 1)
