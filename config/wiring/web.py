@@ -45,7 +45,7 @@ from domain.services.health import HealthService
 from domain.services.invalidations import listen_for_invalidations
 from domain.services.ledger import LedgerService
 from domain.services.market_data import MarketDataService, QuoteBook, QuoteFollower
-from domain.services.performance import PerformanceService
+from domain.services.performance import CACHED_REPORTS, PerformanceService
 from domain.services.portfolios import PortfolioService
 from domain.services.rate_limits import RateLimiter
 from domain.services.reports.desk import ReportDesk
@@ -122,6 +122,7 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
                 PostgresValueHistory(resources.pool, settings.base_currency),
                 resources.clock,
                 risk_free_rate=settings.risk_free_rate,
+                cache_size=CACHED_REPORTS if settings.performance_cache else 0,
             ),
             quotes=book,
             market_data=MarketDataService(

@@ -30,12 +30,19 @@ _ReportKey = tuple[int, str, str | None, date, HistoryVersion]
 
 class PerformanceService:
     def __init__(
-        self, history: ValueHistorySource, clock: Clock, *, risk_free_rate: float, max_span_days: int = MAX_SPAN_DAYS
+        self,
+        history: ValueHistorySource,
+        clock: Clock,
+        *,
+        risk_free_rate: float,
+        max_span_days: int = MAX_SPAN_DAYS,
+        cache_size: int = CACHED_REPORTS,
     ) -> None:
         self._history = history
         self._clock = clock
         self._risk_free_rate = risk_free_rate
         self._max_span = timedelta(days=max_span_days)
+        self._cache_size = cache_size  # 0: nothing kept
         self._reports: OrderedDict[_ReportKey, PerformanceReport] = OrderedDict()
 
     async def figures(
@@ -64,9 +71,7 @@ class PerformanceService:
             raise InvalidRequestError(f"the period must span at most {self._max_span.days} days", field="since")
         return start, end
 
-    async def report(
-        self, user_id: int, period: str, benchmark: str | None = None
-    ) -> tuple[PerformanceReport, bool]:
+    async def report(self, user_id: int, period: str, benchmark: str | None = None) -> tuple[PerformanceReport, bool]:
         """The figures over a named period up to today, the daily values, and a benchmark instrument's figures;
         and whether they came from the cache.
 
@@ -89,7 +94,7 @@ class PerformanceService:
         closes = await self._history.closes(benchmark, start, until) if benchmark is not None else None
         report = await asyncio.to_thread(self._compute, since, until, history, benchmark, closes)
         self._reports[key] = report
-        while len(self._reports) > CACHED_REPORTS:
+        while len(self._reports) > self._cache_size:
             self._reports.popitem(last=False)
         return report, False
 

@@ -1,8 +1,10 @@
 """PostgreSQL value history: a user's daily values rebuilt from trades, closes and the cash ledger, in SQL.
 
-The valuation days are the market's days: those with a recorded close (`daily_prices`) in the period,
-from the first day the user had a trade or a ledger entry. On each day the holdings are the running sum
-of the user's trades executed up to that day's end (UTC), each priced at its latest close on or before
+The valuation days are the market's days: those with a recorded close (`daily_prices`) in the period of
+an instrument the user traded or of a currency (`CASH-XXX`), from the first day the user had a trade or a
+ledger entry. On each day the holdings are the running sum
+of the user's trades executed up to that day's end (UTC), plus any holding the trades do not explain (a
+lot loaded with its opening cash) from the first day, each priced at its latest close on or before
 the day (the live quote before its first close), in the instrument's currency; the cash per currency is
 the running sum of the user's cash postings booked up to the day's end. Both are converted into the base
 currency at the day's rate: the latest close of the currency's `CASH-XXX` instrument over that of the base
@@ -42,11 +44,26 @@ to_base AS (
 )
 """
 _VALUES = f"""
-WITH trade_days AS (
+WITH trades_all AS (
     SELECT instrument_id, (executed_at AT TIME ZONE 'UTC')::date AS day,
            sum(CASE side WHEN 'buy' THEN quantity ELSE -quantity END) AS quantity
-    FROM trades WHERE user_id = %(user)s AND executed_at < (%(until)s::date + 1)::timestamp AT TIME ZONE 'UTC'
-    GROUP BY 1, 2
+    FROM trades WHERE user_id = %(user)s GROUP BY 1, 2
+),
+first_day AS (
+    SELECT least((SELECT min(day) FROM trades_all),
+                 (SELECT (min(booked_at) AT TIME ZONE 'UTC')::date FROM ledger_entries WHERE user_id = %(user)s)) AS day
+),
+-- Holdings no trade explains (lots loaded with their opening cash, not traded here): held from the first day.
+opening AS (
+    SELECT h.instrument_id, f.day,
+           h.quantity - coalesce((SELECT sum(t.quantity) FROM trades_all t WHERE t.instrument_id = h.instrument_id), 0)
+           AS quantity
+    FROM holdings h, first_day f WHERE h.user_id = %(user)s AND f.day IS NOT NULL
+),
+trade_days AS (
+    SELECT instrument_id, day, quantity FROM trades_all WHERE day <= %(until)s::date
+    UNION ALL
+    SELECT instrument_id, day, quantity FROM opening WHERE quantity <> 0
 ),
 cash_days AS (
     SELECT p.currency::text AS currency, (e.booked_at AT TIME ZONE 'UTC')::date AS day, sum(p.amount) AS amount
@@ -55,12 +72,13 @@ cash_days AS (
       AND e.booked_at < (%(until)s::date + 1)::timestamp AT TIME ZONE 'UTC'
     GROUP BY 1, 2
 ),
-first_day AS (
-    SELECT least((SELECT min(day) FROM trade_days), (SELECT min(day) FROM cash_days)) AS day
-),
+-- The market days: those with a close of an instrument the user traded or of a currency (served by the
+-- closes' primary key, not a scan of every instrument's history).
 days AS (
     SELECT DISTINCT dp.day FROM daily_prices dp, first_day f
     WHERE f.day IS NOT NULL AND dp.day BETWEEN greatest(%(since)s::date, f.day) AND %(until)s::date
+      AND dp.instrument_id IN (SELECT instrument_id FROM trade_days
+                               UNION SELECT id FROM instruments WHERE asset_class = 'cash' AND symbol LIKE 'CASH-%%')
 ),
 {_RATES},
 held AS (

@@ -146,3 +146,46 @@ async def test_an_instruments_closes_and_an_unknown_benchmark_named(laid: Laid):
     with pytest.raises(UnknownSymbolError) as refused:
         await laid.source.closes("NOSUCH-SYMBOL", day(0), day(9))
     assert refused.value.field == "benchmark"
+
+
+async def test_postgres_values_a_holding_no_trade_explains_from_the_first_day_and_converts_currencies(
+    contract_pool: Pool,
+):
+    """A lot loaded with its opening deposit and settlement (as the demo data's are) counts from the opening
+    day; cash and a holding in EUR count at the day's close of CASH-EUR (quoted in the base currency)."""
+    user, share, eur = new_id(), new_id(), new_id()
+    currency = "X" + chr(65 + eur % 26) + chr(65 + eur // 26 % 26)  # a currency of this test's own
+    async with contract_pool.connection() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO users (id, email, name) VALUES (%s, %s, 'Owner')", (user, f"u{user}@example.com")
+        )
+        await conn.execute(
+            "INSERT INTO instruments (id, symbol, name, asset_class, currency, exchange) VALUES"
+            " (%s, %s, 'Share', 'equity', 'EUR', 'TEST'), (%s, %s, 'Euro', 'cash', 'USD', 'TEST')",
+            (share, f"CT{share}", eur, f"CASH-{currency}"),
+        )
+        await conn.execute(
+            "INSERT INTO daily_prices (instrument_id, day, close) VALUES (%s, %s, 20), (%s, %s, 25), (%s, %s, 2),"
+            " (%s, %s, 3)",
+            (share, day(20), share, day(21), eur, day(20), eur, day(21)),
+        )
+        await conn.execute(
+            "INSERT INTO holdings (user_id, instrument_id, quantity, average_cost) VALUES (%s, %s, 4, 20)",
+            (user, share),
+        )
+        cur = await conn.execute(
+            "INSERT INTO ledger_entries (user_id, kind, booked_at) VALUES (%s, 'deposit', %s), (%s, 'trade', %s)"
+            " RETURNING id",
+            (user, at(day(20)), user, at(day(20))),
+        )
+        deposit, settlement = [row[0] for row in await cur.fetchall()]
+        await conn.execute(
+            "INSERT INTO ledger_postings (entry_id, line, account, currency, amount) VALUES"
+            " (%s, 0, 'cash', %s, 100), (%s, 1, 'bank', %s, -100), (%s, 0, 'cash', %s, -80), (%s, 1, 'market', %s, 80)",
+            (deposit, currency, deposit, currency, settlement, currency, settlement, currency),
+        )
+        await conn.execute("UPDATE instruments SET currency = %s WHERE id = %s", (currency, share))
+    h = await PostgresValueHistory(contract_pool, "USD").history(user, day(19), day(21))
+    # day 20: (4 x 20 + 20 cash) x 2; day 21: (4 x 25 + 20) x 3; the deposit of 100 at 2
+    assert [(v.day, v.value) for v in h.values] == [(day(20), Decimal(200)), (day(21), Decimal(360))]
+    assert [(f.day, f.amount) for f in h.flows] == [(day(20), Decimal(200))]
