@@ -67,18 +67,23 @@ trade_days AS (
 ),
 cash_days AS (
     SELECT p.currency::text AS currency, (e.booked_at AT TIME ZONE 'UTC')::date AS day, sum(p.amount) AS amount
-    FROM ledger_entries e JOIN ledger_postings p ON p.entry_id = e.id
-    WHERE e.user_id = %(user)s AND p.account = 'cash'
-      AND e.booked_at < (%(until)s::date + 1)::timestamp AT TIME ZONE 'UTC'
+    FROM ledger_entries e,
+         -- each entry's postings by its key (OFFSET 0 keeps the planner from a scan of every user's postings)
+         LATERAL (SELECT q.currency, q.amount FROM ledger_postings q
+                  WHERE q.entry_id = e.id AND q.account = 'cash' OFFSET 0) AS p
+    WHERE e.user_id = %(user)s AND e.booked_at < (%(until)s::date + 1)::timestamp AT TIME ZONE 'UTC'
     GROUP BY 1, 2
 ),
--- The market days: those with a close of an instrument the user traded or of a currency (served by the
--- closes' primary key, not a scan of every instrument's history).
+-- The market days: those with a close of an instrument the user held or of a currency, read by the closes'
+-- primary key per instrument (OFFSET 0 keeps the planner from a scan of every instrument's history).
 days AS (
-    SELECT DISTINCT dp.day FROM daily_prices dp, first_day f
-    WHERE f.day IS NOT NULL AND dp.day BETWEEN greatest(%(since)s::date, f.day) AND %(until)s::date
-      AND dp.instrument_id IN (SELECT instrument_id FROM trade_days
-                               UNION SELECT id FROM instruments WHERE asset_class = 'cash' AND symbol LIKE 'CASH-%%')
+    SELECT DISTINCT dp.day
+    FROM first_day f,
+         (SELECT instrument_id FROM trade_days
+          UNION SELECT id FROM instruments WHERE asset_class = 'cash' AND symbol LIKE 'CASH-%%') AS ids (id),
+         LATERAL (SELECT c.day FROM daily_prices c WHERE c.instrument_id = ids.id
+                  AND c.day BETWEEN greatest(%(since)s::date, f.day) AND %(until)s::date OFFSET 0) AS dp
+    WHERE f.day IS NOT NULL
 ),
 {_RATES},
 held AS (
@@ -101,8 +106,10 @@ GROUP BY d.day ORDER BY d.day
 _FLOWS = f"""
 WITH flows AS (
     SELECT e.id, (e.booked_at AT TIME ZONE 'UTC')::date AS day, p.currency::text AS currency, p.amount
-    FROM ledger_entries e JOIN ledger_postings p ON p.entry_id = e.id
-    WHERE e.user_id = %(user)s AND e.kind IN ('deposit', 'withdrawal') AND p.account = 'cash'
+    FROM ledger_entries e,
+         LATERAL (SELECT q.currency, q.amount FROM ledger_postings q
+                  WHERE q.entry_id = e.id AND q.account = 'cash' OFFSET 0) AS p
+    WHERE e.user_id = %(user)s AND e.kind IN ('deposit', 'withdrawal')
       AND e.booked_at >= %(since)s::timestamp AT TIME ZONE 'UTC'
       AND e.booked_at < (%(until)s::date + 1)::timestamp AT TIME ZONE 'UTC'
 ),
