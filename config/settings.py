@@ -30,6 +30,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     cache_breaker_failures: Positive = 5
     cache_breaker_reset_s: PositiveFloat = 5.0
     portfolio_cache: bool = True
+    performance_cache: bool = True  # false: every performance answer computed afresh (`make bench`'s cold figures)
     local_cache: bool = True
     local_cache_max_entries: Positive = 100_000
     cache_fill_wait_ms: Positive = 3000

@@ -20,6 +20,7 @@ from domain.adapters.postgres.audit import PostgresAuditLog
 from domain.adapters.postgres.credentials import PostgresApiKeyStore
 from domain.adapters.postgres.holdings import PostgresHoldingsRepository
 from domain.adapters.postgres.ledger import PostgresLedger
+from domain.adapters.postgres.performance import PostgresValueHistory
 from domain.adapters.postgres.pool import PostgresProbe
 from domain.adapters.postgres.quotes import PostgresQuoteRepository
 from domain.adapters.postgres.report_stats import PostgresReportStatistics
@@ -44,6 +45,7 @@ from domain.services.health import HealthService
 from domain.services.invalidations import listen_for_invalidations
 from domain.services.ledger import LedgerService
 from domain.services.market_data import MarketDataService, QuoteBook, QuoteFollower
+from domain.services.performance import CACHED_REPORTS, PerformanceService
 from domain.services.portfolios import PortfolioService
 from domain.services.rate_limits import RateLimiter
 from domain.services.reports.desk import ReportDesk
@@ -69,6 +71,7 @@ class WebServices:
     trades: TradeService
     trade_imports: TradeImportService
     ledger: LedgerService
+    performance: PerformanceService
     quotes: QuoteBook
     market_data: MarketDataService
     reports: ReportDesk
@@ -115,6 +118,12 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
                 settlement=traded.import_settlement,
             ),
             ledger=LedgerService(PostgresLedger(resources.pool), portfolios.invalidate),
+            performance=PerformanceService(
+                PostgresValueHistory(resources.pool, settings.base_currency),
+                resources.clock,
+                risk_free_rate=settings.risk_free_rate,
+                cache_size=CACHED_REPORTS if settings.performance_cache else 0,
+            ),
             quotes=book,
             market_data=MarketDataService(
                 book, PostgresQuoteRepository(resources.pool), _quote_bus(resources), max_batch=settings.quote_batch_max
