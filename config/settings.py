@@ -70,6 +70,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # time every day, and on start the days it missed, at most `market_catch_up_days` back per job.
     market_close_utc: Annotated[str, msgspec.Meta(pattern="^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "21:00"
     market_catch_up_days: Positive = 7
+    # The close job stores every user's daily values (for the performance route) in batches of users, each in
+    # one transaction under this deadline (its statements too); a read stores a user's missing days itself.
+    daily_values_deadline_s: PositiveFloat = 60.0
     report_retention_days: Positive = 90  # finished reports (and their PDFs) older than this are deleted
     # Trades settle in cash (exact decimals, in the instrument's currency): a fee of TRADE_FEE_BPS basis
     # points of quantity x price, at least TRADE_FEE_MIN; AUTO_FX converts a buy's shortfall from the base

@@ -10,6 +10,7 @@ from config.settings import Settings
 from config.wiring.reports import build_broker
 from config.wiring.resources import Resources, open_resources
 from domain.adapters.daily_jobs_queue import DramatiqDailyJobQueue
+from domain.adapters.postgres.daily_values import PostgresDailyValues
 from domain.adapters.postgres.market_day import PostgresMarketDayStore
 from domain.adapters.valkey_quote_bus import ValkeyQuoteVersionBus
 from domain.models.market_day import DAILY_JOBS, parse_close_time
@@ -26,6 +27,9 @@ def market_day_jobs(resources: Resources) -> MarketDayJobs:
         ValkeyQuoteVersionBus(resources.valkey, settings.valkey_url),
         resources.clock,
         retention_days=settings.report_retention_days,
+        daily_values=PostgresDailyValues(
+            resources.pool, settings.base_currency, deadline_s=settings.daily_values_deadline_s
+        ),
     )
 
 
