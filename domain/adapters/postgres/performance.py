@@ -1,110 +1,32 @@
-"""PostgreSQL value history: a user's daily values rebuilt from trades, closes and the cash ledger, in SQL.
-
-The valuation days are the market's days: those with a recorded close (`daily_prices`) in the period of
-an instrument the user traded or of a currency (`CASH-XXX`), from the first day the user had a trade or a
-ledger entry. On each day the holdings are the running sum
-of the user's trades executed up to that day's end (UTC), plus any holding the trades do not explain (a
-lot loaded with its opening cash) from the first day, each priced at its latest close on or before
-the day (the live quote before its first close), in the instrument's currency; the cash per currency is
-the running sum of the user's cash postings booked up to the day's end. Both are converted into the base
-currency at the day's rate: the latest close of the currency's `CASH-XXX` instrument over that of the base
-currency's (as the live quotes are, `domain.models.quotes.build_snapshot`). A currency without a cash
-instrument counts at par. Everything is one statement per read, set-based (a series of days joined to
-cumulative sums), and the values and the flows are read in one repeatable-read snapshot.
+"""PostgreSQL value history: a user's daily values (`domain.adapters.postgres.daily_values` says how each day is
+valued), read from those stored for the days up to the user's mark, computed set-based for any day after it
+(today's, before the close job stores it); the flows from the cash ledger. All read in one repeatable-read
+snapshot. A read that found days missing before yesterday (a user created after the last close, a clock that
+was down, a past-dated import) stores them after answering, once.
 """
 
-from datetime import date
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from domain.adapters.postgres.daily_values import COMPUTE, MARK, RATES, PostgresDailyValues
 from domain.adapters.postgres.pool import connection, name_queries
-from domain.errors import UnknownSymbolError, UserNotFoundError
+from domain.errors import DatabaseUnavailableError, UnknownSymbolError, UserNotFoundError
 from domain.models.market_day import CLOSE_JOB
 from domain.models.performance import DailyValue, ExternalFlow, HistoryVersion, ValueHistory
 from domain.ports.performance import ValueHistorySource
 
-_USER = "SELECT erased_at FROM users WHERE id = %s"
-_REPEATABLE = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
+log = logging.getLogger("folio.performance")
 
-# The day's rate of each currency into the base currency (a currency's latest close on or before the day,
-# the live quote before its first close), over the same of the base currency.
-_RATES = """
-rates AS (
-    SELECT d.day, substr(i.symbol, 6) AS currency,
-           coalesce((SELECT dp.close FROM daily_prices dp
-                     WHERE dp.instrument_id = i.id AND dp.day <= d.day ORDER BY dp.day DESC LIMIT 1), q.price) AS rate
-    FROM days d CROSS JOIN instruments i LEFT JOIN quotes q ON q.instrument_id = i.id
-    WHERE i.asset_class = 'cash' AND i.symbol LIKE 'CASH-%%'
-),
-to_base AS (
-    SELECT r.day, r.currency,
-           CASE WHEN r.currency = %(base)s THEN 1 ELSE r.rate / coalesce(b.rate, 1) END AS rate
-    FROM rates r LEFT JOIN rates b ON b.day = r.day AND b.currency = %(base)s
-)
-"""
-_VALUES = f"""
-WITH trades_all AS (
-    SELECT instrument_id, (executed_at AT TIME ZONE 'UTC')::date AS day,
-           sum(CASE side WHEN 'buy' THEN quantity ELSE -quantity END) AS quantity
-    FROM trades WHERE user_id = %(user)s GROUP BY 1, 2
-),
-first_day AS (
-    SELECT least((SELECT min(day) FROM trades_all),
-                 (SELECT (min(booked_at) AT TIME ZONE 'UTC')::date FROM ledger_entries WHERE user_id = %(user)s)) AS day
-),
--- Holdings no trade explains (lots loaded with their opening cash, not traded here): held from the first day.
-opening AS (
-    SELECT h.instrument_id, f.day,
-           h.quantity - coalesce((SELECT sum(t.quantity) FROM trades_all t WHERE t.instrument_id = h.instrument_id), 0)
-           AS quantity
-    FROM holdings h, first_day f WHERE h.user_id = %(user)s AND f.day IS NOT NULL
-),
-trade_days AS (
-    SELECT instrument_id, day, quantity FROM trades_all WHERE day <= %(until)s::date
-    UNION ALL
-    SELECT instrument_id, day, quantity FROM opening WHERE quantity <> 0
-),
-cash_days AS (
-    SELECT p.currency::text AS currency, (e.booked_at AT TIME ZONE 'UTC')::date AS day, sum(p.amount) AS amount
-    FROM ledger_entries e,
-         -- each entry's postings by its key (OFFSET 0 keeps the planner from a scan of every user's postings)
-         LATERAL (SELECT q.currency, q.amount FROM ledger_postings q
-                  WHERE q.entry_id = e.id AND q.account = 'cash' OFFSET 0) AS p
-    WHERE e.user_id = %(user)s AND e.booked_at < (%(until)s::date + 1)::timestamp AT TIME ZONE 'UTC'
-    GROUP BY 1, 2
-),
--- The market days: those with a close of an instrument the user held or of a currency, read by the closes'
--- primary key per instrument (OFFSET 0 keeps the planner from a scan of every instrument's history).
-days AS (
-    SELECT DISTINCT dp.day
-    FROM first_day f,
-         (SELECT instrument_id FROM trade_days
-          UNION SELECT id FROM instruments WHERE asset_class = 'cash' AND symbol LIKE 'CASH-%%') AS ids (id),
-         LATERAL (SELECT c.day FROM daily_prices c WHERE c.instrument_id = ids.id
-                  AND c.day BETWEEN greatest(%(since)s::date, f.day) AND %(until)s::date OFFSET 0) AS dp
-    WHERE f.day IS NOT NULL
-),
-{_RATES},
-held AS (
-    SELECT d.day, t.instrument_id, sum(t.quantity) AS quantity
-    FROM days d JOIN trade_days t ON t.day <= d.day GROUP BY 1, 2 HAVING sum(t.quantity) <> 0
-),
-lines AS (
-    SELECT h.day, i.currency::text AS currency,
-           h.quantity * coalesce((SELECT dp.close FROM daily_prices dp WHERE dp.instrument_id = h.instrument_id
-                                  AND dp.day <= h.day ORDER BY dp.day DESC LIMIT 1), q.price) AS amount
-    FROM held h JOIN instruments i ON i.id = h.instrument_id LEFT JOIN quotes q ON q.instrument_id = h.instrument_id
-    UNION ALL
-    SELECT d.day, c.currency, sum(c.amount) FROM days d JOIN cash_days c ON c.day <= d.day GROUP BY 1, 2
-)
-SELECT d.day, round(coalesce(sum(l.amount * coalesce(r.rate, 1)), 0), 8)
-FROM days d LEFT JOIN lines l ON l.day = d.day LEFT JOIN to_base r ON r.day = l.day AND r.currency = l.currency
-GROUP BY d.day ORDER BY d.day
-"""  # noqa: S608 - constant text
-# Deposits and withdrawals, each at its day's rate; a trade, a fee or an fx entry is the portfolio's own doing.
-_FLOWS = f"""
-WITH flows AS (
+_REPEATABLE = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
+# Deposits and withdrawals in [since, until], each at its day's rate (a trade, a fee or an fx entry is the
+# portfolio's own doing); the rates read for their currencies and the base currency only.
+_FLOW_ROWS = f"""
+flows AS (
     SELECT e.id, (e.booked_at AT TIME ZONE 'UTC')::date AS day, p.currency::text AS currency, p.amount
     FROM ledger_entries e,
          LATERAL (SELECT q.currency, q.amount FROM ledger_postings q
@@ -114,56 +36,135 @@ WITH flows AS (
       AND e.booked_at < (%(until)s::date + 1)::timestamp AT TIME ZONE 'UTC'
 ),
 days AS (SELECT DISTINCT day FROM flows),
-{_RATES}
+rated AS (
+    SELECT i.id FROM instruments i
+    WHERE i.symbol IN (SELECT 'CASH-' || currency FROM flows UNION SELECT 'CASH-' || %(base)s)
+),
+{RATES}
+"""  # noqa: S608 - constant text
+_FLOWS = f"""
+WITH {_FLOW_ROWS}
 SELECT f.day, round(f.amount * coalesce(r.rate, 1), 8)
 FROM flows f LEFT JOIN to_base r ON r.day = f.day AND r.currency = f.currency
 ORDER BY f.day, f.id
 """  # noqa: S608 - constant text
+# One statement, one snapshot: a first row (kind 0, only for a user not erased) with how far its stored days
+# go, today (UTC) and the last close the close job recorded; then its stored days (1) and its flows (2).
+_STORED = f"""
+WITH mark AS ({MARK} WHERE m.user_id = %(user)s),
+{_FLOW_ROWS}
+SELECT 0 AS kind, (SELECT through FROM mark) AS day, NULL::numeric AS amount, 0::bigint AS id,
+       (now() AT TIME ZONE 'UTC')::date AS today, (SELECT max(day) FROM job_runs WHERE job = %(job)s) AS closed
+FROM users u WHERE u.id = %(user)s AND u.erased_at IS NULL
+UNION ALL
+SELECT 1, v.day, v.value, 0, NULL, NULL FROM daily_values v, mark m
+WHERE v.user_id = %(user)s AND v.day BETWEEN %(since)s::date AND %(until)s::date AND v.day <= m.through
+UNION ALL
+SELECT 2, f.day, round(f.amount * coalesce(r.rate, 1), 8), f.id, NULL, NULL
+FROM flows f LEFT JOIN to_base r ON r.day = f.day AND r.currency = f.currency
+ORDER BY kind, day, id
+"""  # noqa: S608 - constant text
+_USER = "SELECT erased_at FROM users WHERE id = %s"
+# The stored days up to the mark, and the days after it computed.
+_VALUES = f"""
+WITH mark AS ({MARK} WHERE m.user_id = %(user)s),
+targets AS (
+    SELECT %(user)s::bigint AS user_id, greatest(%(since)s::date - 1, (SELECT through FROM mark)) AS after
+),
+{COMPUTE}
+SELECT v.day, v.value FROM daily_values v, mark m
+WHERE v.user_id = %(user)s AND v.day BETWEEN %(since)s::date AND %(until)s::date AND v.day <= m.through
+UNION ALL
+SELECT day, value FROM computed
+ORDER BY 1
+"""  # noqa: S608 - constant text
 _VERSION = """
-SELECT (SELECT max(day) FROM job_runs WHERE job = %(job)s),
+SELECT u.erased_at, (SELECT max(day) FROM job_runs WHERE job = %(job)s),
        coalesce((SELECT max(id) FROM ledger_entries WHERE user_id = %(user)s), 0),
        coalesce((SELECT max(id) FROM trades WHERE user_id = %(user)s), 0)
+FROM users u WHERE u.id = %(user)s
 """
-_INSTRUMENT = "SELECT id FROM instruments WHERE symbol = %s"
-_CLOSES = "SELECT day, close FROM daily_prices WHERE instrument_id = %s AND day BETWEEN %s AND %s ORDER BY day"
+_CLOSES = """
+SELECT c.day, c.close FROM instruments i
+LEFT JOIN daily_prices c ON c.instrument_id = i.id AND c.day BETWEEN %s AND %s
+WHERE i.symbol = %s ORDER BY c.day
+"""
 name_queries({
-    _USER: "performance.user", _VALUES: "performance.values", _FLOWS: "performance.flows",
-    _VERSION: "performance.version", _INSTRUMENT: "performance.instrument", _CLOSES: "performance.closes",
+    _USER: "performance.user", _STORED: "performance.stored", _VALUES: "performance.values",
+    _FLOWS: "performance.flows", _VERSION: "performance.version", _CLOSES: "performance.closes",
 })  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Read:
+    through: date | None  # how far the stored days go (None: none stored)
+    today: date  # UTC, the database's
+    closed: date | None  # the last day the close job recorded
+    values: list[tuple[date, Decimal]]
+    flows: list[tuple[date, Decimal]]
 
 
 class PostgresValueHistory(ValueHistorySource):
     def __init__(self, pool: AsyncConnectionPool, base_currency: str) -> None:
         self._pool = pool
         self._base = base_currency
+        self._daily_values = PostgresDailyValues(pool, base_currency)
 
     async def history(self, user_id: int, since: date, until: date) -> ValueHistory:
-        params = {"user": user_id, "since": since, "until": until, "base": self._base}
+        params = {"user": user_id, "since": since, "until": until, "base": self._base, "job": CLOSE_JOB}
+        read = await self._read_stored(params)
+        # Days missing before yesterday (none stored, or moved back by a booking dated in the past): computed,
+        # then stored. Otherwise only a day closed after the mark (today's, until the close job stores it).
+        missing = read.through is None or read.through < read.today - timedelta(days=1)
+        if missing or (read.through is not None and read.closed is not None and read.through < min(until, read.closed)):
+            read = await self._read_computed(params, read)
+        if missing:
+            await self._store_missing_days(user_id)
+        return ValueHistory(
+            values=tuple(DailyValue(day=d, value=v) for d, v in read.values),
+            flows=tuple(ExternalFlow(day=d, amount=a) for d, a in read.flows),
+        )
+
+    async def _read_stored(self, params: dict[str, object]) -> _Read:
+        async with connection(self._pool) as conn:
+            rows = await (await conn.execute(_STORED, params, prepare=True)).fetchall()
+        if not rows or rows[0][0] != 0:
+            raise UserNotFoundError(int(str(params["user"])))
+        _, through, _, _, today, closed = rows[0]
+        values = [(r[1], r[2]) for r in rows if r[0] == 1]
+        return _Read(through, today, closed, values, [(r[1], r[2]) for r in rows if r[0] == 2])
+
+    async def _read_computed(self, params: dict[str, object], state: _Read) -> _Read:
         async with connection(self._pool) as conn, conn.transaction():
             # One snapshot for both reads: a deposit committed between them would count in one and not the other.
             await conn.execute(_REPEATABLE)
-            await _check_user(conn, user_id)
+            await _check_user(conn, int(str(params["user"])))
             values = await (await conn.execute(_VALUES, params, prepare=True)).fetchall()
             flows = await (await conn.execute(_FLOWS, params, prepare=True)).fetchall()
-        return ValueHistory(
-            values=tuple(DailyValue(day=d, value=v) for d, v in values),
-            flows=tuple(ExternalFlow(day=d, amount=a) for d, a in flows),
-        )
+        return _Read(state.through, state.today, state.closed, values, flows)
 
     async def version(self, user_id: int) -> HistoryVersion:
         async with connection(self._pool) as conn:
-            await _check_user(conn, user_id)
             cur = await conn.execute(_VERSION, {"job": CLOSE_JOB, "user": user_id}, prepare=True)
-            last_close, entry, trade = await cur.fetchone() or (None, 0, 0)
-        return HistoryVersion(last_close=last_close, ledger_entry=entry, trade=trade)
+            row = await cur.fetchone()
+        if row is None or row[0] is not None:
+            raise UserNotFoundError(user_id)
+        return HistoryVersion(last_close=row[1], ledger_entry=row[2], trade=row[3])
 
     async def closes(self, symbol: str, since: date, until: date) -> tuple[DailyValue, ...]:
         async with connection(self._pool) as conn:
-            found = await (await conn.execute(_INSTRUMENT, (symbol,), prepare=True)).fetchone()
-            if found is None:
-                raise UnknownSymbolError(symbol, field="benchmark")
-            rows = await (await conn.execute(_CLOSES, (found[0], since, until), prepare=True)).fetchall()
-        return tuple(DailyValue(day=d, value=c) for d, c in rows)
+            rows = await (await conn.execute(_CLOSES, (since, until, symbol), prepare=True)).fetchall()
+        if not rows:
+            raise UnknownSymbolError(symbol, field="benchmark")
+        return tuple(DailyValue(day=d, value=c) for d, c in rows if d is not None)
+
+    async def _store_missing_days(self, user_id: int) -> None:
+        """Store the days this read had to compute (before yesterday), so the next read finds them."""
+        try:
+            await self._daily_values.fill(user_id)
+        except DatabaseUnavailableError:
+            # The answer is right without them; the next read or the close job stores them.
+            log.warning("daily values of user %d not stored now", user_id)
 
 
 async def _check_user(conn: AsyncConnection, user_id: int) -> None:
