@@ -128,3 +128,53 @@ async def test_an_unknown_period_or_benchmark_names_the_field(client, params, st
 
 async def test_an_unknown_user_is_404(client):
     assert (await client.get("/api/user/987654321987/performance")).status_code == 404
+
+
+async def stored_days(settings, user: int) -> dict[str, Decimal]:
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+        cur = await conn.execute("SELECT day, value FROM daily_values WHERE user_id = %s ORDER BY day", (user,))
+        return {d.isoformat(): v for d, v in await cur.fetchall()}
+
+
+async def test_past_days_are_stored_once_read_from_the_store_and_a_past_dated_import_recomputes_them(client, settings):
+    symbol = await own_instrument(settings)
+    r = await client.post("/api/users", json={"email": f"perf-{uuid.uuid4().hex[:12]}@example.com", "name": "P"})
+    user = r.json()["id"]
+    await cash(client, settings, user, "deposit", "1000", DAYS[0])
+    await trade(settings, user, symbol, "buy", "50", "10", DAYS[0])
+    await cash(client, settings, user, "deposit", "200", DAYS[2])
+    await trade(settings, user, symbol, "sell", "10", "11", DAYS[3])
+    await cash(client, settings, user, "withdrawal", "100", DAYS[4])
+    assert await stored_days(settings, user) == {}
+
+    # No day stored yet: the answer is computed, right, and its past days are stored for the next read.
+    first = dec(await client.get(f"/api/user/{user}/performance", params={"period": "1M"}))
+    values = {p["day"]: p["value"] for p in first["series"]}
+    assert [values[d.isoformat()] for d in DAYS] == [Decimal(v) for v in EXPECTED]
+    stored = await stored_days(settings, user)
+    assert {d.isoformat(): stored[d.isoformat()] for d in DAYS} == {
+        d.isoformat(): Decimal(v) for d, v in zip(DAYS, EXPECTED, strict=True)
+    }
+
+    # The next read (another period: not the cached answer) takes the past days from the store.
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+        await conn.execute("UPDATE daily_values SET value = value + 7 WHERE user_id = %s AND day = %s", (user, DAYS[1]))
+    marked = dec(await client.get(f"/api/user/{user}/performance", params={"period": "3M"}))
+    assert {p["day"]: p["value"] for p in marked["series"]}[DAYS[1].isoformat()] == Decimal(EXPECTED[1]) + 7
+
+    # A trade imported with a past date changes the days from its own on: they are computed again, and stored.
+    text = f"executed_at,symbol,side,quantity,price\r\n{noon(DAYS[1]).isoformat()},{symbol},buy,10,11\r\n"
+    booked = await client.post(
+        f"/api/user/{user}/trades/import", content=text.encode(), headers={"Content-Type": "text/csv"}
+    )
+    assert booked.status_code == 201, booked.text
+    after = await client.get(f"/api/user/{user}/performance", params={"period": "3M"})
+    assert after.headers["x-cache"] == "miss"
+    values = {p["day"]: p["value"] for p in dec(after)["series"]}
+    # The shares count from their day; the cash paid for them is booked today (after these days).
+    expected = [
+        Decimal(v) + (10 * Decimal(c) if i >= 1 else 0) for i, (v, c) in enumerate(zip(EXPECTED, CLOSES, strict=True))
+    ]
+    assert [values[d.isoformat()] for d in DAYS] == expected
+    stored = await stored_days(settings, user)
+    assert [stored[d.isoformat()] for d in DAYS] == expected
