@@ -59,6 +59,18 @@ async def pool(values_database: str) -> AsyncIterator[AsyncConnectionPool]:
         yield p
 
 
+def deposit(url: str, user: int, amount: int, at: datetime) -> None:
+    with psycopg.connect(url) as conn:  # one transaction: an entry's postings balance at its commit
+        (entry,) = conn.execute(
+            "INSERT INTO ledger_entries (user_id, kind, booked_at) VALUES (%s, 'deposit', %s) RETURNING id", (user, at)
+        ).fetchone() or (0,)
+        conn.execute(
+            "INSERT INTO ledger_postings (entry_id, line, account, currency, amount)"
+            " VALUES (%s, 0, 'cash', 'USD', %s), (%s, 1, 'bank', 'USD', %s)",
+            (entry, amount, entry, -amount),
+        )
+
+
 def owner(url: str, user: int) -> None:
     """A user who deposited 100 yesterday and bought 5 shares at 8 with it: 60 in cash and the shares."""
     noon = datetime.combine(YESTERDAY, time(12), tzinfo=UTC)
@@ -107,6 +119,12 @@ async def test_the_close_stores_each_users_days_once_though_delivered_twice(
     assert await jobs.close(TODAY) is None  # delivered again
     assert stored(values_database, 1) == first  # the same rows, not written again
     assert await PostgresDailyValues(pool, "USD").fill() == 0
+
+    # A deposit after the close: today's stored value no longer counts; the read computes today's afresh.
+    deposit(values_database, 1, 50, datetime.now(UTC))
+    history = await PostgresValueHistory(pool, "USD").history(1, YESTERDAY, TODAY)
+    assert [(v.day, v.value) for v in history.values] == [(YESTERDAY, Decimal(110)), (TODAY, Decimal(170))]
+    assert [f.amount for f in history.flows] == [Decimal(100), Decimal(50)]
 
     # A user created after the close has no stored day: the read computes them, right, and stores them.
     owner(values_database, 2)

@@ -1,8 +1,8 @@
 """PostgreSQL value history: a user's daily values (`domain.adapters.postgres.daily_values` says how each day is
-valued), read from those stored for the days up to the user's mark, computed set-based for any day after it
-(today's, before the close job stores it); the flows from the cash ledger. All read in one repeatable-read
-snapshot. A read that found days missing before yesterday (a user created after the last close, a clock that
-was down, a past-dated import) stores them after answering, once.
+valued), read from those stored up to the user's mark in one statement with the flows (one snapshot). A read
+that finds days missing before yesterday (a user created after the last close, a clock that was down, a
+past-dated import) stores them first, once, set-based. A day closed after the mark (today's, for a user who
+booked after the close job stored it) is computed in the same repeatable-read snapshot as the flows.
 """
 
 import logging
@@ -113,13 +113,13 @@ class PostgresValueHistory(ValueHistorySource):
     async def history(self, user_id: int, since: date, until: date) -> ValueHistory:
         params = {"user": user_id, "since": since, "until": until, "base": self._base, "job": CLOSE_JOB}
         read = await self._read_stored(params)
-        # Days missing before yesterday (none stored, or moved back by a booking dated in the past): computed,
-        # then stored. Otherwise only a day closed after the mark (today's, until the close job stores it).
-        missing = read.through is None or read.through < read.today - timedelta(days=1)
-        if missing or (read.through is not None and read.closed is not None and read.through < min(until, read.closed)):
+        if _missing(read) and await self._store_missing_days(user_id):
+            read = await self._read_stored(params)
+        # Days after the mark computed: all of them if storing failed; else a day closed after it (today's, for a
+        # user who booked after the close job stored the day).
+        closed_after = read.through is not None and read.closed is not None and read.through < min(until, read.closed)
+        if _missing(read) or closed_after:
             read = await self._read_computed(params, read)
-        if missing:
-            await self._store_missing_days(user_id)
         return ValueHistory(
             values=tuple(DailyValue(day=d, value=v) for d, v in read.values),
             flows=tuple(ExternalFlow(day=d, amount=a) for d, a in read.flows),
@@ -158,13 +158,20 @@ class PostgresValueHistory(ValueHistorySource):
             raise UnknownSymbolError(symbol, field="benchmark")
         return tuple(DailyValue(day=d, value=c) for d, c in rows if d is not None)
 
-    async def _store_missing_days(self, user_id: int) -> None:
-        """Store the days this read had to compute (before yesterday), so the next read finds them."""
+    async def _store_missing_days(self, user_id: int) -> bool:
+        """Store the user's missing days (set-based, once), so this read and the next ones find them."""
         try:
             await self._daily_values.fill(user_id)
         except DatabaseUnavailableError:
-            # The answer is right without them; the next read or the close job stores them.
+            # This read computes them instead; the next read or the close job stores them.
             log.warning("daily values of user %d not stored now", user_id)
+            return False
+        return True
+
+
+def _missing(read: _Read) -> bool:
+    """Days before yesterday not stored: none stored yet, or moved back by a booking dated in the past."""
+    return read.through is None or read.through < read.today - timedelta(days=1)
 
 
 async def _check_user(conn: AsyncConnection, user_id: int) -> None:
