@@ -126,14 +126,13 @@ held AS (
     FROM user_days d JOIN steps s ON s.user_id = d.user_id AND s.day <= d.day AND (s.next IS NULL OR s.next > d.day)
     WHERE s.quantity <> 0
 ),
--- Each held instrument's close of the day, else its latest before (the live quote before its first close).
+-- Each held instrument's latest close on or before the day (the live quote before its first close), by key:
+-- a join to the closes would scan all of them once hash joins are the only ones (see _HASH_JOINS).
 prices AS (
     SELECT p.instrument_id, p.day,
-           coalesce(o.close, (SELECT c.close FROM daily_prices c WHERE c.instrument_id = p.instrument_id
-                              AND c.day < p.day ORDER BY c.day DESC LIMIT 1), q.price) AS price
-    FROM (SELECT DISTINCT instrument_id, day FROM held) AS p
-         LEFT JOIN daily_prices o ON o.instrument_id = p.instrument_id AND o.day = p.day
-         LEFT JOIN quotes q ON q.instrument_id = p.instrument_id
+           coalesce((SELECT c.close FROM daily_prices c WHERE c.instrument_id = p.instrument_id AND c.day <= p.day
+                     ORDER BY c.day DESC LIMIT 1), q.price) AS price
+    FROM (SELECT DISTINCT instrument_id, day FROM held) AS p LEFT JOIN quotes q ON q.instrument_id = p.instrument_id
 ),
 lines AS (
     SELECT h.user_id, h.day, i.currency::text AS currency, h.quantity * p.price AS amount
