@@ -17,7 +17,7 @@ Ratio = Annotated[
     msgspec.Meta(
         pattern=RATIO_PATTERN,
         description="New shares per old share: `2` (2-for-1), `3/2` (3-for-2), `1/10` (a 1-for-10 reverse split);"
-        " whole terms from 1 to 1,000,000, not 1",
+        " whole terms from 1 to 1,000, not 1",
         examples=["2", "1/10"],
     ),
 ]
@@ -76,6 +76,8 @@ class CorporateActionOut(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     applied_at: datetime | None  # a split applied, or a dividend's holders recorded; None: not yet
     payments: int  # a dividend's holders paid so far
+    state: Literal["pending", "applied", "failed"]
+    failure: str | None  # why the run could not apply it (state `failed`)
 
 
 class CorporateActionsOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,4 +97,6 @@ def action_out(action: CorporateAction) -> CorporateActionOut:
         created_at=action.created_at,
         applied_at=action.applied_at,
         payments=action.paid,
+        state=action.state,
+        failure=action.failure,
     )

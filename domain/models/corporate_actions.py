@@ -17,11 +17,15 @@ import msgspec
 from domain.errors import InvalidRequestError
 
 ActionKind = Literal["split", "dividend"]
-MAX_RATIO_TERM = 1_000_000  # a ratio's numerator and denominator (a 1,000,000-for-1 split is already absurd)
+# A ratio's numerator and denominator: real splits stay far below (a 1-for-1000 reverse split is already rare),
+# and a bound keeps quantities and prices within their columns (numeric(28, 8) and numeric(20, 8)) for long.
+MAX_RATIO_TERM = 1_000
+ActionState = Literal["pending", "applied", "failed"]
 
 # Audit actions (dotted names, as in domain.models.audit).
 CORPORATE_ACTION_RECORD = "corporate_action.record"
 CORPORATE_ACTION_RUN = "corporate_action.run"
+CORPORATE_ACTION_FAIL = "corporate_action.fail"  # an action the run could not apply: marked, never retried
 
 
 class CorporateActionDraft(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,6 +52,14 @@ class CorporateAction(msgspec.Struct, frozen=True, kw_only=True):
     pay_date: date | None = None
     applied_at: datetime | None = None  # a split applied, a dividend's holders recorded
     paid: int = 0  # a dividend's holders paid so far
+    failed_at: datetime | None = None  # the run could not apply it (see `failure`): it is never tried again
+    failure: str | None = None
+
+    @property
+    def state(self) -> ActionState:
+        if self.failed_at is not None:
+            return "failed"
+        return "pending" if self.applied_at is None else "applied"
 
 
 class ActionRun(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,6 +71,7 @@ class ActionRun(msgspec.Struct, frozen=True, kw_only=True):
     payments: int
     users: tuple[int, ...]
     version: int | None
+    failed: int = 0  # actions marked failed (their changes rolled back, the others' kept)
 
 
 def parse_ratio(text: str) -> Fraction:
@@ -83,6 +96,21 @@ def ratio_text(ratio: Fraction) -> str:
 def effective_before(day: date) -> date:
     """The newest ex-date whose action the run for `day` applies (the ex-date opens after that close)."""
     return day + timedelta(days=1)
+
+
+def check_ex_date(ex_date: date, last_run: date | None) -> None:
+    """Refuse an ex-date a finished run has already passed: its quotes may already be on the new terms (a split
+    applied now would divide them again) and its holders of record are gone, so what it means is ambiguous."""
+    if last_run is not None and ex_date <= effective_before(last_run):
+        first = effective_before(last_run) + timedelta(days=1)
+        raise InvalidRequestError(
+            f"the market day's run for {last_run} has passed this ex-date: the earliest is {first}", field="ex_date"
+        )
+
+
+def failure_reason(message: str) -> str:
+    """What an operator reads about an action the run could not apply (the database's message, one line)."""
+    return message.strip().splitlines()[0][:200] if message.strip() else "the action could not be applied"
 
 
 def corporate_action_target(action_id: int) -> str:

@@ -17,8 +17,9 @@ from gateway.security import actor_of
 
 RECORD_NOTES = {
     403: "Operators only",
-    422: "An unknown `symbol`, a `ratio` that is not a whole-number ratio other than 1, an `amount_per_share` out of"
-    " bounds, a `pay_date` before the `ex_date`, or a field missing or out of place for the type; `errors` names it",
+    422: "An unknown `symbol`, a `ratio` that is not a whole-number ratio other than 1 with terms up to 1,000, an"
+    " `ex_date` a market day's run has already passed, an `amount_per_share` out of bounds, a `pay_date` before the"
+    " `ex_date`, or a field missing or out of place for the type; `errors` names it",
 }
 
 
