@@ -19,7 +19,12 @@ DIVIDEND = {
 
 @pytest.fixture(scope="module", autouse=True)
 def instrument(settings) -> None:
+    """The module's own instrument, and a corporate actions run long ago (a claim only: it changes nothing)."""
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO job_runs (job, day, outcome) VALUES ('corporate_actions', '2000-01-01', 0)"
+            " ON CONFLICT (job, day) DO NOTHING"
+        )
         conn.execute(
             "INSERT INTO instruments (id, symbol, name, asset_class, currency, exchange)"
             " SELECT coalesce(max(id), 0) + 1, %s, 'Split Test', 'equity', 'GBP', 'TEST' FROM instruments",
@@ -35,8 +40,9 @@ async def test_an_operator_records_a_reverse_split_and_a_dividend_and_lists_them
     assert dividend.json()["amount_per_share"] == 0.25
     assert dividend.json()["currency"] == "GBP"  # the instrument's
     items = (await client.get("/api/ops/corporate-actions", params={"limit": 2})).json()["items"]
-    assert [(a["id"], a["type"], a["ratio"], a["applied_at"]) for a in items] == [
-        (dividend.json()["id"], "dividend", None, None), (split.json()["id"], "split", "1/3", None),
+    assert [(a["id"], a["type"], a["ratio"], a["applied_at"], a["state"], a["failure"]) for a in items] == [
+        (dividend.json()["id"], "dividend", None, None, "pending", None),
+        (split.json()["id"], "split", "1/3", None, "pending", None),
     ]  # fmt: skip
     [entry] = await entries_of_request(client, split.headers["x-request-id"], action="corporate_action.record")
     assert (entry["actor"], entry["target"]) == ("operator:operator", f"corporate-action:{split.json()['id']}")
@@ -51,6 +57,9 @@ async def test_an_operator_records_a_reverse_split_and_a_dividend_and_lists_them
         ({**SPLIT, "ratio": "2/0"}, 422, "ratio"),
         ({**SPLIT, "ratio": "1"}, 422, "ratio"),
         ({**SPLIT, "ratio": "-2"}, 400, "ratio"),
+        ({**SPLIT, "ratio": "1001"}, 422, "ratio"),
+        ({**SPLIT, "ratio": "1/1001"}, 422, "ratio"),
+        ({**SPLIT, "ex_date": "2000-01-02"}, 422, "ex_date"),  # the run for 2000-01-01 has passed it
         ({k: v for k, v in SPLIT.items() if k != "ratio"}, 422, "ratio"),
         ({**DIVIDEND, "pay_date": "9990-02-28"}, 422, "pay_date"),
         ({**DIVIDEND, "amount_per_share": "0"}, 422, "amount_per_share"),

@@ -32,9 +32,13 @@ def worker(process_env: dict[str, str], servers: EmbeddedServers) -> Iterator[Wo
         yield w
 
 
-def unique_day() -> date:
-    """An ex-date of this test's own: a day's run is claimed once per database, whichever test sends it."""
-    return date(2400, 1, 1) + timedelta(days=random.randrange(200_000))
+def unique_day(settings: Settings) -> date:
+    """An ex-date of this test's own, after every run so far (an ex-date a run has passed is refused): a day's
+    run is claimed once per database, whichever test sends it."""
+    with psycopg.connect(settings.database_url) as conn:
+        row = conn.execute("SELECT max(day) FROM job_runs WHERE job = %s", (CORPORATE_ACTION_JOB,)).fetchone()
+    latest = max(row[0] or date(2400, 1, 1), date(2400, 1, 1))
+    return latest + timedelta(days=random.randrange(10, 1000))
 
 
 def dec(response) -> dict:
@@ -109,7 +113,7 @@ async def action(client, action_id: int) -> dict:
 
 
 async def test_a_split_keeps_every_holders_market_value_and_adjusts_the_history(client, settings, worker):
-    ex_date = unique_day()
+    ex_date = unique_day(settings)
     symbol = await new_instrument(client, settings, "USD", ex_date)
     users = [
         await new_holder(client, symbol, "USD", ("10", "100")),
@@ -138,6 +142,17 @@ async def test_a_split_keeps_every_holders_market_value_and_adjusts_the_history(
         str(ex_date): Decimal(100),
     }  # fmt: skip
     assert _quote(settings, symbol) == tuple(v / 2 for v in quote_before)  # price, bid, ask, previous close, range
+    # The trades, booked before the split, read on today's terms for analytics (the holdings' 10 and 3, doubled).
+    with psycopg.connect(settings.database_url) as conn:
+        adjusted = conn.execute(
+            "SELECT t.user_id, t.quantity, t.split_factor, t.adjusted_quantity, t.adjusted_price FROM trades_adjusted t"
+            " JOIN instruments i ON i.id = t.instrument_id WHERE i.symbol = %s ORDER BY t.user_id",
+            (symbol,),
+        ).fetchall()
+    assert adjusted == [
+        (users[0], Decimal(10), Decimal(2), Decimal(20), Decimal(50)),
+        (users[1], Decimal(3), Decimal(2), Decimal(6), Decimal(40)),
+    ]
 
 
 def _quote(settings: Settings, symbol: str) -> tuple[Decimal, ...]:
@@ -152,7 +167,7 @@ def _quote(settings: Settings, symbol: str) -> tuple[Decimal, ...]:
 
 
 async def test_a_dividend_pays_the_holders_at_the_ex_date_once_though_delivered_twice(client, settings, worker):
-    ex_date = unique_day()
+    ex_date = unique_day(settings)
     pay_date = ex_date + timedelta(days=3)
     symbol = await new_instrument(client, settings, "EUR", ex_date)
     holder = await new_holder(client, symbol, "EUR", ("10", "20"))
@@ -181,6 +196,37 @@ async def test_a_dividend_pays_the_holders_at_the_ex_date_once_though_delivered_
     late_entries = dec(await client.get(f"/api/user/{late}/ledger"))["items"]
     assert "dividend" not in [e["kind"] for e in late_entries]
     assert (await action(client, recorded.json()["id"]))["payments"] == 1
+
+
+async def test_a_split_the_columns_cannot_hold_fails_alone_and_the_days_runs_go_on(client, settings, worker):
+    ex_date = unique_day(settings)
+    poisoned, fine = [await new_instrument(client, settings, "USD", ex_date) for _ in range(2)]
+    whale = await new_holder(client, poisoned, "USD", ("1", "100"))
+    holder = await new_holder(client, fine, "USD", ("4", "100"))
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:  # more shares than a trade could buy
+        conn.execute(
+            "UPDATE holdings SET quantity = 1e17 WHERE user_id = %s AND instrument_id ="
+            " (SELECT id FROM instruments WHERE symbol = %s)",
+            (whale, poisoned),
+        )
+    ids = []
+    for symbol in (poisoned, fine):
+        body = {"type": "split", "symbol": symbol, "ratio": "1000", "ex_date": str(ex_date)}
+        recorded = await client.post("/api/ops/corporate-actions", json=body)
+        assert recorded.status_code == 201, recorded.text
+        ids.append(recorded.json()["id"])
+
+    await deliver_twice(settings, ex_date - timedelta(days=1))
+    await wait_for(lambda: _applied(client, ids[1]), "the healthy split applied")
+    failed = await action(client, ids[0])
+    assert (failed["state"], failed["failure"], failed["applied_at"]) == ("failed", "numeric field overflow", None)
+    assert (await holding(client, holder, fine))["quantity"] == 4000
+    assert (await holding(client, whale, poisoned))["quantity"] == Decimal("1e17")  # untouched
+    with psycopg.connect(settings.database_url) as conn:
+        outcome = conn.execute(
+            "SELECT outcome FROM job_runs WHERE job = %s AND day = %s", (CORPORATE_ACTION_JOB, ex_date - timedelta(1))
+        ).fetchone()
+    assert outcome == (1,)  # the day's run completed, with the one split it could apply
 
 
 async def _listed(client, symbol: str) -> bool:

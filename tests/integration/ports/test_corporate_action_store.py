@@ -78,7 +78,7 @@ async def test_a_split_multiplies_holdings_and_divides_costs_quotes_and_earlier_
     assert done.splits >= 1
     assert done.version is not None
     assert done.version > before
-    assert await lot(world, user, inst.id) == (Decimal(25), Decimal(32))  # market value 25 × 40 = 10 × 100
+    assert await lot(world, user, inst.id) == (Decimal(25), Decimal(32))  # market value 25 x 40 = 10 x 100
     quote = (await world.quotes.load_snapshot("USD")).quotes[inst.id]
     assert (quote.price, quote.bid, quote.ask, quote.previous_close, quote.day_high, quote.day_low) == tuple(
         Decimal(v) for v in ("40", "39.96", "40.04", "39.2", "40.4", "38.8")

@@ -7,10 +7,10 @@ and never negative (no rule here allows an overdraft), and per currency
 
     realised + unrealised - fees + dividends = value - net contributions
 
-where value = cash + Σ quantity × price, unrealised = Σ quantity × (price - average cost), and net
+where value = cash + Σ quantity x price, unrealised = Σ quantity x (price - average cost), and net
 contributions = deposits - withdrawals. Dividends are income: cash that arrives without a contribution
 and without a sale. Expanding both sides, the prices cancel: the identity says that cash + cost basis
-(Σ quantity × average cost) moves only by contributions, realised profit, fees and dividends. A split
+(Σ quantity x average cost) moves only by contributions, realised profit, fees and dividends. A split
 multiplies quantities by its ratio and divides costs and prices by it, so it changes neither side:
 each split only adds the rounding of the new quantity and cost to 8 places, which the tolerance counts.
 Across each split the market value of the holding is unchanged, to within the same 8-place rounding.
@@ -216,6 +216,6 @@ def test_the_property_sees_dividends_paid_and_splits_both_ways() -> None:
     asyncio.run(run())
     assert world.store.ledger.cash[USER]["USD"] == Decimal(1000 - 120 + 6 + 180)
     assert world.held("AAA")[0] == 0  # 12 shares became 36, then 9: all sold
-    assert world.price("AAA") == Decimal("16.45333332")  # 12.34 / 3 = 4.11333333 (8 places), × 4
-    assert world.store.trades[-1].realized_pnl == 9 * (20 - Decimal("13.33333332"))  # the cost 10 / 3 × 4
+    assert world.price("AAA") == Decimal("16.45333332")  # 12.34 / 3 = 4.11333333 (8 places), x 4
+    assert world.store.trades[-1].realized_pnl == 9 * (20 - Decimal("13.33333332"))  # the cost 10 / 3 x 4
     _check(world)
