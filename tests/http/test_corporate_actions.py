@@ -1,5 +1,7 @@
 """Recording corporate actions over HTTP: operators only, bad input named, the list shows what was recorded."""
 
+import asyncio
+import time
 import uuid
 
 import psycopg
@@ -18,8 +20,10 @@ DIVIDEND = {
 
 
 @pytest.fixture(scope="module", autouse=True)
-def instrument(settings) -> None:
-    """The module's own instrument, and a corporate actions run long ago (a claim only: it changes nothing)."""
+async def instrument(settings, client) -> None:
+    """The module's own instrument, and a corporate actions run long ago (a claim only: it changes nothing).
+    The instrument is published as a new quote version and waited for: otherwise it would appear in the
+    static data at the next test's ingest, and change that data's ETag under it."""
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO job_runs (job, day, outcome) VALUES ('corporate_actions', '2000-01-01', 0)"
@@ -30,6 +34,15 @@ def instrument(settings) -> None:
             " SELECT coalesce(max(id), 0) + 1, %s, 'Split Test', 'equity', 'GBP', 'TEST' FROM instruments",
             (SYMBOL,),
         )
+        conn.execute("INSERT INTO quote_versions (quotes) VALUES (1)")
+    await served(client, SYMBOL)
+
+
+async def served(client, symbol: str) -> None:
+    deadline = time.monotonic() + 30
+    while symbol not in (await client.get("/api/static-data/instruments")).text:
+        assert time.monotonic() < deadline, f"{symbol} not in the static data within 30 s"
+        await asyncio.sleep(0.2)
 
 
 async def test_an_operator_records_a_reverse_split_and_a_dividend_and_lists_them(client):

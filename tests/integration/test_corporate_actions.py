@@ -129,6 +129,8 @@ async def test_a_split_keeps_every_holders_market_value_and_adjusts_the_history(
 
     await deliver_twice(settings, ex_date - timedelta(days=1))
     await wait_for(lambda: _applied(client, recorded.json()["id"]), "the split applied")
+    # The new quotes reach this process when it hears of their version (a nudge, or its poll as the fallback).
+    await wait_for(lambda: _priced(client, symbol, quote_before[0] / 2), "the split quote served")
 
     for user in users:
         after = await holding(client, user, symbol)
@@ -227,6 +229,10 @@ async def test_a_split_the_columns_cannot_hold_fails_alone_and_the_days_runs_go_
             "SELECT outcome FROM job_runs WHERE job = %s AND day = %s", (CORPORATE_ACTION_JOB, ex_date - timedelta(1))
         ).fetchone()
     assert outcome == (1,)  # the day's run completed, with the one split it could apply
+
+
+async def _priced(client, symbol: str, price: Decimal) -> bool:
+    return dec(await client.get(f"/api/market-data/{symbol}"))["quote"]["price"] == price
 
 
 async def _listed(client, symbol: str) -> bool:
