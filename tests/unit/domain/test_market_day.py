@@ -23,6 +23,8 @@ from domain.models.quotes import Instrument, Quote
 from domain.services.market_day import MarketClock, MarketDayJobs
 
 CLOSE_AT = time(21, 0)
+# The jobs the twin store runs (DAILY_JOBS also has the corporate actions, which have no twin yet).
+TWIN_JOBS = (CLOSE_JOB, RETENTION_JOB)
 MONDAY = date(2026, 11, 2)
 AFTER_CLOSE = datetime(2026, 11, 2, 21, 0, 5, tzinfo=UTC)
 
@@ -48,9 +50,9 @@ class Market:
         self.store = InMemoryMarketDayStore(self.quotes, self.reports)
         self.bus = InMemoryQuoteVersionBus()
         self.jobs = MarketDayJobs(self.store, self.bus, self.clock, retention_days=30)
-        self.queue = InMemoryDailyJobQueue(DAILY_JOBS)
+        self.queue = InMemoryDailyJobQueue(TWIN_JOBS)
         self.market_clock = MarketClock(
-            self.store, self.queue, self.clock, jobs=DAILY_JOBS, close_at=CLOSE_AT, catch_up_days=7
+            self.store, self.queue, self.clock, jobs=TWIN_JOBS, close_at=CLOSE_AT, catch_up_days=7
         )
 
     async def deliver(self) -> None:
