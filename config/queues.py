@@ -3,7 +3,7 @@
 The web process enqueues by name, so it never imports the actor module and its decorators.
 """
 
-from domain.models.market_day import CLOSE_JOB, RETENTION_JOB
+from domain.models.market_day import CLOSE_JOB, CORPORATE_ACTION_JOB, RETENTION_JOB
 
 REPORTS_QUEUE = "reports"
 GENERATE_REPORT_ACTOR = "generate_report"
@@ -11,4 +11,8 @@ GENERATE_REPORT_ACTOR = "generate_report"
 # The market day's jobs: sent by the `clock` process, run by the worker's actors (`tasks.actors`).
 # A job added to `domain.models.market_day.DAILY_JOBS` needs its actor's name here.
 MARKET_QUEUE = "market"
-DAILY_JOB_ACTORS: dict[str, str] = {CLOSE_JOB: "close_market_day", RETENTION_JOB: "retain_reports"}
+DAILY_JOB_ACTORS: dict[str, str] = {
+    CLOSE_JOB: "close_market_day",
+    RETENTION_JOB: "retain_reports",
+    CORPORATE_ACTION_JOB: "run_corporate_actions",
+}

@@ -45,6 +45,17 @@ class UnknownSymbolError(InvalidRequestError):
         super().__init__(f"unknown symbol {symbol!r}", field=field)
 
 
+class CurrencyNotTradableError(InvalidRequestError):
+    """A trade named a currency's quote (`CASH-EUR`): cash is moved through the ledger, never held as a lot."""
+
+    def __init__(self, symbol: str, *, field: str = "symbol") -> None:
+        super().__init__(
+            f"{symbol} is a currency's exchange rate, not a tradable instrument: cash is deposited, withdrawn"
+            " and converted through the cash ledger",
+            field=field,
+        )
+
+
 class DatabaseUnavailableError(UnavailableError):
     def __init__(self, detail: str = "the database is not answering") -> None:
         super().__init__(detail)

@@ -25,6 +25,7 @@ from gateway.problems import EXCEPTION_HANDLERS
 from gateway.responses import FolioResponse
 from gateway.routes.api_keys import ApiKeyController
 from gateway.routes.audit import AuditController
+from gateway.routes.corporate_actions import CorporateActionController
 from gateway.routes.csv_export import CsvExportController
 from gateway.routes.export import ExportController
 from gateway.routes.ledger import CashController, LedgerController
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
             PerformanceController,
             ReportController,
             OpsController,
+            CorporateActionController,
             UserController,
             ExportController,
             AuditController,

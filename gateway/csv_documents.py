@@ -19,7 +19,7 @@ from litestar import Request, Response
 from litestar.response import Stream
 
 from config.wiring.web import WebServices
-from domain.models.holdings import ValuedHolding
+from domain.models.holdings import ValuedCash, ValuedHolding
 from domain.models.ledger import Entry, LedgerPage
 from domain.models.trades import Trade, TradePage
 from domain.services.ledger import LedgerService
@@ -32,9 +32,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TRADE_COLUMNS = ("id", "executed_at", "symbol", "side", "quantity", "price", "realized_pnl")
 # One line per posting: an entry's lines share its id, and their amounts sum to zero per currency.
 LEDGER_COLUMNS = ("entry_id", "booked_at", "kind", "trade_id", "account", "currency", "amount")
+# A line per holding (`type` holding), then a line per currency of cash (`type` cash), as the portfolio has them.
 HOLDING_COLUMNS = (
-    "symbol", "name", "asset_class", "currency", "quantity", "average_cost", "price", "market_value", "cost_basis",
-    "unrealized_pnl", "unrealized_pnl_pct", "market_value_base", "weight",
+    "type", "symbol", "name", "asset_class", "currency", "quantity", "average_cost", "price", "market_value",
+    "cost_basis", "unrealized_pnl", "unrealized_pnl_pct", "day_change", "day_change_pct", "market_value_base", "weight",
 )  # fmt: skip
 
 
@@ -69,12 +70,22 @@ def trade_cells(trade: Trade) -> tuple[str, ...]:
 
 
 def holding_cells(h: ValuedHolding) -> tuple[str, ...]:
-    texts = (text_cell(h.symbol), text_cell(h.name), text_cell(h.asset_class), text_cell(h.currency))
+    texts = ("holding", text_cell(h.symbol), text_cell(h.name), text_cell(h.asset_class), text_cell(h.currency))
     numbers = (
         h.quantity, h.average_cost, h.price, h.market_value, h.cost_basis, h.unrealized_pnl, h.unrealized_pnl_pct,
-        h.market_value_base, h.weight,
+        h.day_change, h.day_change_pct, h.market_value_base, h.weight,
     )  # fmt: skip
     return (*texts, *(number_cell(n) for n in numbers))
+
+
+def cash_cells(c: ValuedCash) -> tuple[str, ...]:
+    """Cash of one currency: its amount is its quantity, value and cost; it has no price, profit or day change."""
+    zero = number_cell(Decimal(0))
+    amount = number_cell(c.amount)
+    return (
+        "cash", "", "", "", text_cell(c.currency), amount, "", "", amount, amount, zero, zero, zero, zero,
+        number_cell(c.amount_base), number_cell(c.weight),
+    )  # fmt: skip
 
 
 def entry_lines(entry: Entry) -> list[tuple[str, ...]]:
@@ -144,5 +155,6 @@ async def ledger_file(services: WebServices, user_id: int) -> Stream:
 
 async def holdings_file(services: WebServices, user_id: int) -> Response[bytes]:
     portfolio, _ = await services.portfolios.read(user_id)
-    body = csv_lines([HOLDING_COLUMNS, *(holding_cells(h) for h in portfolio.holdings)])
+    lines = [HOLDING_COLUMNS, *(holding_cells(h) for h in portfolio.holdings), *(cash_cells(c) for c in portfolio.cash)]
+    body = csv_lines(lines)
     return Response(body, media_type=CSV_MEDIA_TYPE, headers=_attachment(f"folio-holdings-{user_id}.csv"))

@@ -11,7 +11,7 @@ import dramatiq
 
 from config.queues import DAILY_JOB_ACTORS, GENERATE_REPORT_ACTOR, MARKET_QUEUE, REPORTS_QUEUE
 from domain.errors import InvalidRequestError, NotFoundError
-from domain.models.market_day import CLOSE_JOB, RETENTION_JOB
+from domain.models.market_day import CLOSE_JOB, CORPORATE_ACTION_JOB, RETENTION_JOB
 from tasks.broker import services
 
 # A day's job that keeps failing (the database down for long) is sent again by the next close or start.
@@ -38,3 +38,10 @@ async def close_market_day(day: str) -> None:
 @dramatiq.actor(actor_name=DAILY_JOB_ACTORS[RETENTION_JOB], queue_name=MARKET_QUEUE, max_retries=MARKET_JOB_RETRIES)
 async def retain_reports(day: str) -> None:
     await services().market_day.retain_reports(date.fromisoformat(day))
+
+
+@dramatiq.actor(
+    actor_name=DAILY_JOB_ACTORS[CORPORATE_ACTION_JOB], queue_name=MARKET_QUEUE, max_retries=MARKET_JOB_RETRIES
+)
+async def run_corporate_actions(day: str) -> None:
+    await services().corporate_actions.run(date.fromisoformat(day))

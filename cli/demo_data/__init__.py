@@ -8,8 +8,9 @@ leaves nothing behind, a second run (or a concurrent one) finds the users and sk
 Conventions worth knowing when reading the data:
 
 * Quotes and daily closes are in the instrument's own currency.
-* A ``cash`` instrument (``CASH-EUR``...) represents holding that currency: its ``currency`` is
-  USD and its price is the USD value of one unit (the FX rate); ``CASH-USD`` is always 1.
+* A ``cash`` instrument (``CASH-EUR``...) is a currency's exchange rate: its ``currency`` is USD
+  and its price is the USD value of one unit; ``CASH-USD`` is always 1. Nobody holds one: a user's
+  cash is in the ledger (opening deposits dated ``OPENING_AT``, or the user's creation if later).
 * Bond prices are per 100 of face value; bond quantities are in units of that price.
 """
 
@@ -21,6 +22,7 @@ from cli.demo_data.shape import (
     LAST_TRADING_DAY,
     MAX_HOLDINGS,
     MIN_HOLDINGS,
+    OPENING_AT,
     QUOTES_AS_OF,
     TRADING_DAYS,
     USER_COUNT,
@@ -36,6 +38,7 @@ __all__ = [
     "LAST_TRADING_DAY",
     "MAX_HOLDINGS",
     "MIN_HOLDINGS",
+    "OPENING_AT",
     "QUOTES_AS_OF",
     "TRADING_DAYS",
     "USER_COUNT",

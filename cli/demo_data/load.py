@@ -19,6 +19,7 @@ from cli.demo_data.rows import (
 from cli.demo_data.shape import (
     _ADVISORY_LOCK_KEY,
     DEFAULT_SEED,
+    OPENING_AT,
     QUOTES_AS_OF,
     TRADING_DAYS,
     USER_COUNT,
@@ -124,6 +125,7 @@ def load_demo_data(database_url: str, *, seed: int = DEFAULT_SEED, base_currency
         deferred = _defer_constraints(cursor, ("daily_prices", "quotes", "holdings"))
         instruments = _build_instruments(seed)
         closes: list[list[float]] = []
+        currency_cash: list[tuple[int, str, str]] = []
         _copy(cursor, "COPY users (id, email, name, created_at, external_id) FROM STDIN", _user_blocks(seed))
         # Users created through the API take ids from the sequence: past the demo users'.
         cursor.execute("SELECT setval('users_id_seq', (SELECT max(id) FROM users))")
@@ -145,10 +147,10 @@ def load_demo_data(database_url: str, *, seed: int = DEFAULT_SEED, base_currency
         _copy(
             cursor,
             "COPY holdings (user_id, instrument_id, quantity, average_cost, realized_pnl, updated_at) FROM STDIN",
-            _holding_blocks(seed, instruments, closes),
+            _holding_blocks(seed, instruments, closes, currency_cash),
         )
         _restore_constraints(cursor, deferred)
-        book_opening_cash(cursor, base_currency, QUOTES_AS_OF)
+        book_opening_cash(cursor, base_currency, currency_cash, opened=OPENING_AT)
         cursor.execute(
             "INSERT INTO quote_versions (quotes, published_at) VALUES (%s, %s)", (len(instruments), QUOTES_AS_OF)
         )

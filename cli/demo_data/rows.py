@@ -17,6 +17,7 @@ from cli.demo_data.shape import (
     demo_user_ids,
     trading_days,
 )
+from domain.models.quotes import CASH_PREFIX
 
 # --------------------------------------------------------------------------------------------
 # Row generation: each function yields COPY text blocks.
@@ -129,7 +130,17 @@ def _volume(rng: random.Random, asset_class: str) -> int:
     return int(rng.lognormvariate(math.log(median), 1.2))
 
 
-def _holding_blocks(seed: int, instruments: Sequence[_Instrument], closes: Sequence[list[float]]) -> Iterable[str]:
+def _holding_blocks(
+    seed: int,
+    instruments: Sequence[_Instrument],
+    closes: Sequence[list[float]],
+    currency_cash: list[tuple[int, str, str]],
+) -> Iterable[str]:
+    """Yield the holdings COPY text; fill ``currency_cash`` with each user's (user id, currency, units) of cash.
+
+    A user's currency picks (USD for 70%, another currency for 15%) are cash in that currency, booked in
+    the ledger by the opening deposits, never lots: the `cash` instruments are the FX rates' quotes.
+    """
     rng = random.Random(f"{seed}:holdings")
     # Zipf-ish popularity: a shuffled rank order, weighted by asset class.
     candidates = [i for i in instruments if i.asset_class != "cash"]
@@ -159,7 +170,10 @@ def _holding_blocks(seed: int, instruments: Sequence[_Instrument], closes: Seque
         for instrument_id in sorted(picked):
             instrument = picked[instrument_id]
             quantity, cost = _position(rng, instrument, closes[instrument_id - 1])
-            lines.append(f"{user_id}\t{instrument_id}\t{quantity}\t{cost}\t0\t{_AS_OF_TEXT}\n")
+            if instrument.asset_class == "cash":  # drawn as a position, so the other picks stay as they were
+                currency_cash.append((user_id, instrument.symbol.removeprefix(CASH_PREFIX), quantity))
+            else:
+                lines.append(f"{user_id}\t{instrument_id}\t{quantity}\t{cost}\t0\t{_AS_OF_TEXT}\n")
     yield "".join(lines)
 
 

@@ -51,3 +51,7 @@ def trading_days() -> list[dt.date]:
         day -= dt.timedelta(days=1)
     days.reverse()
     return days
+
+
+#: When the demo users' ledgers open: the first trading day's close (a user created later opens then).
+OPENING_AT: Final = dt.datetime.combine(trading_days()[0], dt.time(20, 0), tzinfo=dt.UTC)

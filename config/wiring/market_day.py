@@ -7,14 +7,24 @@ import msgspec
 
 from config.queues import DAILY_JOB_ACTORS, MARKET_QUEUE
 from config.settings import Settings
+from config.wiring.background import run_in_background
 from config.wiring.reports import build_broker
 from config.wiring.resources import Resources, open_resources
+from domain.adapters.breaker import CircuitBreaker
 from domain.adapters.daily_jobs_queue import DramatiqDailyJobQueue
+from domain.adapters.postgres.corporate_actions import PostgresCorporateActionStore
 from domain.adapters.postgres.daily_values import PostgresDailyValues
+from domain.adapters.postgres.holdings import PostgresHoldingsRepository
 from domain.adapters.postgres.market_day import PostgresMarketDayStore
+from domain.adapters.postgres.quotes import PostgresQuoteRepository
+from domain.adapters.valkey_bus import ValkeyInvalidationBus
+from domain.adapters.valkey_cache import ValkeyHoldingsCache
 from domain.adapters.valkey_quote_bus import ValkeyQuoteVersionBus
 from domain.models.market_day import DAILY_JOBS, parse_close_time
+from domain.services.corporate_actions import CorporateActionService
+from domain.services.market_data import QuoteBook
 from domain.services.market_day import MarketClock, MarketDayJobs
+from domain.services.portfolios import PortfolioService
 
 CLOCK_POOL_SIZE = 2
 
@@ -30,6 +40,41 @@ def market_day_jobs(resources: Resources) -> MarketDayJobs:
         daily_values=PostgresDailyValues(
             resources.pool, settings.base_currency, deadline_s=settings.daily_values_deadline_s
         ),
+    )
+
+
+def corporate_action_jobs(resources: Resources, stack: contextlib.AsyncExitStack) -> CorporateActionService:
+    """For the worker's actor: its changes drop the users' holdings from the shared cache and from every
+    process's local copy (the worker listens on the invalidation bus, so its broadcasts are acknowledged)."""
+    settings = resources.settings
+    bus = ValkeyInvalidationBus(
+        settings.valkey_url,
+        resources.valkey,
+        heartbeat_s=settings.invalidation_heartbeat_ms / 1000,
+        ack_timeout_s=settings.invalidation_ack_timeout_ms / 1000,
+        connect_timeout_s=settings.cache_timeout_ms / 1000,
+    )
+    breaker = CircuitBreaker(
+        "cache",
+        failures=settings.cache_breaker_failures,
+        reset_s=settings.cache_breaker_reset_s,
+        metrics=resources.metrics,
+    )
+    cache = ValkeyHoldingsCache(resources.valkey, breaker, ttl_s=settings.redis_cache_ttl)
+    book = QuoteBook(PostgresQuoteRepository(resources.pool), settings.base_currency)  # never read: only invalidates
+    portfolios = PortfolioService(
+        PostgresHoldingsRepository(resources.pool),
+        book.current,
+        cache=cache if settings.portfolio_cache else None,
+        bus=bus if settings.local_cache else None,
+        metrics=resources.metrics,
+    )
+    if settings.local_cache:
+        run_in_background(stack, portfolios.listen(), "invalidations")
+    return CorporateActionService(
+        PostgresCorporateActionStore(resources.pool),
+        portfolios.invalidate,
+        ValkeyQuoteVersionBus(resources.valkey, settings.valkey_url),
     )
 
 

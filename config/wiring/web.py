@@ -17,6 +17,7 @@ from config.wiring.resources import Resources, open_resources
 from domain.adapters.breaker import CircuitBreaker
 from domain.adapters.oidc import OidcExternalTokens
 from domain.adapters.postgres.audit import PostgresAuditLog
+from domain.adapters.postgres.corporate_actions import PostgresCorporateActionStore
 from domain.adapters.postgres.credentials import PostgresApiKeyStore
 from domain.adapters.postgres.holdings import PostgresHoldingsRepository
 from domain.adapters.postgres.ledger import PostgresLedger
@@ -39,6 +40,7 @@ from domain.ports.identity import ExternalTokens
 from domain.ports.metrics import Metrics
 from domain.services.api_keys import ApiKeyService
 from domain.services.audit import AuditTrail, ReadRecorder
+from domain.services.corporate_actions import CorporateActionService
 from domain.services.export import ExportService
 from domain.services.fleet import FleetService
 from domain.services.health import HealthService
@@ -71,6 +73,7 @@ class WebServices:
     trades: TradeService
     trade_imports: TradeImportService
     ledger: LedgerService
+    corporate_actions: CorporateActionService
     performance: PerformanceService
     quotes: QuoteBook
     market_data: MarketDataService
@@ -118,6 +121,9 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
                 settlement=traded.import_settlement,
             ),
             ledger=LedgerService(PostgresLedger(resources.pool), portfolios.invalidate),
+            corporate_actions=CorporateActionService(
+                PostgresCorporateActionStore(resources.pool), portfolios.invalidate
+            ),
             performance=PerformanceService(
                 PostgresValueHistory(resources.pool, settings.base_currency),
                 resources.clock,

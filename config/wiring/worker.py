@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from config.settings import Settings
 from config.wiring.background import run_in_background
 from config.wiring.fleet import join_fleet
-from config.wiring.market_day import market_day_jobs
+from config.wiring.market_day import corporate_action_jobs, market_day_jobs
 from config.wiring.reports import report_policy, report_queue
 from config.wiring.resources import Resources, open_resources
 from domain.adapters.pdf import ReportlabRenderer, warm_up
@@ -21,6 +21,7 @@ from domain.adapters.postgres.reports import PostgresReportRepository
 from domain.adapters.smtp import SmtpMailer
 from domain.models.quotes import QuoteSnapshot
 from domain.ports.metrics import Metrics
+from domain.services.corporate_actions import CorporateActionService
 from domain.services.fleet import FleetService
 from domain.services.market_data import QuoteBook
 from domain.services.market_day import MarketDayJobs
@@ -34,6 +35,7 @@ class WorkerServices:
     settings: Settings
     reports: ReportRunner
     market_day: MarketDayJobs
+    corporate_actions: CorporateActionService
     fleet: FleetService
     metrics: Metrics
 
@@ -57,6 +59,7 @@ async def open_worker(settings: Settings) -> AsyncIterator[WorkerServices]:
             settings=settings,
             reports=runner,
             market_day=market_day_jobs(resources),
+            corporate_actions=corporate_action_jobs(resources, stack),
             fleet=join_fleet(resources, stack),
             metrics=resources.metrics,
         )

@@ -34,7 +34,6 @@ from domain.analytics.performance import (
     time_weighted_return,
     volatility,
 )
-from domain.models.quotes import CASH_PREFIX
 from domain.models.reports import Allocation, PortfolioAnalytics, ReportHolding, TopHolding, ValuePoint
 
 ONE_MONTH = 21
@@ -75,7 +74,7 @@ def analyse(
         unrealized_pnl=pnl.quantize(CENT),
         unrealized_pnl_pct=float(pnl / cost) if cost else None,
         by_asset_class=allocation(((h.asset_class, v) for h, v in zip(holdings, values, strict=True)), total),
-        by_currency=allocation(((exposure_currency(h), v) for h, v in zip(holdings, values, strict=True)), total),
+        by_currency=allocation(((h.currency, v) for h, v in zip(holdings, values, strict=True)), total),
         top_holdings=top_holdings(holdings, values, total, top),
         series=series,
         return_1m=period_return(points, ONE_MONTH),
@@ -89,13 +88,6 @@ def analyse(
         drawdown_trough=drawdown.trough if drawdown else None,
         herfindahl=herfindahl(values, total),
     )
-
-
-def exposure_currency(holding: ReportHolding) -> str:
-    """The currency a holding exposes the owner to: a cash line's own currency (`CASH-EUR` → EUR)."""
-    if holding.asset_class == "cash" and holding.symbol.startswith(CASH_PREFIX):
-        return holding.symbol.removeprefix(CASH_PREFIX)
-    return holding.currency
 
 
 def allocation(pairs: Iterable[tuple[str, Decimal]], total: Decimal) -> tuple[Allocation, ...]:

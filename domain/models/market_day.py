@@ -11,7 +11,8 @@ import msgspec
 
 CLOSE_JOB = "close"  # record each instrument's daily close from its last quote, roll its previous close
 RETENTION_JOB = "report_retention"  # delete finished reports older than the retention period
-DAILY_JOBS: tuple[str, ...] = (CLOSE_JOB, RETENTION_JOB)  # sent in this order for a day
+CORPORATE_ACTION_JOB = "corporate_actions"  # splits, dividends' holders and payments due (models.corporate_actions)
+DAILY_JOBS: tuple[str, ...] = (CLOSE_JOB, RETENTION_JOB, CORPORATE_ACTION_JOB)  # sent in this order for a day
 
 # Audit actions (dotted names, as in domain.models.audit).
 MARKET_CLOSE = "market.close"

@@ -9,9 +9,11 @@ class DailyValueStore(Protocol):
     """Keeps each user's daily values, so a read of a period does not rebuild the days that have closed."""
 
     @abstractmethod
-    async def fill(self, user_id: int | None = None) -> int:
+    async def fill(self, user_id: int | None = None, *, readers_only: bool = False) -> int:
         """Compute and store the valuation days up to today (UTC) that `user_id` (None: every user) does not
         have stored yet, or no longer right; days already stored are left alone, so a repeat does nothing.
+        `readers_only` (with None) keeps to the users whose days were stored before: the market day's close
+        adds a day to theirs, and anyone else's whole history is computed on its first read.
 
         Returns:
             The number of users whose days were computed.

@@ -65,7 +65,7 @@ class MarketDayJobs:
         if self._daily_values is None:
             return
         try:
-            users = await self._daily_values.fill()
+            users = await self._daily_values.fill(readers_only=True)
         except UnavailableError:
             # Not the close's failure: the closes are recorded, and a read computes (and stores) what is missing.
             log.warning("close of %s: daily values not stored now; each user's are stored on its next read", day)

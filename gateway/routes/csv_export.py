@@ -37,9 +37,9 @@ class CsvExportController(Controller):
         "/holdings.csv",
         operation_id="exportHoldingsCsv",
         opt={SCOPE: "read"},
-        summary="The user's holdings valued at the current quotes, as a CSV file",
+        summary="The user's holdings and cash valued at the current quotes, as a CSV file",
         responses={
-            200: _csv_answer("One line per holding, columns as the portfolio's holdings"),
+            200: _csv_answer("A line per holding, then a line per currency of cash (column `type`: holding or cash)"),
             **problems(400, 401, 403, 404, 429, 503, notes=USER_NOTES),
         },
     )

@@ -81,7 +81,7 @@ async def test_a_request_outside_the_keys_scopes_is_a_403_naming_the_scope(clien
     reader = (await new_key(client, user))["key"]  # `read` by default
     trader = (await new_key(client, user, scopes=["trade"]))["key"]
     reporter = (await new_key(client, user, scopes=["reports"]))["key"]
-    order = {"symbol": "CASH-EUR", "side": "buy", "quantity": "1", "price": "1.1"}
+    order = {"symbol": "XOM", "side": "buy", "quantity": "1", "price": "1.1"}
     refused = {
         ("POST", f"/api/user/{user}/trades", reader): "trade",
         ("POST", f"/api/generate-report?user_id={user}", reader): "reports",

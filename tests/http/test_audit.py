@@ -35,7 +35,7 @@ async def eventually_audited(client, request_id: str, **query) -> list[dict]:
 async def test_a_trade_is_audited_under_its_request_id_and_a_refused_one_leaves_no_entry(client, auth_headers):
     me = await create(client)
     mine = auth_headers(me["id"])
-    order = {"symbol": "CASH-CHF", "side": "buy", "quantity": "4", "price": "1.2"}
+    order = {"symbol": "XOM", "side": "buy", "quantity": "4", "price": "1.2"}
     assert (await deposit(client, me["id"], "4.8", headers=mine)).status_code == 201
     placed = await client.post(f"/api/user/{me['id']}/trades", json=order, headers=mine)
     refused = await client.post(
@@ -121,7 +121,7 @@ async def test_the_export_holds_everything_about_the_user(client, auth_headers):
     mine = auth_headers(me["id"])
     assert (await deposit(client, me["id"], "3.9", headers=mine)).status_code == 201
     for quantity in ("1", "2"):
-        order = {"symbol": "CASH-GBP", "side": "buy", "quantity": quantity, "price": "1.3"}
+        order = {"symbol": "XOM", "side": "buy", "quantity": quantity, "price": "1.3"}
         assert (await client.post(f"/api/user/{me['id']}/trades", json=order, headers=mine)).status_code == 201
     report = (await client.post(f"/api/generate-report?user_id={me['id']}", headers=mine)).json()
     key = await client.post(f"/api/user/{me['id']}/api-keys", json={"name": "exporter"}, headers=mine)
@@ -134,7 +134,7 @@ async def test_the_export_holds_everything_about_the_user(client, auth_headers):
     document = r.json()
     assert document["format"] == "folio-export/1"
     assert document["user"] == me
-    assert document["holdings"] == [{"symbol": "CASH-GBP", "quantity": 3, "average_cost": 1.3}]
+    assert document["holdings"] == [{"symbol": "XOM", "quantity": 3, "average_cost": 1.3}]
     assert [t["quantity"] for t in document["trades"]] == [2, 1]
     assert [x["task_id"] for x in document["reports"]] == [report["task_id"]]
     assert document["api_keys"] == [{k: v for k, v in key.json().items() if k != "key"}]
@@ -166,7 +166,7 @@ def _insert_trades(database_url: str, user_id: int, count: int) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO trades (user_id, instrument_id, side, quantity, price)"
-            " SELECT %s, (SELECT id FROM instruments WHERE symbol = 'CASH-EUR'), 'buy', 1, 1.1"
+            " SELECT %s, (SELECT id FROM instruments WHERE symbol = 'XOM'), 'buy', 1, 1.1"
             " FROM generate_series(1, %s)",
             (user_id, count),
         )

@@ -100,7 +100,7 @@ async def test_a_user_reaches_their_own_portfolio_and_trades(client, auth_header
     [("GET", "/api/user/8/portfolio"), ("GET", "/api/user/8/trades"), ("POST", "/api/user/8/trades")],
 )
 async def test_another_users_portfolio_and_trades_are_403(client, auth_headers, method, path):
-    order = {"symbol": "CASH-CAD", "side": "buy", "quantity": "1", "price": "0.7"}
+    order = {"symbol": "XOM", "side": "buy", "quantity": "1", "price": "0.7"}
     r = await client.request(method, path, headers=auth_headers(7), json=order if method == "POST" else None)
     body = assert_problem(r, 403)
     assert "holdings" not in body

@@ -99,7 +99,7 @@ async def test_a_repeated_idempotency_key_returns_the_first_entry_once(client):
 async def test_a_buy_pays_from_cash_and_without_enough_cash_is_422_naming_amount(client):
     user = await new_user(client)
     await move(client, user, "deposit", "100")
-    order = {"symbol": "CASH-EUR", "side": "buy", "quantity": "10", "price": "1.5"}
+    order = {"symbol": "XOM", "side": "buy", "quantity": "10", "price": "1.5"}
     bought = await client.post(f"/api/user/{user}/trades", json=order)
     assert bought.status_code == 201, bought.text
     assert (dec(bought)["fee"], dec(bought)["cash"]) == (0, {"USD": Decimal(85)})

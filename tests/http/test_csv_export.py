@@ -11,6 +11,7 @@ import pytest
 from gateway.csv_documents import HOLDING_COLUMNS, TRADE_COLUMNS
 from tests.http.test_auth import assert_problem
 from tests.http.test_trade_imports import funded
+from tests.http.test_users import create
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 PLAIN_DECIMAL = r"-?[0-9]+(\.[0-9]+)?"
@@ -69,11 +70,13 @@ async def test_a_trades_export_imports_into_another_user_as_the_same_trades(clie
     assert [[t[f] for f in fields] for t in theirs] == [[t[f] for f in fields] for t in mine]
 
 
-async def test_holdings_export_is_the_portfolio_as_csv(client, symbols):
+async def test_holdings_export_is_the_portfolio_as_csv_with_its_cash_and_day_change(client, symbols):
     a, b = symbols
     me = await funded(client)
     await trade(client, me, a, "buy", "2", "10")
     await trade(client, me, b, "buy", "5", "1.5")
+    eur = {"type": "deposit", "amount": "250.5", "currency": "EUR"}
+    assert (await client.post(f"/api/user/{me}/cash", json=eur)).status_code == 201
     r = await client.get(f"/api/user/{me}/holdings.csv")
     assert r.status_code == 200, r.text
     assert r.headers["content-disposition"] == f'attachment; filename="folio-holdings-{me}.csv"'
@@ -81,15 +84,28 @@ async def test_holdings_export_is_the_portfolio_as_csv(client, symbols):
     assert tuple(rows[0]) == HOLDING_COLUMNS
     portfolio = json.loads((await client.get(f"/api/user/{me}/portfolio")).content, parse_float=Decimal)
     by_symbol = {h["symbol"]: h for h in portfolio["holdings"]}
-    assert {row["symbol"] for row in rows} == set(by_symbol) == {a, b}
-    for row in rows:
+    lots = [row for row in rows if row["type"] == "holding"]
+    assert {row["symbol"] for row in lots} == set(by_symbol) == {a, b}
+    for row in lots:
         held = by_symbol[row["symbol"]]
-        assert (Decimal(row["quantity"]), Decimal(row["average_cost"])) == (held["quantity"], held["average_cost"])
+        for column in ("quantity", "average_cost", "market_value", "day_change", "day_change_pct", "weight"):
+            assert Decimal(row[column]) == held[column], column
         assert row["name"] == held["name"] or row["name"] == "'" + held["name"]
+    cash = [row for row in rows if row["type"] == "cash"]
+    assert [row["type"] for row in rows] == ["holding"] * 2 + ["cash"] * 2  # the holdings, then the cash
+    assert (
+        {row["currency"]: Decimal(row["market_value"]) for row in cash}
+        == {c["currency"]: c["amount"] for c in portfolio["cash"]}
+        == {"USD": Decimal(10_000_000) - 20 - Decimal("7.5"), "EUR": Decimal("250.5")}
+    )
+    for row in cash:
+        line = next(c for c in portfolio["cash"] if c["currency"] == row["currency"])
+        assert (Decimal(row["market_value_base"]), Decimal(row["weight"])) == (line["amount_base"], line["weight"])
+        assert (row["symbol"], row["price"], Decimal(row["day_change"])) == ("", "", 0)
 
 
 async def test_an_empty_history_is_the_header_alone(client):
-    me = await funded(client)
+    me = (await create(client))["id"]  # no cash either
     for path, columns in (("trades.csv", TRADE_COLUMNS), ("holdings.csv", HOLDING_COLUMNS)):
         r = await client.get(f"/api/user/{me}/{path}")
         assert r.content.decode() == ",".join(columns) + "\r\n"

@@ -70,7 +70,7 @@ async def test_a_linked_users_token_reaches_its_own_data_and_no_one_elses(linked
     assert me.json() == user
     for path in (f"/api/user/{user['id']}/portfolio", f"/api/user/{user['id']}/portfolio", "/api/market-data/CASH-EUR"):
         assert (await linked.get(path, headers=signed_in)).status_code == 200, path  # both portfolio lanes
-    trade = {"symbol": "CASH-EUR", "side": "buy", "quantity": "1", "price": "1.08"}
+    trade = {"symbol": "XOM", "side": "buy", "quantity": "1", "price": "1.08"}
     assert (await deposit(linked, user["id"], "1.08", headers=signed_in)).status_code == 201
     assert (await linked.post(f"/api/user/{user['id']}/trades", json=trade, headers=signed_in)).status_code == 201
     other = await create(linked)
@@ -95,7 +95,7 @@ async def test_a_token_naming_folio_scopes_acts_within_them(linked, provider):
     user = await create(linked, external_id=(sub := subject()))
     reader = bearer(provider.mint(signing_key(provider), sub=sub, scope="openid read"))
     assert (await linked.get(f"/api/user/{user['id']}/trades", headers=reader)).status_code == 200
-    trade = {"symbol": "CASH-EUR", "side": "buy", "quantity": "1", "price": "1.08"}
+    trade = {"symbol": "XOM", "side": "buy", "quantity": "1", "price": "1.08"}
     refused = await linked.post(f"/api/user/{user['id']}/trades", json=trade, headers=reader)
     assert "trade" in assert_problem(refused, 403)["detail"]
 

@@ -32,7 +32,7 @@ async def test_portfolio_is_valued_at_the_latest_quotes(client, servers):
     body = json.loads(r.content, parse_float=Decimal)
     expected = expected_from_database(servers.database_url, 42)
     assert body["user_id"] == 42
-    assert 5 <= len(body["holdings"]) <= 30
+    assert 3 <= len(body["holdings"]) <= 30  # 5 to 30 picks, of which up to two currencies, kept as cash
     assert {h["symbol"] for h in body["holdings"]} == set(expected)
     for h in body["holdings"]:
         value, base = expected[h["symbol"]]
@@ -110,3 +110,27 @@ async def test_the_openapi_document_requires_the_day_change_fields(client):
     portfolio = next(s for name, s in schemas.items() if name.endswith("PortfolioView"))
     assert {"day_change", "day_change_pct"} <= set(holding["required"])
     assert {"total_day_change", "total_day_change_pct"} <= set(portfolio["required"])
+
+
+@pytest.mark.parametrize("user", [1, 42, 2718, 5000, 9999])
+async def test_a_demo_users_cash_is_its_ledger_and_no_currency_is_a_holding(client, user):
+    body = json.loads((await client.get(f"/api/user/{user}/portfolio")).content, parse_float=Decimal)
+    assert [h["symbol"] for h in body["holdings"] if h["asset_class"] == "cash"] == []
+    entries, cursor = [], None
+    while True:
+        params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get(f"/api/user/{user}/ledger", params=params)).json()
+        entries += page["items"]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    postings_sum: dict[str, Decimal] = {}
+    for entry in entries:
+        per_currency: dict[str, Decimal] = {}
+        for p in entry["postings"]:
+            amount = Decimal(str(p["amount"]))
+            per_currency[p["currency"]] = per_currency.get(p["currency"], Decimal(0)) + amount
+            if p["account"] == "cash":
+                postings_sum[p["currency"]] = postings_sum.get(p["currency"], Decimal(0)) + amount
+        assert set(per_currency.values()) == {Decimal(0)}, entry  # each entry balances in each currency
+    held = {c: a for c, a in postings_sum.items() if a}
+    assert {c["currency"]: c["amount"] for c in body["cash"]} == held

@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from gateway.auth import mint_token
+from tests.http.test_corporate_actions import served
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 
@@ -28,16 +29,25 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 RANDOM_SEED = 20261206  # the same requests each run, so a failure can be replayed
 RUN_USERS = (9901, 9902)  # the users the config's dictionaries name; the user token is the first one's
 PROFILE = "SELECT email, name, external_id, base_currency FROM users WHERE id = %s"
+ACTIONS_SYMBOL = "CA-SCHEMATHESIS"  # the instrument the run's corporate actions name (schemathesis.toml)
 # Listings are the stateful phase's preferred starting points; without them it starts from the user's resources.
 LISTINGS = ("getMarketData", "listInstruments", "listReports")
 # Creating users is left to the first pass: Hypothesis replays a scenario's steps, and a replayed creation
 # meets its own email (409) where the first run got a 201; with it, the phase ended after 15 to 80 scenarios
 # instead of about 140 (measured). The users' own operations and links are followed from the other answers.
 # The CSV files and the performance report end a scenario (they have no links to follow): the operations pass
-# covers them.
+# covers them. Corporate actions stay out of it too: the stateful phase reuses values it saw (a demo holding's
+# symbol), and a split recorded on a demo instrument would move its prices under every later test (the
+# operations pass records them on the run's own instrument, schemathesis.toml).
 NOT_STATEFUL = (
-    *LISTINGS, "createUser", "exportTradesCsv", "exportHoldingsCsv", "exportLedgerCsv", "getPerformance",
-)  # fmt: skip
+    *LISTINGS,
+    "createUser",
+    "exportTradesCsv",
+    "exportHoldingsCsv",
+    "exportLedgerCsv",
+    "recordCorporateAction",
+    "getPerformance",
+)
 PASSES = {
     "operations": ["--phases", "examples,coverage,fuzzing"],
     "stateful": ["--phases", "stateful", "--max-examples", "100"]
@@ -113,7 +123,25 @@ def run_users_reports_removed(settings):
         )
 
 
-def test_the_app_honours_its_own_openapi_document(two_web_processes, settings, tmp_path, run_users_reports_removed):
+@pytest.fixture
+async def actions_instrument(settings, client) -> None:
+    """The instrument the run's corporate actions name, published as a quote version and waited for (a new
+    instrument otherwise appears at some later test's ingest and changes the static data's ETag under it)."""
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        inserted = conn.execute(
+            "INSERT INTO instruments (id, symbol, name, asset_class, currency, exchange)"
+            " SELECT coalesce(max(id), 0) + 1, %s, 'Corporate actions under test', 'equity', 'USD', 'TEST'"
+            " FROM instruments WHERE NOT EXISTS (SELECT 1 FROM instruments WHERE symbol = %s)",
+            (ACTIONS_SYMBOL, ACTIONS_SYMBOL),
+        ).rowcount
+        if inserted:
+            conn.execute("INSERT INTO quote_versions (quotes) VALUES (1)")
+    await served(client, ACTIONS_SYMBOL)
+
+
+def test_the_app_honours_its_own_openapi_document(
+    two_web_processes, settings, tmp_path, run_users_reports_removed, actions_instrument
+):
     tokens = {
         "operator": mint_token(settings, subject="schemathesis", scope="operator"),
         "user": mint_token(settings, subject=str(RUN_USERS[0]), scope="user"),

@@ -124,6 +124,20 @@ async def test_one_row_that_cannot_be_booked_books_none_of_the_file(client, symb
     assert await audit_of(client, action="trade.import", target=f"user:{me}") == []
 
 
+async def test_a_row_naming_a_currency_is_a_422_naming_its_symbol_and_books_nothing(client, symbols):
+    """`CASH-EUR` is the euro's exchange rate, not a lot to hold: cash moves through POST /cash."""
+    a = symbols[2]
+    me = await funded(client)
+    text = HEADER + f"2024-01-02,{a},buy,5,10\r\n2024-01-03,CASH-EUR,buy,100,1.08\r\n"
+    problem = assert_problem(await upload(client, me, text), 422)
+    [error] = problem["errors"]
+    assert (error["row"], error["column"], error["field"]) == (3, "symbol", "symbol")
+    assert "CASH-EUR" in error["message"]
+    assert "cash" in error["message"]
+    assert (await client.get(f"/api/user/{me}/trades")).json()["items"] == []
+    assert await held(client, me, a) is None
+
+
 @pytest.mark.parametrize(
     ("text", "row", "column"),
     [

@@ -56,7 +56,7 @@ async def test_a_new_user_has_an_empty_portfolio_and_trades(client):
     user = await create(client)
     portfolio = (await client.get(f"/api/user/{user['id']}/portfolio")).json()
     assert (portfolio["holdings"], portfolio["total_market_value"]) == ([], 0)
-    order = {"symbol": "CASH-EUR", "side": "buy", "quantity": "2", "price": "1.1"}
+    order = {"symbol": "XOM", "side": "buy", "quantity": "2", "price": "1.1"}
     unfunded = await client.post(f"/api/user/{user['id']}/trades", json=order)
     assert unfunded.status_code == 422, unfunded.text  # a new user has no cash yet
     assert unfunded.json()["errors"][0]["field"] == "amount"
@@ -176,7 +176,7 @@ async def test_erasure_replaces_personal_data_keeps_financial_records_and_stops_
 ):
     me = await create(client, external_id=f"idp|{uuid.uuid4()}")
     uid, mine = me["id"], auth_headers(me["id"])
-    trade = {"symbol": "CASH-EUR", "side": "buy", "quantity": "3", "price": "1.1"}
+    trade = {"symbol": "XOM", "side": "buy", "quantity": "3", "price": "1.1"}
     assert (await deposit(client, uid, "10", headers=mine)).status_code == 201
     assert (await client.post(f"/api/user/{uid}/trades", json=trade, headers=mine)).status_code == 201
     assert (await client.get(f"/api/user/{uid}/portfolio", headers=mine)).status_code == 200  # now cached

@@ -1,5 +1,6 @@
-"""Stored daily values on the real PostgreSQL: the market day's close stores every user's days once, however
-often it is delivered, and a user with none stored (created after the close) is answered right and stored.
+"""Stored daily values on the real PostgreSQL: the market day's close stores the day of every user whose days
+were read before, once however often it is delivered, and a user with none stored (created after the close)
+is answered right and stored.
 
 The suite works in a database of its own: a close rolls every quote of the database it runs in.
 """
@@ -107,6 +108,9 @@ async def test_the_close_stores_each_users_days_once_though_delivered_twice(
     values_database: str, pool: AsyncConnectionPool
 ) -> None:
     owner(values_database, 1)
+    owner(values_database, 4)  # never reads its performance
+    history = await PostgresValueHistory(pool, "USD").history(1, YESTERDAY, TODAY)  # stores yesterday
+    assert [(v.day, v.value) for v in history.values] == [(YESTERDAY, Decimal(110))]  # today has no close yet
     jobs = MarketDayJobs(
         PostgresMarketDayStore(pool), InMemoryQuoteVersionBus(), FixedClock(datetime.now(UTC)), retention_days=30,
         daily_values=PostgresDailyValues(pool, "USD"),
@@ -115,10 +119,11 @@ async def test_the_close_stores_each_users_days_once_though_delivered_twice(
     first = stored(values_database, 1)
     # yesterday: 60 cash + 5 x 10; today, at the close just recorded: 60 + 5 x 12
     assert [(d, v) for d, v, _ in first] == [(YESTERDAY, Decimal(110)), (TODAY, Decimal(120))]
+    assert stored(values_database, 4) == []  # the close keeps the readers' days only: its are computed when read
 
     assert await jobs.close(TODAY) is None  # delivered again
     assert stored(values_database, 1) == first  # the same rows, not written again
-    assert await PostgresDailyValues(pool, "USD").fill() == 0
+    assert await PostgresDailyValues(pool, "USD").fill(readers_only=True) == 0
 
     # A deposit after the close: today's stored value no longer counts; the read computes today's afresh.
     deposit(values_database, 1, 50, datetime.now(UTC))

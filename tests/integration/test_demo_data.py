@@ -1,5 +1,6 @@
 """The demo data loader against a real PostgreSQL: counts, shape, idempotence, determinism, size."""
 
+import datetime as dt
 import threading
 import time
 from decimal import Decimal
@@ -14,6 +15,8 @@ from cli.demo_data import (
     INSTRUMENT_COUNT,
     MAX_HOLDINGS,
     MIN_HOLDINGS,
+    OPENING_AT,
+    QUOTES_AS_OF,
     TRADING_DAYS,
     USER_COUNT,
     DemoDataResult,
@@ -30,7 +33,19 @@ CHECKSUMS = {
     "instruments": "SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM instruments t",
     "quotes": "SELECT md5(string_agg(t::text, '|' ORDER BY instrument_id)) FROM quotes t",
     "holdings": "SELECT md5(string_agg(t::text, '|' ORDER BY user_id, instrument_id)) FROM holdings t",
+    "cash_balances": "SELECT md5(string_agg(t::text, '|' ORDER BY user_id, currency)) FROM cash_balances t",
 }
+# Per user, the lots and the currencies kept as cash besides the float (USD above it, or another currency).
+PICKS_PER_USER = """
+SELECT min(n), max(n), count(*) FROM (
+    SELECT user_id, count(*) AS n FROM (
+        SELECT user_id FROM holdings
+        UNION ALL
+        SELECT user_id FROM cash_balances
+        WHERE (currency = 'USD' AND balance > %s) OR (currency <> 'USD' AND balance > 0)
+    ) picks GROUP BY user_id
+) x
+"""
 CATALOG = """
 SELECT conrelid::regclass::text, conname::text, pg_get_constraintdef(oid) FROM pg_constraint
 WHERE conrelid::regclass::text IN ('users', 'instruments', 'quotes', 'daily_prices', 'holdings')
@@ -81,7 +96,8 @@ def test_load_reports_what_it_loaded(loaded: tuple[str, DemoDataResult, list[tup
     assert result.loaded
     assert (result.users, result.instruments, result.quotes) == (USER_COUNT, INSTRUMENT_COUNT, INSTRUMENT_COUNT)
     assert result.daily_prices == INSTRUMENT_COUNT * TRADING_DAYS
-    assert USER_COUNT * MIN_HOLDINGS <= result.holdings <= USER_COUNT * MAX_HOLDINGS
+    # A user's picks are 5 to 30 positions, of which up to two are currencies: those are cash, not lots.
+    assert USER_COUNT * (MIN_HOLDINGS - 2) <= result.holdings <= USER_COUNT * MAX_HOLDINGS
 
 
 def test_counts_and_shape(loaded: tuple[str, DemoDataResult, list[tuple[Any, ...]]]) -> None:
@@ -113,10 +129,13 @@ def test_counts_and_shape(loaded: tuple[str, DemoDataResult, list[tuple[Any, ...
         days = [row[0] for row in conn.execute("SELECT DISTINCT day FROM daily_prices ORDER BY 1")]
         assert days == trading_days()
         assert all(day.weekday() < 5 for day in days)
-        per_user = one("SELECT min(n), max(n), count(*) FROM (SELECT count(*) n FROM holdings GROUP BY user_id) x")
+        per_user = conn.execute(PICKS_PER_USER, (OPENING_FLOAT,)).fetchone()
+        assert per_user is not None
         assert per_user[0] >= MIN_HOLDINGS
         assert per_user[1] <= MAX_HOLDINGS
         assert per_user[2] == USER_COUNT
+        assert one("SELECT count(*) FROM holdings h JOIN instruments i ON i.id = h.instrument_id"
+                   " WHERE i.asset_class = 'cash'") == 0  # fmt: skip
         assert one("SELECT count(*) FROM holdings") == result.holdings
         assert one("SELECT count(*) FROM holdings WHERE quantity <= 0 OR average_cost <= 0") == 0
         # Popular instruments are shared by many users.
@@ -266,8 +285,32 @@ def test_every_demo_ledger_reconciles(loaded: tuple[str, DemoDataResult, list[tu
     with psycopg.connect(url) as conn:
         assert conn.execute(RECONCILE).fetchone() == (0,)
         assert conn.execute(PAID_FOR).fetchone() == (0,)
-        balances = conn.execute("SELECT currency, min(balance), max(balance), count(*) FROM cash_balances"
-                                " WHERE balance > 0 GROUP BY 1").fetchall()  # fmt: skip
-        assert balances == [("USD", OPENING_FLOAT, OPENING_FLOAT, USER_COUNT)]
-        zero = conn.execute("SELECT count(*) FROM cash_balances WHERE balance = 0 AND currency = 'USD'").fetchone()
-        assert zero == (0,)
+        usd = conn.execute("SELECT min(balance), count(*) FROM cash_balances WHERE currency = 'USD'").fetchone()
+        assert usd == (OPENING_FLOAT, USER_COUNT)  # the float, and for most users their dollars besides
+        kept = dict(conn.execute("SELECT currency, count(*) FROM cash_balances WHERE balance > 0 GROUP BY 1"))
+        assert kept["USD"] == USER_COUNT
+        assert {"EUR", "GBP", "JPY"} <= set(kept)  # the other currency picks are cash in that currency
+
+
+UNBALANCED = """
+SELECT count(*) FROM (
+    SELECT p.entry_id, p.currency FROM ledger_postings p GROUP BY 1, 2 HAVING sum(p.amount) <> 0
+) off
+"""
+MISDATED = """
+SELECT count(*) FROM ledger_entries e JOIN users u ON u.id = e.user_id
+WHERE e.booked_at <> greatest(%s, u.created_at)
+"""
+
+
+def test_every_demo_user_opens_on_the_first_close_or_when_created(
+    loaded: tuple[str, DemoDataResult, list[tuple[Any, ...]]],
+) -> None:
+    """Each entry balances per currency, and a user's history starts at the calendar's start, not its end."""
+    url, _result, _catalog_before = loaded
+    with psycopg.connect(url) as conn:
+        assert conn.execute(UNBALANCED).fetchone() == (0,)
+        assert conn.execute(MISDATED, (OPENING_AT,)).fetchone() == (0,)
+        first, last = conn.execute("SELECT min(booked_at), max(booked_at) FROM ledger_entries").fetchone()  # type: ignore[misc]
+        assert first == OPENING_AT == dt.datetime.combine(trading_days()[0], dt.time(20), tzinfo=dt.UTC)
+        assert last < QUOTES_AS_OF  # users created in the last year open on their creation day

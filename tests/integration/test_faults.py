@@ -15,8 +15,8 @@ from tests.tcp_proxy import TcpProxy
 pytestmark = pytest.mark.integration
 
 
-def cad(body: dict) -> Decimal:
-    held = next((h for h in body["holdings"] if h["symbol"] == "CASH-CAD"), None)
+def held_xom(body: dict) -> Decimal:
+    held = next((h for h in body["holdings"] if h["symbol"] == "XOM"), None)
     return Decimal(str(held["quantity"])) if held else Decimal(0)
 
 
@@ -36,15 +36,15 @@ async def test_with_valkey_stopped_reads_and_writes_stay_correct_and_caching_res
     assert (await client.get(url)).headers["x-cache"] == "hit"
     embedded_valkey.stop()
     try:
-        before = cad((await client.get(url)).json())
+        before = held_xom((await client.get(url)).json())
         placed = await client.post(
-            f"/api/user/{user}/trades", json={"symbol": "CASH-CAD", "side": "buy", "quantity": "2", "price": "0.7"}
+            f"/api/user/{user}/trades", json={"symbol": "XOM", "side": "buy", "quantity": "2", "price": "0.7"}
         )
         assert placed.status_code == 201
         for _ in range(20):  # the breaker opens; every read still answers from PostgreSQL
             r = await client.get(url)
             assert r.status_code == 200
-            assert cad(r.json()) == before + 2
+            assert held_xom(r.json()) == before + 2
             assert r.headers["x-cache"] == "miss"
         health = (await client.get("/health")).json()
         assert health["status"] == "degraded"
@@ -59,7 +59,7 @@ async def test_with_valkey_stopped_reads_and_writes_stay_correct_and_caching_res
 
     async def cached_again() -> bool:
         r = await client.get(url)
-        return r.status_code == 200 and r.headers["x-cache"] == "hit" and cad(r.json()) == before + 2
+        return r.status_code == 200 and r.headers["x-cache"] == "hit" and held_xom(r.json()) == before + 2
 
     assert await eventually(cached_again), "caching did not resume after Valkey came back"
 

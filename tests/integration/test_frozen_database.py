@@ -31,7 +31,7 @@ READ_S = 1.0  # DB_DEADLINE_S of the apps below
 WRITE_S = 1.5  # DB_WRITE_DEADLINE_S
 SLACK_S = 1.0  # a fast 503 comes within its deadline plus this; a hang lasts the whole freeze
 HEALTH_S = 1.0 + 0.5  # the health budget (1 s in all) plus scheduling slack on a busy machine
-ORDER = {"symbol": "CASH-CHF", "side": "buy", "quantity": "3", "price": "1.1"}
+ORDER = {"symbol": "MA", "side": "buy", "quantity": "3", "price": "1.1"}
 
 
 @pytest.fixture
@@ -105,8 +105,8 @@ async def serving(settings, headers: dict[str, str], **changes: object) -> Async
         yield client
 
 
-def chf(response: Response) -> Decimal:
-    held = next((h for h in response.json()["holdings"] if h["symbol"] == "CASH-CHF"), None)
+def held_ma(response: Response) -> Decimal:
+    held = next((h for h in response.json()["holdings"] if h["symbol"] == "MA"), None)
     return Decimal(str(held["quantity"])) if held else Decimal(0)
 
 
@@ -117,7 +117,7 @@ async def test_a_frozen_server_answers_reads_a_trade_and_readiness_with_fast_503
     trader, key = 6110, f"frozen-{uuid.uuid4()}"
     # Connections enough for every request: each waits on the frozen server, not on the pool.
     async with serving(settings, operator_headers, database_pool_size=10, max_overflow=0) as c:
-        before = chf(await c.get(f"/api/user/{trader}/portfolio"))
+        before = held_ma(await c.get(f"/api/user/{trader}/portfolio"))
         assert (await c.get("/health/ready")).status_code == 200
         await asyncio.sleep(1.1)  # past the readiness cache (and most connections past POOL_PRE_PING_IDLE_S)
         with frozen(postgres):
@@ -149,7 +149,7 @@ async def test_a_frozen_server_answers_reads_a_trade_and_readiness_with_fast_503
         assert again.status_code == 201
         assert again.headers["idempotent-replayed"] == "true"
         assert again.json()["id"] == retried.json()["id"]
-        assert chf(await c.get(f"/api/user/{trader}/portfolio")) == before + 3
+        assert held_ma(await c.get(f"/api/user/{trader}/portfolio")) == before + 3
 
 
 async def ok(c: httpx.AsyncClient, url: str) -> bool:
@@ -162,7 +162,7 @@ async def test_a_trade_frozen_in_its_transaction_answers_503_after_the_write_dea
     trader, key = 6116, f"frozen-{uuid.uuid4()}"
     one = {"database_pool_size": 1, "max_overflow": 0, "pool_timeout_s": 30.0, "pool_pre_ping_idle_s": 3600.0}
     async with serving(settings, operator_headers, **one) as c:
-        before = chf(await c.get(f"/api/user/{trader}/portfolio"))
+        before = held_ma(await c.get(f"/api/user/{trader}/portfolio"))
         with frozen(postgres):
             placed = await timed(c.post(f"/api/user/{trader}/trades", json=ORDER, headers={"Idempotency-Key": key}))
         assert_fast_503(placed, WRITE_S + SLACK_S)
@@ -171,7 +171,7 @@ async def test_a_trade_frozen_in_its_transaction_answers_503_after_the_write_dea
         retried = await c.post(f"/api/user/{trader}/trades", json=ORDER, headers={"Idempotency-Key": key})
         assert retried.status_code == 201, retried.text
         assert "idempotent-replayed" not in retried.headers
-        assert chf(await c.get(f"/api/user/{trader}/portfolio")) == before + 3
+        assert held_ma(await c.get(f"/api/user/{trader}/portfolio")) == before + 3
 
 
 async def test_a_connection_frozen_during_its_check_on_borrow_answers_a_fast_503(postgres, settings, operator_headers):

@@ -14,7 +14,7 @@ from tests.tcp_proxy import TcpProxy
 pytestmark = pytest.mark.integration
 
 WRITE_S = 1.0
-ORDER = {"symbol": "CASH-SEK", "side": "buy", "quantity": "3", "price": "0.095"}
+ORDER = {"symbol": "KO", "side": "buy", "quantity": "3", "price": "0.095"}
 
 
 @pytest.fixture
@@ -30,8 +30,8 @@ def through(proxy: TcpProxy, url: str) -> str:
     return f"{user_host}@127.0.0.1:{proxy.port}/{rest.split('/', 1)[1]}"
 
 
-def sek(body: dict) -> Decimal:
-    held = next((h for h in body["holdings"] if h["symbol"] == "CASH-SEK"), None)
+def held_ko(body: dict) -> Decimal:
+    held = next((h for h in body["holdings"] if h["symbol"] == "KO"), None)
     return Decimal(str(held["quantity"])) if held else Decimal(0)
 
 
@@ -43,7 +43,7 @@ async def test_a_trade_whose_commit_answer_is_lost_answers_503_and_its_retry_rep
     url, trades = f"/api/user/{trader}/portfolio", f"/api/user/{trader}/trades"
     async with AsyncTestClient(app=create_app(s), timeout=10) as c:
         c.headers.update(operator_headers)
-        before = sek((await c.get(url)).json())
+        before = held_ko((await c.get(url)).json())
         assert (await c.get(url)).headers["x-cache"] == "hit"
 
         proxy.lose_answers_after(b"COMMIT")  # the server gets the COMMIT; its answer never comes back
@@ -56,9 +56,9 @@ async def test_a_trade_whose_commit_answer_is_lost_answers_503_and_its_retry_rep
         assert elapsed < WRITE_S + 1.0
 
         # The trade did commit, and the client cannot know: reads show it at once (no stale cached copy)...
-        assert sek((await c.get(url)).json()) == before + 3
+        assert held_ko((await c.get(url)).json()) == before + 3
         # ...and the retry with the same key returns it instead of buying again.
         retried = await c.post(trades, json=ORDER, headers={"Idempotency-Key": key})
         assert retried.status_code == 201, retried.text
         assert retried.headers["idempotent-replayed"] == "true"
-        assert sek((await c.get(url)).json()) == before + 3
+        assert held_ko((await c.get(url)).json()) == before + 3

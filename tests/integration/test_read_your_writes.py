@@ -10,7 +10,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 USER = 5003
-SYMBOL = "CASH-CAD"
+SYMBOL = "KO"
 
 
 def quantity(body: dict, symbol: str = SYMBOL) -> Decimal:

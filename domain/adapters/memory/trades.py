@@ -11,7 +11,13 @@ from domain.adapters.memory.clock import FixedClock
 from domain.adapters.memory.holdings import InMemoryHoldingsRepository
 from domain.adapters.memory.ledger import InMemoryLedger
 from domain.adapters.memory.quotes import InMemoryQuoteRepository
-from domain.errors import IdempotencyKeyReusedError, InvalidRequestError, UnknownSymbolError, UserNotFoundError
+from domain.errors import (
+    CurrencyNotTradableError,
+    IdempotencyKeyReusedError,
+    InvalidRequestError,
+    UnknownSymbolError,
+    UserNotFoundError,
+)
 from domain.models.audit import AuditEntry, trade_target, user_target
 from domain.models.holdings import Holding
 from domain.models.ledger import CASH, Settlement, gross_and_fee
@@ -124,6 +130,8 @@ class InMemoryTradeStore(TradeStore):
         instrument = next((i for i in self._quotes.instruments.values() if i.symbol == order.symbol), None)
         if instrument is None:
             raise UnknownSymbolError(order.symbol)
+        if instrument.asset_class == "cash":
+            raise CurrencyNotTradableError(order.symbol)
         after, realized = self._position(user_id, instrument.id).apply(order)
         trade_id = len(self.trades) + 1
         drafts = settle(order, instrument.currency, settlement.fees, trade_id)

@@ -62,8 +62,8 @@ to_base AS (
 COMPUTE = f"""
 trades_all AS (
     SELECT t.user_id, t.instrument_id, (t.executed_at AT TIME ZONE 'UTC')::date AS day,
-           sum(CASE t.side WHEN 'buy' THEN t.quantity ELSE -t.quantity END) AS quantity
-    FROM targets u JOIN trades t ON t.user_id = u.user_id GROUP BY 1, 2, 3
+           sum(CASE t.side WHEN 'buy' THEN t.adjusted_quantity ELSE -t.adjusted_quantity END) AS quantity
+    FROM targets u JOIN trades_adjusted t ON t.user_id = u.user_id GROUP BY 1, 2, 3
 ),
 first_day AS (
     SELECT user_id, min(day) AS day
@@ -157,6 +157,12 @@ _HASH_JOINS = "SELECT set_config('enable_nestloop', 'off', true)"
 _EXCLUSIVE = "SELECT pg_advisory_xact_lock(%s)"
 # The users to fill, held as a booking holds them; then those whose stored days stop before today.
 _HOLD_ALL = "SELECT id FROM users WHERE erased_at IS NULL AND id > %s ORDER BY id LIMIT %s FOR NO KEY UPDATE"
+# The users whose days were read once (those with a mark): the close job keeps only theirs up to date, a
+# day each; anyone else's are computed on their first read.
+_HOLD_READERS = """
+SELECT u.id FROM users u JOIN daily_value_marks m ON m.user_id = u.id
+WHERE u.erased_at IS NULL AND u.id > %s ORDER BY u.id LIMIT %s FOR NO KEY UPDATE OF u
+"""
 _HOLD_ONE = "SELECT id FROM users WHERE erased_at IS NULL AND id = %s FOR NO KEY UPDATE"
 _STALE = f"""
 SELECT u.id, k.through, (now() AT TIME ZONE 'UTC')::date
@@ -187,7 +193,7 @@ _INVALIDATE_ONE = f"{_INVALIDATE_ALL} AND user_id = %(user)s"
 name_queries({
     _SHARED: "daily_values.lock", _EXCLUSIVE: "daily_values.lock", _TIMEOUT: "daily_values.timeout",
     _HASH_JOINS: "daily_values.plan",
-    _HOLD_ALL: "daily_values.hold", _HOLD_ONE: "daily_values.hold",
+    _HOLD_ALL: "daily_values.hold", _HOLD_ONE: "daily_values.hold", _HOLD_READERS: "daily_values.hold",
     _STALE: "daily_values.stale", _CLEAR: "daily_values.clear", _FILL: "daily_values.fill",
     _INVALIDATE_ALL: "daily_values.invalidate", _INVALIDATE_ONE: "daily_values.invalidate",
 })  # fmt: skip
@@ -203,14 +209,14 @@ async def invalidate_from(conn: AsyncConnection, day: date, user_id: int | None 
 
 
 async def _fill_batch(
-    conn: AsyncConnection, base: str, user_id: int | None, after_id: int, deadline_s: float | None
+    conn: AsyncConnection, base: str, user_id: int | None, after_id: int, deadline_s: float | None, hold_all: str
 ) -> tuple[int, int | None]:
     """Fill one batch of users (ids above `after_id`) up to today: (users filled, last id held or None)."""
     if deadline_s is not None:  # the statements may take the batch's whole deadline, not a request's
         await conn.execute(_TIMEOUT, (f"{int(deadline_s * 1000)}ms",), prepare=True)
     await conn.execute(_SHARED, (DAILY_VALUES_LOCK,), prepare=True)
     if user_id is None:
-        cur = await conn.execute(_HOLD_ALL, (after_id, FILL_BATCH), prepare=True)
+        cur = await conn.execute(hold_all, (after_id, FILL_BATCH), prepare=True)
     else:
         cur = await conn.execute(_HOLD_ONE, (user_id,), prepare=True)
     held = [row[0] for row in await cur.fetchall()]
@@ -233,11 +239,12 @@ class PostgresDailyValues(DailyValueStore):
         self._base = base_currency
         self._deadline_s = deadline_s  # per batch; None: the pool's write deadline
 
-    async def fill(self, user_id: int | None = None) -> int:
+    async def fill(self, user_id: int | None = None, *, readers_only: bool = False) -> int:
+        hold_all = _HOLD_READERS if readers_only else _HOLD_ALL
         filled, after_id = 0, 0
         while True:
             async with connection(self._pool, write=True, deadline_s=self._deadline_s) as conn, conn.transaction():
-                count, last = await _fill_batch(conn, self._base, user_id, after_id, self._deadline_s)
+                count, last = await _fill_batch(conn, self._base, user_id, after_id, self._deadline_s, hold_all)
             filled += count
             if last is None or user_id is not None:
                 return filled

@@ -36,7 +36,7 @@ name_queries({
 })  # fmt: skip
 
 
-async def _claim(conn: AsyncConnection, job: str, day: date) -> bool:
+async def claim_run(conn: AsyncConnection, job: str, day: date) -> bool:
     cur = await conn.execute(_CLAIM, (job, day), prepare=True)
     return await cur.fetchone() is not None
 
@@ -53,7 +53,7 @@ class PostgresMarketDayStore(MarketDayStore):
 
     async def close_day(self, day: date, *, audit: AuditEntry) -> ClosedDay | None:
         async with connection(self._pool, write=True) as conn, conn.transaction():
-            if not await _claim(conn, CLOSE_JOB, day):
+            if not await claim_run(conn, CLOSE_JOB, day):
                 return None
             # Serialised with quote ingests: the closes are the prices of one published version.
             await conn.execute(_LOCK_INGEST, (INGEST_LOCK,), prepare=True)
@@ -72,7 +72,7 @@ class PostgresMarketDayStore(MarketDayStore):
 
     async def purge_reports(self, day: date, *, before: datetime, audit: AuditEntry) -> int | None:
         async with connection(self._pool, write=True) as conn, conn.transaction():
-            if not await _claim(conn, RETENTION_JOB, day):
+            if not await claim_run(conn, RETENTION_JOB, day):
                 return None
             cur = await conn.execute(_PURGE, (before,), prepare=True)
             deleted = cur.rowcount

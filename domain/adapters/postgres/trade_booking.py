@@ -9,7 +9,7 @@ from psycopg import AsyncConnection
 
 from domain.adapters.postgres.ledger import post_entries
 from domain.adapters.postgres.pool import name_queries
-from domain.errors import UnknownSymbolError, UserErasedError, UserNotFoundError
+from domain.errors import CurrencyNotTradableError, UnknownSymbolError, UserErasedError, UserNotFoundError
 from domain.models.ledger import CASH, Settlement, gross_and_fee
 from domain.models.ledger import settlement as settle
 from domain.models.trades import Order, Position, Trade, TradeResult
@@ -17,7 +17,7 @@ from domain.models.trades import Order, Position, Trade, TradeResult
 # Locking the user row serialises one user's orders: no lost update on a first buy, and a
 # repeated Idempotency-Key finds the first trade once it is committed.
 _LOCK_USER = "SELECT erased_at FROM users WHERE id = %s FOR UPDATE"
-_INSTRUMENT = "SELECT id, currency FROM instruments WHERE symbol = %s"
+_INSTRUMENT = "SELECT id, currency, asset_class FROM instruments WHERE symbol = %s"
 _POSITION = """
 SELECT quantity, average_cost, realized_pnl FROM holdings
 WHERE user_id = %s AND instrument_id = %s FOR UPDATE
@@ -74,7 +74,9 @@ async def book_trade(
     row = await (await conn.execute(_INSTRUMENT, (order.symbol,), prepare=True)).fetchone()
     if row is None:
         raise UnknownSymbolError(order.symbol)
-    instrument_id, currency = row
+    instrument_id, currency, asset_class = row
+    if asset_class == "cash":
+        raise CurrencyNotTradableError(order.symbol)
     held = await (await conn.execute(_POSITION, (user_id, instrument_id), prepare=True)).fetchone()
     before = Position(quantity=held[0], average_cost=held[1], realized_pnl=held[2]) if held else Position()
     after, realized = before.apply(order)

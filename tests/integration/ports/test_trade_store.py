@@ -9,10 +9,16 @@ from decimal import Decimal
 
 import pytest
 
-from domain.errors import IdempotencyKeyReusedError, InsufficientHoldingsError, UnknownSymbolError, UserNotFoundError
+from domain.errors import (
+    CurrencyNotTradableError,
+    IdempotencyKeyReusedError,
+    InsufficientHoldingsError,
+    UnknownSymbolError,
+    UserNotFoundError,
+)
 from domain.models.audit import CASH_MOVE, TRADE_PLACE, AuditEntry, AuditQuery, change_digest
 from domain.models.holdings import Cash, Holding, Holdings
-from domain.models.ledger import CashMove
+from domain.models.ledger import Balance, CashMove
 from domain.models.quotes import Instrument
 from domain.models.trade_imports import TRADE_IMPORT, ImportRow, fingerprint
 from domain.models.trades import Order, Position, Side, TradeResult
@@ -259,3 +265,20 @@ async def test_an_import_settles_in_cash_and_a_buy_the_cash_does_not_cover_books
     refused = await world.trades.import_rows(broke, batch, dry_run=False, audit=IMPORT_AUDIT)
     assert [(e.row, e.field) for e in refused.errors] == [(2, "amount"), (3, "quantity")]
     assert await held(world, broke) == ()
+
+
+async def test_a_currency_is_not_tradable_in_an_order_or_an_import(world: World):
+    """A `cash` instrument is a currency's exchange rate: cash moves through the ledger, never as a lot."""
+    a = await world.instrument()
+    eur = await world.instrument(asset_class="cash")
+    user = await funded(world)
+    with pytest.raises(CurrencyNotTradableError) as refused:
+        await world.trades.place(user, order(eur, "buy", "10", "1.1"), None, audit=AUDIT)
+    assert refused.value.field == "symbol"
+    outcome = await world.trades.import_rows(
+        user, rows(order(a, "buy", "1", "10"), order(eur, "buy", "10", "1.1")), dry_run=False, audit=IMPORT_AUDIT
+    )
+    assert [(e.row, e.field) for e in outcome.errors] == [(3, "symbol")]
+    assert await held(world, user) == ()
+    assert (await world.trades.history(user, limit=5, before=None)).items == ()
+    assert await world.ledger.balances(user) == (Balance(currency="USD", amount=FUNDS),)

@@ -60,9 +60,9 @@ def test_single_holding_totals_returns_volatility_sharpe_and_drawdown():
     assert a.top_holdings[0].unrealized_pnl == D("50.00")
 
 
-def test_cash_only_is_flat_with_no_sharpe_and_currency_from_the_cash_symbol():
-    usd = holding("CASH-USD", "1000", "1", "1", cls="cash", series=closes(START, *[1] * 30))
-    eur = holding("CASH-EUR", "100", "1.10", "1.10", cls="cash", series=closes(START, *[1.1] * 30))
+def test_flat_holdings_have_no_sharpe_and_expose_their_own_currency():
+    usd = holding("TBILL", "1000", "1", "1", cls="bond", series=closes(START, *[1] * 30))
+    eur = holding("EURBOND", "100", "1", "1", cls="bond", ccy="EUR", fx="1.10", series=closes(START, *[1] * 30))
     a = analyse([usd, eur], base_currency="USD", risk_free_rate=0.04)
     assert a.total_value == D("1110.00")
     assert a.unrealized_pnl == D("0.00")

@@ -24,6 +24,8 @@ from domain.models.quotes import Instrument, Quote
 from domain.services.market_day import MarketClock, MarketDayJobs
 
 CLOSE_AT = time(21, 0)
+# The jobs the twin store runs (DAILY_JOBS also has the corporate actions, which have no twin yet).
+TWIN_JOBS = (CLOSE_JOB, RETENTION_JOB)
 MONDAY = date(2026, 11, 2)
 AFTER_CLOSE = datetime(2026, 11, 2, 21, 0, 5, tzinfo=UTC)
 
@@ -50,9 +52,9 @@ class Market:
         self.bus = InMemoryQuoteVersionBus()
         self.daily_values = InMemoryDailyValues()
         self.jobs = MarketDayJobs(self.store, self.bus, self.clock, retention_days=30, daily_values=self.daily_values)
-        self.queue = InMemoryDailyJobQueue(DAILY_JOBS)
+        self.queue = InMemoryDailyJobQueue(TWIN_JOBS)
         self.market_clock = MarketClock(
-            self.store, self.queue, self.clock, jobs=DAILY_JOBS, close_at=CLOSE_AT, catch_up_days=7
+            self.store, self.queue, self.clock, jobs=TWIN_JOBS, close_at=CLOSE_AT, catch_up_days=7
         )
 
     async def deliver(self) -> None:
@@ -150,7 +152,8 @@ async def test_every_close_delivery_stores_every_users_daily_values_and_a_failed
     market = Market()
     assert await market.jobs.close(MONDAY) is not None
     assert await market.jobs.close(MONDAY) is None  # a repeat: stores whatever the first could not
-    assert market.daily_values.fills == [None, None]  # None: every user
+    assert market.daily_values.fills == [None, None]  # None: every user (whose days were read before)
+    assert market.daily_values.readers_only == [True, True]
     market.daily_values.failing = True
     closed = await market.jobs.close(MONDAY + timedelta(days=1))
     assert closed is not None

@@ -1,4 +1,4 @@
--- depends: 0008.trade-imports
+-- depends: 0010.corporate-action-failures
 -- Each user's portfolio value at the close of each valuation day, in the base currency, stored once the
 -- day is computed so the performance route reads past days instead of rebuilding them per request
 -- (domain/adapters/postgres/daily_values.py). The close job fills them for every user; a read fills a
