@@ -61,7 +61,12 @@ BENCH_RATE_LIMITS = {
     "RATE_LIMIT_ANON_PER_MINUTE": "1000000000",
     "RATE_LIMIT_OPERATOR_PER_MINUTE": "1000000000",
 }
-SERVER_ENV: dict[Server, dict[str, str]] = {"main": {}, "cold": {"PORTFOLIO_CACHE": "false"}, "ceiling": {}, "raw": {}}
+SERVER_ENV: dict[Server, dict[str, str]] = {
+    "main": {},
+    "cold": {"PORTFOLIO_CACHE": "false", "PERFORMANCE_CACHE": "false"},
+    "ceiling": {},
+    "raw": {},
+}
 TARGETS: dict[Server, str] = {"ceiling": CEILING_TARGET, "raw": RAW_TARGET}
 # Production refuses to start without a signing key: each bench run makes its own unless one is given.
 JWT_SECRET = os.environ.get("JWT_SECRET") or secrets.token_urlsafe(48)

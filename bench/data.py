@@ -45,6 +45,8 @@ def prepare(data_dir: Path, procfile: Path) -> BenchData:
         if release:
             _step("release", ["sh", "-c", release], env)
         _step("demo data", [sys.executable, "-m", "cli", "demo-data"], env)
+        # What the close job leaves each day: every user's daily values stored (a no-op once they are).
+        _step("daily values", [sys.executable, "-m", "cli", "daily-values"], env)
         if servers.postgres is not None:
             _fresh_copy(servers.postgres.url("postgres"))
             env["DATABASE_URL"] = servers.postgres.url(RUN_DB)

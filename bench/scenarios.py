@@ -15,7 +15,8 @@ Server = Literal["main", "cold", "ceiling", "raw"]
 class Scenario:
     name: str
     script: str  # a file under bench/lua/
-    # main: the production configuration; cold: PORTFOLIO_CACHE=false; ceiling and raw: bench.ceiling's two apps
+    # main: the production configuration; cold: PORTFOLIO_CACHE=false and PERFORMANCE_CACHE=false;
+    # ceiling and raw: bench.ceiling's two apps
     server: Server
     what: str
     # Seconds of warm-up at least: "hot" is measured as a long-running process serves, caches full.
@@ -41,6 +42,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         credential="key",
     ),
     Scenario("portfolio_cold", "portfolio_cold.lua", "cold", "GET portfolio, uniform users, PORTFOLIO_CACHE=false"),
+    Scenario(
+        "performance_cold", "performance_cold.lua", "cold", "GET performance 1Y, uniform users, PERFORMANCE_CACHE=false"
+    ),
+    Scenario(
+        "performance_cached", "performance_cached.lua", "main", "GET performance 1Y, Zipf(1.1) over the users", 15
+    ),
     Scenario("market_data_gzip", "market_data_gzip.lua", "main", "GET /api/market-data, Accept-Encoding: gzip"),
     Scenario("trades", "trades.lua", "main", "POST trades: buy 1 of 200 equities, uniform users"),
     Scenario("mix", "mix.lua", "main", "80% portfolio, 10% market data, 5% static data, 5% trades"),

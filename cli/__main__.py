@@ -1,4 +1,5 @@
-"""`python -m cli <command>`: dev (make run), migrate, demo-data, simulate, clock, token, audit, deploy, cost.
+"""`python -m cli <command>`: dev (make run), migrate, demo-data, daily-values, simulate, clock, token, audit,
+deploy, cost.
 
 Subcommands import their modules lazily, so `migrate` works where the dev-only packages
 (embedded servers) are not installed.
@@ -43,6 +44,19 @@ def _demo_data(settings: Settings, args: argparse.Namespace) -> int:
         )
     else:
         print(f"demo data: skipped ({result.reason})")
+    return 0
+
+
+def _daily_values(settings: Settings, args: argparse.Namespace) -> int:
+    from config.wiring.daily_values import fill_daily_values
+    from domain.errors import UnavailableError
+
+    try:
+        users = fill_daily_values(settings)
+    except UnavailableError as e:
+        print(f"daily values: {e.detail}", file=sys.stderr)
+        return 2
+    print(f"daily values: stored for {users} users" if users else "daily values: every user's are up to date")
     return 0
 
 
@@ -111,6 +125,7 @@ _COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] 
     "dev": ("run embedded servers (for unset URLs), release, demo data, then the Procfile's processes", _dev),
     "migrate": ("apply the outstanding database migrations to DATABASE_URL", _migrate),
     "demo-data": ("load the demo data into DATABASE_URL (a no-op when it is there)", _demo_data),
+    "daily-values": ("store every user's daily values up to today (the close job does it each day)", _daily_values),
     "simulate": ("development only: move random prices every second and publish them as new versions", _simulate),
     "clock": ("send the market day's jobs (close, report retention) at MARKET_CLOSE_UTC; catch up missed days", _clock),
     "token": ("print a signed bearer token for a user (--user ID) or an operator (--operator)", _token),

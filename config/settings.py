@@ -30,6 +30,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     cache_breaker_failures: Positive = 5
     cache_breaker_reset_s: PositiveFloat = 5.0
     portfolio_cache: bool = True
+    performance_cache: bool = True  # false: every performance answer computed afresh (`make bench`'s cold figures)
     local_cache: bool = True
     local_cache_max_entries: Positive = 100_000
     cache_fill_wait_ms: Positive = 3000
@@ -69,6 +70,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # time every day, and on start the days it missed, at most `market_catch_up_days` back per job.
     market_close_utc: Annotated[str, msgspec.Meta(pattern="^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "21:00"
     market_catch_up_days: Positive = 7
+    # The close job stores every user's daily values (for the performance route) in batches of users, each in
+    # one transaction under this deadline (its statements too); a read stores a user's missing days itself.
+    daily_values_deadline_s: PositiveFloat = 60.0
     report_retention_days: Positive = 90  # finished reports (and their PDFs) older than this are deleted
     # Trades settle in cash (exact decimals, in the instrument's currency): a fee of TRADE_FEE_BPS basis
     # points of quantity x price, at least TRADE_FEE_MIN; AUTO_FX converts a buy's shortfall from the base

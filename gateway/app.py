@@ -31,6 +31,7 @@ from gateway.routes.export import ExportController
 from gateway.routes.ledger import CashController, LedgerController
 from gateway.routes.market_data import MarketDataController, market_data_document
 from gateway.routes.ops import OpsController
+from gateway.routes.performance import PerformanceController
 from gateway.routes.portfolios import PortfolioController
 from gateway.routes.reports import ReportController
 from gateway.routes.sessions import SessionController
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
             CsvExportController,
             CashController,
             LedgerController,
+            PerformanceController,
             ReportController,
             OpsController,
             CorporateActionController,

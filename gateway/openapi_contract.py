@@ -60,7 +60,7 @@ HEADERS: dict[str, OpenAPIHeader | Reference] = {
     "X-Cache": OpenAPIHeader(
         schema=Schema(type=OpenAPIType.STRING, enum=["hit", "miss"]),
         required=True,
-        description="`hit` when the holdings came from a cache, `miss` when from the database",
+        description="`hit` when the answer (the holdings, or the performance figures) came from a cache, `miss` if not",
     ),
     "Idempotent-Replayed": OpenAPIHeader(
         schema=Schema(type=OpenAPIType.STRING, enum=["true"]),
@@ -147,6 +147,7 @@ ANSWERS: dict[tuple[str, str], Answer] = {
             "portfolio": _link("getPortfolio", "The portfolio with this cash", user_id="$response.body#/user_id"),
         },
     ),
+    ("getPerformance", "200"): Answer(headers={"X-Cache": "X-Cache"}),
     ("listLedger", "200"): Answer(
         links={
             "nextPage": _link(

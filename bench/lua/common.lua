@@ -111,6 +111,15 @@ function M.portfolio_requests()
   return requests
 end
 
+-- Every user's performance request over a year, built once per thread.
+function M.performance_requests()
+  local requests = {}
+  for user = 1, M.users do
+    requests[user] = M.request("GET", "/api/user/" .. user .. "/performance?period=1Y", user)
+  end
+  return requests
+end
+
 local GZIP = { ["Accept-Encoding"] = "gzip" }
 local JSON = { ["Content-Type"] = "application/json" }
 

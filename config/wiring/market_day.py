@@ -13,6 +13,7 @@ from config.wiring.resources import Resources, open_resources
 from domain.adapters.breaker import CircuitBreaker
 from domain.adapters.daily_jobs_queue import DramatiqDailyJobQueue
 from domain.adapters.postgres.corporate_actions import PostgresCorporateActionStore
+from domain.adapters.postgres.daily_values import PostgresDailyValues
 from domain.adapters.postgres.holdings import PostgresHoldingsRepository
 from domain.adapters.postgres.market_day import PostgresMarketDayStore
 from domain.adapters.postgres.quotes import PostgresQuoteRepository
@@ -36,6 +37,9 @@ def market_day_jobs(resources: Resources) -> MarketDayJobs:
         ValkeyQuoteVersionBus(resources.valkey, settings.valkey_url),
         resources.clock,
         retention_days=settings.report_retention_days,
+        daily_values=PostgresDailyValues(
+            resources.pool, settings.base_currency, deadline_s=settings.daily_values_deadline_s
+        ),
     )
 
 

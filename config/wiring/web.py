@@ -21,6 +21,7 @@ from domain.adapters.postgres.corporate_actions import PostgresCorporateActionSt
 from domain.adapters.postgres.credentials import PostgresApiKeyStore
 from domain.adapters.postgres.holdings import PostgresHoldingsRepository
 from domain.adapters.postgres.ledger import PostgresLedger
+from domain.adapters.postgres.performance import PostgresValueHistory
 from domain.adapters.postgres.pool import PostgresProbe
 from domain.adapters.postgres.quotes import PostgresQuoteRepository
 from domain.adapters.postgres.report_stats import PostgresReportStatistics
@@ -46,6 +47,7 @@ from domain.services.health import HealthService
 from domain.services.invalidations import listen_for_invalidations
 from domain.services.ledger import LedgerService
 from domain.services.market_data import MarketDataService, QuoteBook, QuoteFollower
+from domain.services.performance import CACHED_REPORTS, PerformanceService
 from domain.services.portfolios import PortfolioService
 from domain.services.rate_limits import RateLimiter
 from domain.services.reports.desk import ReportDesk
@@ -72,6 +74,7 @@ class WebServices:
     trade_imports: TradeImportService
     ledger: LedgerService
     corporate_actions: CorporateActionService
+    performance: PerformanceService
     quotes: QuoteBook
     market_data: MarketDataService
     reports: ReportDesk
@@ -120,6 +123,12 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
             ledger=LedgerService(PostgresLedger(resources.pool), portfolios.invalidate),
             corporate_actions=CorporateActionService(
                 PostgresCorporateActionStore(resources.pool), portfolios.invalidate
+            ),
+            performance=PerformanceService(
+                PostgresValueHistory(resources.pool, settings.base_currency),
+                resources.clock,
+                risk_free_rate=settings.risk_free_rate,
+                cache_size=CACHED_REPORTS if settings.performance_cache else 0,
             ),
             quotes=book,
             market_data=MarketDataService(

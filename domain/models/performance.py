@@ -49,3 +49,32 @@ class ValueHistory(msgspec.Struct, frozen=True, kw_only=True):
 
     values: tuple[DailyValue, ...]
     flows: tuple[ExternalFlow, ...]
+
+
+class HistoryVersion(msgspec.Struct, frozen=True, kw_only=True):
+    """What a user's value history depends on: the last market close recorded (None before the first) and
+    the user's latest ledger entry and trade ids (0 without any). Any new close, cash movement or trade
+    changes it, so figures cached under one version stay right until it changes."""
+
+    last_close: date | None
+    ledger_entry: int
+    trade: int
+
+
+class BenchmarkFigures(msgspec.Struct, frozen=True, kw_only=True):
+    """An instrument's figures over the same period, from its closes (no flows): what holding it would have done."""
+
+    symbol: str
+    figures: PerformanceFigures
+    series: tuple[DailyValue, ...]
+
+
+class PerformanceReport(msgspec.Struct, frozen=True, kw_only=True):
+    """The user's figures over a period, the daily values they come from, and a benchmark's if one was asked."""
+
+    since: date
+    until: date
+    figures: PerformanceFigures
+    series: tuple[DailyValue, ...]
+    flows: tuple[ExternalFlow, ...]
+    benchmark: BenchmarkFigures | None

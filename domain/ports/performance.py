@@ -4,7 +4,7 @@ from abc import abstractmethod
 from datetime import date
 from typing import Protocol
 
-from domain.models.performance import ValueHistory
+from domain.models.performance import DailyValue, HistoryVersion, ValueHistory
 
 
 class ValueHistorySource(Protocol):
@@ -19,5 +19,24 @@ class ValueHistorySource(Protocol):
 
         Raises:
             UserNotFoundError: no such user (an erased one too).
+            UnavailableError: the store cannot answer now.
+        """
+
+    @abstractmethod
+    async def version(self, user_id: int) -> HistoryVersion:
+        """What the user's history depends on, cheaply: the latest market close recorded and the user's
+        latest ledger entry and trade. Equal versions give equal histories for the same period.
+
+        Raises:
+            UserNotFoundError: no such user (an erased one too).
+            UnavailableError: the store cannot answer now.
+        """
+
+    @abstractmethod
+    async def closes(self, symbol: str, since: date, until: date) -> tuple[DailyValue, ...]:
+        """An instrument's daily closes in [since, until], oldest first, in its own currency (a benchmark).
+
+        Raises:
+            UnknownSymbolError: no instrument has this symbol (names the field `benchmark`).
             UnavailableError: the store cannot answer now.
         """

@@ -10,6 +10,7 @@ The clock then sends it every day, and catches it up like the others.
 import logging
 from datetime import date, time, timedelta
 
+from domain.errors import UnavailableError
 from domain.models.audit import Actor, AuditEntry
 from domain.models.market_day import (
     MARKET_CLOSE,
@@ -20,6 +21,7 @@ from domain.models.market_day import (
     owed_days,
 )
 from domain.ports.clock import Clock
+from domain.ports.daily_values import DailyValueStore
 from domain.ports.market_day import DailyJobQueue, MarketDayStore
 from domain.ports.quotes import QuoteVersionBus
 
@@ -30,22 +32,45 @@ MARKET_DAY_ACTOR = Actor(name="system:market-day")
 class MarketDayJobs:
     """What the worker's actors call: each job for one day, at most once (a repeat returns None)."""
 
-    def __init__(self, store: MarketDayStore, bus: QuoteVersionBus, clock: Clock, *, retention_days: int) -> None:
+    def __init__(
+        self,
+        store: MarketDayStore,
+        bus: QuoteVersionBus,
+        clock: Clock,
+        *,
+        retention_days: int,
+        daily_values: DailyValueStore | None = None,
+    ) -> None:
         self._store = store
         self._bus = bus
         self._clock = clock
         self._retention = timedelta(days=retention_days)
+        self._daily_values = daily_values
 
     async def close(self, day: date) -> ClosedDay | None:
-        """Record `day`'s closes and start the next day; tell every process of the new quote version."""
+        """Record `day`'s closes and start the next day; tell every process of the new quote version; then
+        store every user's daily values up to today (also on a repeat: a delivery whose fill failed is sent
+        again, and a fill with nothing left to do does nothing)."""
         audit = AuditEntry.by(MARKET_DAY_ACTOR, MARKET_CLOSE, market_day_target(day))
         closed = await self._store.close_day(day, audit=audit)
         if closed is None:
             log.info("close of %s: already done", day)
-            return None
-        await self._bus.announce(closed.version)
-        log.info("close of %s: %d closes recorded (version %d)", day, closed.closes, closed.version)
+        else:
+            await self._bus.announce(closed.version)
+            log.info("close of %s: %d closes recorded (version %d)", day, closed.closes, closed.version)
+        await self._store_daily_values(day)
         return closed
+
+    async def _store_daily_values(self, day: date) -> None:
+        if self._daily_values is None:
+            return
+        try:
+            users = await self._daily_values.fill(readers_only=True)
+        except UnavailableError:
+            # Not the close's failure: the closes are recorded, and a read computes (and stores) what is missing.
+            log.warning("close of %s: daily values not stored now; each user's are stored on its next read", day)
+            return
+        log.info("close of %s: daily values stored for %d users", day, users)
 
     async def retain_reports(self, day: date) -> int | None:
         """Delete the finished reports older than the retention period (counted back from now)."""

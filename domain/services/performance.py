@@ -2,26 +2,48 @@
 `domain.analytics.performance` for how each figure is computed)."""
 
 import asyncio
+import calendar
+from collections import OrderedDict
 from datetime import date, timedelta
+from typing import Literal, get_args
 
 from domain.analytics.performance import performance
 from domain.errors import InvalidRequestError
-from domain.models.performance import PerformanceFigures
+from domain.models.performance import (
+    BenchmarkFigures,
+    DailyValue,
+    HistoryVersion,
+    PerformanceFigures,
+    PerformanceReport,
+    ValueHistory,
+)
 from domain.ports.clock import Clock
 from domain.ports.performance import ValueHistorySource
 
 DEFAULT_SPAN = timedelta(days=365)
 MAX_SPAN_DAYS = 3660  # ten years of daily values: a few thousand points, computed in milliseconds
+CACHED_REPORTS = 4096  # per process; a report of a year of days is some tens of kilobytes
+Period = Literal["1M", "3M", "YTD", "1Y", "ALL"]
+PERIODS: tuple[str, ...] = get_args(Period)
+_ReportKey = tuple[int, str, str | None, date, HistoryVersion]
 
 
 class PerformanceService:
     def __init__(
-        self, history: ValueHistorySource, clock: Clock, *, risk_free_rate: float, max_span_days: int = MAX_SPAN_DAYS
+        self,
+        history: ValueHistorySource,
+        clock: Clock,
+        *,
+        risk_free_rate: float,
+        max_span_days: int = MAX_SPAN_DAYS,
+        cache_size: int = CACHED_REPORTS,
     ) -> None:
         self._history = history
         self._clock = clock
         self._risk_free_rate = risk_free_rate
         self._max_span = timedelta(days=max_span_days)
+        self._cache_size = cache_size  # 0: nothing kept
+        self._reports: OrderedDict[_ReportKey, PerformanceReport] = OrderedDict()
 
     async def figures(
         self, user_id: int, *, since: date | None = None, until: date | None = None
@@ -48,3 +70,73 @@ class PerformanceService:
         if end - start > self._max_span:
             raise InvalidRequestError(f"the period must span at most {self._max_span.days} days", field="since")
         return start, end
+
+    async def report(self, user_id: int, period: str, benchmark: str | None = None) -> tuple[PerformanceReport, bool]:
+        """The figures over a named period up to today, the daily values, and a benchmark instrument's figures;
+        and whether they came from the cache.
+
+        Cached per (user, period, benchmark, day, history version): the version (last close recorded, the
+        user's latest ledger entry and trade) changes with anything the answer depends on, so a cached report
+        is never stale; asking for the version is one indexed read instead of the whole history.
+
+        Raises:
+            InvalidRequestError: an unknown period (`period`) or benchmark symbol (`benchmark`).
+            UserNotFoundError: no such user.
+        """
+        since, until = self.period_of(period)
+        key = (user_id, period, benchmark, until, await self._history.version(user_id))
+        cached = self._reports.get(key)
+        if cached is not None:
+            self._reports.move_to_end(key)
+            return cached, True
+        history = await self._history.history(user_id, since, until)
+        start = history.values[0].day if history.values else since
+        closes = await self._history.closes(benchmark, start, until) if benchmark is not None else None
+        report = await asyncio.to_thread(self._compute, since, until, history, benchmark, closes)
+        self._reports[key] = report
+        while len(self._reports) > self._cache_size:
+            self._reports.popitem(last=False)
+        return report, False
+
+    def period_of(self, period: str) -> tuple[date, date]:
+        """[since, until] of a named period ending today (UTC): 1M and 3M calendar months back, YTD from
+        the 1st of January, 1Y a year back, ALL as far back as the maximum span."""
+        today = self._clock.now().date()
+        starts = {
+            "1M": lambda: _months_back(today, 1),
+            "3M": lambda: _months_back(today, 3),
+            "YTD": lambda: date(today.year, 1, 1),
+            "1Y": lambda: _months_back(today, 12),
+            "ALL": lambda: today - self._max_span,
+        }
+        if period not in starts:
+            raise InvalidRequestError(f"period must be one of {', '.join(PERIODS)}", field="period")
+        return starts[period](), today
+
+    def _compute(
+        self,
+        since: date,
+        until: date,
+        history: ValueHistory,
+        symbol: str | None,
+        closes: tuple[DailyValue, ...] | None,
+    ) -> PerformanceReport:
+        rate = self._risk_free_rate
+        bench = None
+        if symbol is not None and closes is not None:
+            figures = performance(closes, (), risk_free_rate=rate)
+            bench = BenchmarkFigures(symbol=symbol, figures=figures, series=closes)
+        return PerformanceReport(
+            since=since,
+            until=until,
+            figures=performance(history.values, history.flows, risk_free_rate=rate),
+            series=history.values,
+            flows=history.flows,
+            benchmark=bench,
+        )
+
+
+def _months_back(day: date, months: int) -> date:
+    """The same day `months` calendar months earlier, or that month's last day (31 March → 28/29 February)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))

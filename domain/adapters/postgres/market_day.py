@@ -6,6 +6,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from domain.adapters.postgres.audit import append_audit
+from domain.adapters.postgres.daily_values import invalidate_from
 from domain.adapters.postgres.pool import connection, name_queries
 from domain.adapters.postgres.quotes import INGEST_LOCK
 from domain.models.audit import AuditEntry
@@ -58,6 +59,8 @@ class PostgresMarketDayStore(MarketDayStore):
             await conn.execute(_LOCK_INGEST, (INGEST_LOCK,), prepare=True)
             cur = await conn.execute(_RECORD_CLOSES, (day,), prepare=True)
             closes = cur.rowcount
+            # A day's closes change its value, and a past day's (a clock catching up) every later day's.
+            await invalidate_from(conn, day)
             cur = await conn.execute(_ROLL, prepare=True)
             cur = await conn.execute(_PUBLISH, (cur.rowcount,), prepare=True)
             row = await cur.fetchone()

@@ -7,6 +7,7 @@ import msgspec
 import pytest
 
 from domain.adapters.memory.clock import FixedClock
+from domain.adapters.memory.daily_values import InMemoryDailyValues
 from domain.adapters.memory.market_day import InMemoryDailyJobQueue, InMemoryMarketDayStore
 from domain.adapters.memory.quotes import InMemoryQuoteRepository, InMemoryQuoteVersionBus
 from domain.adapters.memory.reports import InMemoryReportRepository
@@ -49,7 +50,8 @@ class Market:
         self.reports = InMemoryReportRepository({7: ("ada@example.com", "Ada")}, self.clock)
         self.store = InMemoryMarketDayStore(self.quotes, self.reports)
         self.bus = InMemoryQuoteVersionBus()
-        self.jobs = MarketDayJobs(self.store, self.bus, self.clock, retention_days=30)
+        self.daily_values = InMemoryDailyValues()
+        self.jobs = MarketDayJobs(self.store, self.bus, self.clock, retention_days=30, daily_values=self.daily_values)
         self.queue = InMemoryDailyJobQueue(TWIN_JOBS)
         self.market_clock = MarketClock(
             self.store, self.queue, self.clock, jobs=TWIN_JOBS, close_at=CLOSE_AT, catch_up_days=7
@@ -144,3 +146,15 @@ async def test_retention_deletes_only_finished_reports_older_than_the_period(age
     assert (report.id in market.reports.rows) is kept
     assert (report.id in market.reports.documents) is kept
     assert await market.jobs.retain_reports(MONDAY) is None
+
+
+async def test_every_close_delivery_stores_every_users_daily_values_and_a_failed_store_fails_not_the_close():
+    market = Market()
+    assert await market.jobs.close(MONDAY) is not None
+    assert await market.jobs.close(MONDAY) is None  # a repeat: stores whatever the first could not
+    assert market.daily_values.fills == [None, None]  # None: every user (whose days were read before)
+    assert market.daily_values.readers_only == [True, True]
+    market.daily_values.failing = True
+    closed = await market.jobs.close(MONDAY + timedelta(days=1))
+    assert closed is not None
+    assert market.bus.announced[-1] == closed.version

@@ -93,3 +93,48 @@ async def test_a_period_out_of_bounds_names_the_field(history, service, since, u
     with pytest.raises(InvalidRequestError) as raised:
         await service.figures(USER, since=since, until=until)
     assert raised.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("period", "since"),
+    [("1M", date(2026, 9, 30)), ("3M", date(2026, 7, 30)), ("YTD", date(2026, 1, 1)), ("1Y", date(2025, 10, 30))],
+)
+def test_named_periods_end_today(service, period, since):
+    assert service.period_of(period) == (since, TODAY)
+
+
+def test_a_month_back_from_the_31st_ends_on_the_shorter_months_last_day(history):
+    clock = FixedClock(datetime(2026, 3, 31, 12, tzinfo=UTC))
+    assert PerformanceService(history, clock, risk_free_rate=0).period_of("1M") == (
+        date(2026, 2, 28),
+        clock.now().date(),
+    )
+
+
+async def test_an_unknown_period_or_benchmark_is_refused_naming_the_field(history, service):
+    history.add_user(USER)
+    with pytest.raises(InvalidRequestError) as period:
+        await service.report(USER, "2W")
+    assert period.value.field == "period"
+    with pytest.raises(InvalidRequestError) as bench:
+        await service.report(USER, "1M", "NOPE")
+    assert bench.value.field == "benchmark"
+
+
+async def test_the_report_is_cached_until_the_history_changes_and_has_the_benchmarks_figures(history, service):
+    d = [TODAY - timedelta(days=3 - i) for i in range(4)]
+    history.record(USER, *(value(x, v) for x, v in zip(d, ["100", "110", "99", "120"], strict=True)))
+    history.record_closes("IDX", *(value(x, v) for x, v in zip(d, ["10", "11", "12", "12"], strict=True)))
+    first, hit = await service.report(USER, "1M", "IDX")
+    assert not hit
+    assert first.series == tuple(history.values[USER][x] for x in d)
+    assert near(first.figures.time_weighted_return, 0.2)
+    assert first.benchmark is not None
+    assert near(first.benchmark.figures.time_weighted_return, 0.2)
+    assert await service.report(USER, "1M", "IDX") == (first, True)
+    history.record(USER, flow(d[3], "10"))
+    again, hit = await service.report(USER, "1M", "IDX")
+    assert not hit
+    assert again is not first
+    assert again.flows == (flow(d[3], "10"),)
+    assert near(again.figures.time_weighted_return, 1.1 * 0.9 * 120 / 109 - 1)
