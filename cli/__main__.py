@@ -125,9 +125,9 @@ _COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] 
     "dev": ("run embedded servers (for unset URLs), release, demo data, then the Procfile's processes", _dev),
     "migrate": ("apply the outstanding database migrations to DATABASE_URL", _migrate),
     "demo-data": ("load the demo data into DATABASE_URL (a no-op when it is there)", _demo_data),
-    "daily-values": ("store every user's daily values up to today (the close job does it each day)", _daily_values),
+    "daily-values": ("store every user's missing daily values up to today (after loading data)", _daily_values),
     "simulate": ("development only: move random prices every second and publish them as new versions", _simulate),
-    "clock": ("send the market day's jobs (close, report retention) at MARKET_CLOSE_UTC; catch up missed days", _clock),
+    "clock": ("send the market day's jobs at MARKET_CLOSE_UTC, and those of the days it missed", _clock),
     "token": ("print a signed bearer token for a user (--user ID) or an operator (--operator)", _token),
     "audit": ("audit verify: walk the audit log's hash chain and report the first broken link", _audit),
     "deploy": (
