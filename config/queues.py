@@ -12,3 +12,7 @@ GENERATE_REPORT_ACTOR = "generate_report"
 # A job added to `domain.models.market_day.DAILY_JOBS` needs its actor's name here.
 MARKET_QUEUE = "market"
 DAILY_JOB_ACTORS: dict[str, str] = {CLOSE_JOB: "close_market_day", RETENTION_JOB: "retain_reports"}
+
+# Webhook deliveries: the relay (in each worker) sends a delivery's id, the delivery actor attempts it.
+WEBHOOKS_QUEUE = "webhooks"
+DELIVER_WEBHOOK_ACTOR = "deliver_webhook"

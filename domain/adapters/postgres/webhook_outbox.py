@@ -1,0 +1,26 @@
+"""The transactional outbox: an event is recorded in the caller's transaction, with the change it tells about.
+
+Nothing is written for a user with no enabled endpoint subscribed to the event, so a write pays one indexed
+lookup and no row. The relay (`PostgresWebhookDeliveries.fan_out`) turns each row into deliveries.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from domain.adapters.postgres.pool import name_queries
+from domain.models.webhooks import event_body
+
+_APPEND = """
+INSERT INTO webhook_outbox (user_id, event_type, payload)
+SELECT %(user)s, %(type)s, %(payload)s
+WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE user_id = %(user)s AND enabled AND %(type)s = ANY (events))
+"""
+name_queries({_APPEND: "webhooks.outbox_append"})
+
+
+async def append_event(conn: AsyncConnection, user_id: int, event_type: str, data: Any) -> None:
+    """Record `event_type` for `user_id` in `conn`'s open transaction; `data` is the body's `data` field."""
+    payload = event_body(event_type, datetime.now(UTC), data)
+    await conn.execute(_APPEND, {"user": user_id, "type": event_type, "payload": payload}, prepare=True)
