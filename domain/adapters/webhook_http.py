@@ -24,6 +24,7 @@ from domain.ports.webhooks import WebhookSender
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 RESOLVE_TIMEOUT_S = 3.0
+MAX_ANSWER_BYTES = 64 * 1024
 # Not covered by `is_global` on every Python: NAT64 embeds any IPv4 address, 6to4 and Teredo do too.
 _EMBEDDING = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("2002::/16"))
 
@@ -129,19 +130,23 @@ class HttpWebhookSender(WebhookSender):
         await self._pool.aclose()
 
     async def check(self, url: str) -> None:
+        host = self._check_form(url)
+        await resolve(host, 443, allow_private=self._allow_private)
+
+    def _check_form(self, url: str) -> str:
         parts = urlsplit(url)
         schemes = ("https",) if self._https_only else ("https", "http")
         if parts.scheme not in schemes or not parts.hostname:
             raise TargetRefusedError("it must be an https URL" if self._https_only else "it must be an http(s) URL")
         if parts.username or parts.password:
             raise TargetRefusedError("it must not carry credentials")
-        await resolve(parts.hostname, parts.port or 443, allow_private=self._allow_private)
+        return parts.hostname
 
     async def post(self, url: str, headers: dict[str, str], body: bytes) -> SendResult:
         start = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeout_s):
-                await self.check(url)
+                self._check_form(url)  # the addresses are checked as each connection is made
                 return await self._post(url, headers, body, start)
         except TargetRefusedError as e:
             return SendResult(status_code=None, latency_ms=_ms(start), error=e.detail)
@@ -156,7 +161,13 @@ class HttpWebhookSender(WebhookSender):
         async with self._pool.stream(
             "POST", url, headers=sent, content=body, extensions={"timeout": timeouts}
         ) as response:
-            # The answer's body is never read: its status says everything, and a large one costs nothing.
+            # A small answer is read to its end, so that the connection goes back to the pool; past the cap
+            # the connection is dropped instead (its status is all that counts).
+            read = 0
+            async for chunk in response.aiter_stream():
+                read += len(chunk)
+                if read > MAX_ANSWER_BYTES:
+                    break
             after = _header(response.headers, b"retry-after")
             return SendResult(status_code=response.status, latency_ms=_ms(start), retry_after_s=retry_after_s(after))
 

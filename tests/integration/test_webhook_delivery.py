@@ -262,3 +262,19 @@ async def test_a_worker_killed_mid_delivery_leaves_it_to_be_delivered_again(web,
         assert len(await quiet_then(hooks, path)) == 2
     body = msgspec.json.decode(got[1].body)
     assert body["type"] == "user.updated"
+
+
+async def test_a_worker_without_the_flag_refuses_to_connect_to_a_private_address(web, worker_env, log_dir, hooks):
+    # Registered while private addresses were allowed (or through a name that resolved elsewhere then): the
+    # guard at connection time still refuses, so nothing reaches the receiver and the attempts say why.
+    user = await new_user(web)
+    path = f"/private/{user['id']}"
+    created = await register(web, user["id"], hooks.script(path))
+    strict = {**worker_env, "WEBHOOK_ALLOW_PRIVATE": "false"}
+    with worker_process(strict, log_dir / "strict.log"):
+        await rename(web, user["id"])
+        [delivery] = await settled(web, user["id"], created["endpoint"]["id"])
+    assert hooks.at(path) == []
+    assert delivery["status"] == "dead"
+    assert [a["status_code"] for a in delivery["attempts"]] == [None, None, None]
+    assert "loopback, private or reserved address" in delivery["attempts"][0]["error"]
