@@ -55,7 +55,7 @@ async def resolve(host: str, port: int, *, allow_private: bool) -> list[str]:
             infos = await asyncio.wait_for(
                 loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout=RESOLVE_TIMEOUT_S
             )
-        except (OSError, TimeoutError):
+        except (OSError, TimeoutError, ValueError):  # ValueError: not a name IDNA can encode
             raise TargetRefusedError(f"the host {host} does not resolve") from None
         addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     found = list(dict.fromkeys(addresses))
@@ -134,13 +134,17 @@ class HttpWebhookSender(WebhookSender):
         await resolve(host, 443, allow_private=self._allow_private)
 
     def _check_form(self, url: str) -> str:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError:  # an unclosed IPv6 bracket, say
+            raise TargetRefusedError("it is not a valid URL") from None
         schemes = ("https",) if self._https_only else ("https", "http")
-        if parts.scheme not in schemes or not parts.hostname:
+        if parts.scheme not in schemes or not host:
             raise TargetRefusedError("it must be an https URL" if self._https_only else "it must be an http(s) URL")
         if parts.username or parts.password:
             raise TargetRefusedError("it must not carry credentials")
-        return parts.hostname
+        return host
 
     async def post(self, url: str, headers: dict[str, str], body: bytes) -> SendResult:
         start = time.perf_counter()
@@ -152,7 +156,14 @@ class HttpWebhookSender(WebhookSender):
             return SendResult(status_code=None, latency_ms=_ms(start), error=e.detail)
         except TimeoutError:
             return SendResult(status_code=None, latency_ms=_ms(start), error=f"no answer within {self._timeout_s}s")
-        except (httpcore.NetworkError, httpcore.TimeoutException, httpcore.ProtocolError, OSError) as e:
+        except (
+            httpcore.NetworkError,
+            httpcore.TimeoutException,
+            httpcore.ProtocolError,
+            httpcore.UnsupportedProtocol,
+            OSError,
+            ValueError,
+        ) as e:
             return SendResult(status_code=None, latency_ms=_ms(start), error=f"{type(e).__name__}: {e}"[:500])
 
     async def _post(self, url: str, headers: dict[str, str], body: bytes, start: float) -> SendResult:

@@ -3,6 +3,7 @@
 import re
 import uuid
 
+import psycopg
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -149,3 +150,12 @@ async def test_deliveries_of_a_new_endpoint_are_empty_and_operators_see_dead_one
     assert (await client.get("/api/ops/webhooks/dead-deliveries", headers=auth_headers(user))).status_code == 403
     missing = f"/api/user/{user}/webhooks/{endpoint['id']}/deliveries/msg_{'0' * 32}/redeliver"
     assert (await client.post(missing, headers=auth_headers(user))).status_code == 404
+
+
+async def test_erasing_a_user_deletes_their_endpoints(client, auth_headers, settings):
+    user = await new_user(client)
+    endpoint = (await register(client, user, auth_headers(user))).json()["endpoint"]
+    assert (await client.delete(f"/api/users/{user}")).status_code == 204
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+        cur = await conn.execute("SELECT count(*) FROM webhook_endpoints WHERE id = %s", (endpoint["id"],))
+        assert await cur.fetchone() == (0,)

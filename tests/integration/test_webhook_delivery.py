@@ -278,3 +278,18 @@ async def test_a_worker_without_the_flag_refuses_to_connect_to_a_private_address
     assert delivery["status"] == "dead"
     assert [a["status_code"] for a in delivery["attempts"]] == [None, None, None]
     assert "loopback, private or reserved address" in delivery["attempts"][0]["error"]
+
+
+async def test_a_reports_outcome_arrives_with_its_report_id(web, worker, hooks):
+    user_id = 4277  # a demo user with holdings, which no other test reports on
+    path = f"/reports/{user_id}"
+    created = await register(web, user_id, hooks.script(path), ["report.succeeded", "report.failed"])
+    try:
+        r = await web.post(f"/api/generate-report?user_id={user_id}")
+        assert r.status_code == 202, r.text
+        [arrival] = await arrivals(hooks, path, 1, timeout=60)
+        event = verified(created["secret"], arrival)
+        assert (event["type"], event["data"]["report_id"]) == ("report.succeeded", r.json()["task_id"])
+        assert len(await quiet_then(hooks, path)) == 1
+    finally:
+        await web.delete(f"/api/user/{user_id}/webhooks/{created['endpoint']['id']}")

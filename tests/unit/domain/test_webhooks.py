@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from domain.adapters.webhook_http import refused_address, retry_after_s
+from domain.adapters.webhook_http import HttpWebhookSender, TargetRefusedError, refused_address, retry_after_s
 from domain.models.webhooks import (
     DeliveryClaim,
     RetryPolicy,
@@ -116,3 +116,24 @@ def test_loopback_private_link_local_multicast_and_metadata_addresses_are_refuse
 @pytest.mark.parametrize("address", ["93.184.215.14", "8.8.8.8", "2606:4700:4700::1111"])
 def test_public_addresses_are_allowed(address):
     assert not refused_address(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[::1", "ftp://93.184.215.14/x", "http://user:pw@93.184.215.14/x", "http://" + "a" * 70 + ".example/x",
+     "http://127.0.0.1/x", "http://[::ffff:10.0.0.1]/x"],
+)  # fmt: skip
+async def test_a_url_that_may_not_receive_webhooks_is_refused_naming_url(url):
+    sender = HttpWebhookSender(timeout_s=1, https_only=False, allow_private=False, max_connections=1)
+    with pytest.raises(TargetRefusedError) as refused:
+        await sender.check(url)
+    assert refused.value.field == "url"
+    await sender.aclose()
+
+
+async def test_production_refuses_http_and_a_public_address_passes():
+    sender = HttpWebhookSender(timeout_s=1, https_only=True, allow_private=False, max_connections=1)
+    with pytest.raises(TargetRefusedError):
+        await sender.check("http://93.184.215.14/x")
+    await sender.check("https://93.184.215.14/x")
+    await sender.aclose()
