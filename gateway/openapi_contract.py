@@ -70,6 +70,7 @@ HEADERS: dict[str, OpenAPIHeader | Reference] = {
 COMMON = ("X-Request-ID", "X-Process-Time", "Server-Timing")
 # Structs with forbid_unknown_fields
 STRICT_BODIES = frozenset({"TradeIn", "CashIn", "QuotesIn", "QuoteIn", "ReportIn", "ApiKeyIn", "UserIn", "UserPatch"})
+STRICT_BODIES |= {"WebhookIn", "WebhookPatch"}
 OPTIONAL_BODIES = frozenset({"generateReport"})  # the body is one of two ways to say what the query can say
 CSV_ALTERNATIVES = frozenset({"getPortfolio", "listTrades"})  # with `Accept: text/csv`, the `.csv` route's file
 BY_STATUS = {"401": ("WWW-Authenticate",), "429": ("Retry-After",), "503": ("Retry-After",)}

@@ -24,7 +24,7 @@ Url = Annotated[
     msgspec.Meta(
         min_length=10,
         max_length=2000,
-        pattern=r"^https?://[^\s]+$",
+        pattern=r"^https?://[!-~]+$",  # printable ASCII, no spaces: a name in IDNA (punycode) form
         description="Where the events are POSTed: https (http outside production), on a public address",
     ),
 ]
