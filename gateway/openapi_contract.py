@@ -94,6 +94,7 @@ def _link(operation_id: str, description: str, body: Any = None, **parameters: s
 
 _TASK = "$response.body#/task_id"
 _NEW_USER = "$response.body#/id"
+_NEW_WEBHOOK = "$response.body#/endpoint/id"
 _USER_URL = "^/api/users/[1-9][0-9]*$"
 
 
@@ -216,6 +217,28 @@ ANSWERS: dict[tuple[str, str], Answer] = {
             "revoke": _link(
                 "revokeApiKey", "Revoke this key", user_id="$request.path.user_id", key_id="$response.body#/id"
             ),
+        }
+    ),
+    ("createWebhook", "201"): Answer(
+        links={
+            "endpoint": _link("getWebhook", "This endpoint", user_id="$request.path.user_id", webhook_id=_NEW_WEBHOOK),
+            "deliveries": _link(
+                "listWebhookDeliveries", "What was sent to it", user_id="$request.path.user_id", webhook_id=_NEW_WEBHOOK
+            ),
+            "rotate": _link(
+                "rotateWebhookSecret", "A new secret", user_id="$request.path.user_id", webhook_id=_NEW_WEBHOOK
+            ),
+        }
+    ),
+    ("listWebhookDeliveries", "200"): Answer(
+        links={
+            "nextPage": _link(
+                "listWebhookDeliveries",
+                "The next page",
+                user_id="$request.path.user_id",
+                webhook_id="$request.path.webhook_id",
+                cursor="$response.body#/next_cursor",
+            )
         }
     ),
     ("listApiKeys", "200"): Answer(
