@@ -86,6 +86,9 @@ class DevRunner:
         bin_dir = str(Path(sys.executable).parent)
         self.env["PATH"] = os.pathsep.join([bin_dir, self.env.get("PATH", "")])
         self.env.setdefault("PYTHONUNBUFFERED", "1")
+        # Development only: webhooks may go to receivers on this machine (production refuses the setting).
+        if self.settings.environment != "production":
+            self.env.setdefault("WEBHOOK_ALLOW_PRIVATE", "true")
         self.env["PORT"] = self.env.get("PORT") or str(self.settings.port)
         port = int(self.env["PORT"])
         _require_free_port(port)

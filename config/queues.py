@@ -16,3 +16,7 @@ DAILY_JOB_ACTORS: dict[str, str] = {
     RETENTION_JOB: "retain_reports",
     CORPORATE_ACTION_JOB: "run_corporate_actions",
 }
+
+# Webhook deliveries: the relay (in each worker) sends a delivery's id, the delivery actor attempts it.
+WEBHOOKS_QUEUE = "webhooks"
+DELIVER_WEBHOOK_ACTOR = "deliver_webhook"

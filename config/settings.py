@@ -66,6 +66,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     risk_free_rate: Annotated[float, msgspec.Meta(ge=-1, le=1)] = 0.04  # annual, for the Sharpe ratio
     smtp_timeout_s: PositiveFloat = 10.0  # every SMTP socket operation (TimeLimit cannot interrupt it)
     mail_from: str = "Folio Reports <reports@folio.localhost>"
+    # Webhooks (Standard Webhooks). The retry schedule is the waits before each attempt, comma-separated
+    # seconds (the first 0: at once), each drawn within +/- WEBHOOK_RETRY_JITTER of its value; 429 and 503
+    # wait at least their Retry-After. An attempt's lease must outlast its timeout: a worker killed
+    # mid-attempt leaves the delivery to be attempted again once the lease runs out.
+    webhook_timeout_s: PositiveFloat = 15.0
+    webhook_retry_schedule_s: str = "0,5,300,1800,7200,18000,36000,50400,72000,86400"
+    webhook_retry_jitter: Annotated[float, msgspec.Meta(ge=0, lt=1)] = 0.1
+    webhook_disable_after: Positive = 5  # consecutive dead deliveries before the endpoint is disabled
+    webhook_rotation_overlap_s: NonNegative = 86_400  # the old secret keeps signing this long after a rotation
+    webhook_lease_s: PositiveFloat = 60.0
+    webhook_relay_interval_s: PositiveFloat = 0.5  # how often the relay looks for new events and due retries
+    webhook_relay_batch: Positive = 500
+    webhook_max_connections: Positive = 100  # per worker process, across all receivers
+    webhook_endpoints_per_user: Positive = 20
+    # Development and tests only: lets endpoints on loopback and private addresses receive (`make run` sets it).
+    webhook_allow_private: bool = False
     # The market day: the `clock` process sends the day's jobs (the close, report retention) at this UTC
     # time every day, and on start the days it missed, at most `market_catch_up_days` back per job.
     market_close_utc: Annotated[str, msgspec.Meta(pattern="^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "21:00"
@@ -187,6 +203,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise ValueError("TRADE_FEE_MIN must be a decimal number of 0 or more")
         if self.oidc_issuer:
             _check_oidc(self)
+        if self.webhook_lease_s <= self.webhook_timeout_s:
+            raise ValueError("WEBHOOK_LEASE_S must exceed WEBHOOK_TIMEOUT_S")
+        if self.webhook_allow_private and self.environment == "production":
+            raise ValueError("WEBHOOK_ALLOW_PRIVATE is for development and tests only")
+        _ = self.webhook_retry_delays
+
+    @property
+    def webhook_retry_delays(self) -> tuple[float, ...]:
+        try:
+            delays = tuple(float(part) for part in self.webhook_retry_schedule_s.split(","))
+        except ValueError:
+            delays = ()
+        if not delays or any(not 0 <= d < float("inf") for d in delays):
+            raise ValueError("WEBHOOK_RETRY_SCHEDULE_S must be comma-separated seconds, each 0 or more")
+        return delays
 
     @property
     def oidc_algorithm_names(self) -> tuple[str, ...]:

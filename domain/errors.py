@@ -137,3 +137,18 @@ class DuplicateUserError(ConflictError):
 class OperatorOnlyFieldError(ForbiddenError):
     def __init__(self, field: str) -> None:
         super().__init__(f"only an operator may change {field}", field=field)
+
+
+class WebhookNotFoundError(NotFoundError):
+    def __init__(self, endpoint_id: str) -> None:
+        super().__init__(f"no webhook endpoint {endpoint_id} for this user", field="webhook_id")
+
+
+class DeliveryNotFoundError(NotFoundError):
+    def __init__(self, delivery_id: str) -> None:
+        super().__init__(f"no delivery {delivery_id} of this endpoint", field="delivery_id")
+
+
+class DeliveryPendingError(ConflictError):
+    def __init__(self, delivery_id: str) -> None:
+        super().__init__(f"delivery {delivery_id} is still being attempted: redeliver it once it has succeeded or died")

@@ -39,6 +39,7 @@ from gateway.routes.static_data import StaticDataController, instruments_documen
 from gateway.routes.trade_imports import TradeImportController
 from gateway.routes.trades import TradeController
 from gateway.routes.users import UserController
+from gateway.routes.webhooks import DeadDeliveryController, WebhookController
 from gateway.security import authorize, bearer_auth
 from gateway.stack import build_stack
 
@@ -110,6 +111,8 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
             MetricsController,
             ApiKeyController,
             SessionController,
+            WebhookController,
+            DeadDeliveryController,
             create_static_files_router(DOCS_ASSETS, [swagger_ui.static_path], include_in_schema=False),
             swagger_init,
         ],

@@ -72,6 +72,7 @@ COMMON = ("X-Request-ID", "X-Process-Time", "Server-Timing")
 STRICT_BODIES = frozenset(
     {"TradeIn", "CashIn", "CorporateActionIn", "QuotesIn", "QuoteIn", "ReportIn", "ApiKeyIn", "UserIn", "UserPatch"}
 )
+STRICT_BODIES |= {"WebhookIn", "WebhookPatch"}
 OPTIONAL_BODIES = frozenset({"generateReport"})  # the body is one of two ways to say what the query can say
 CSV_ALTERNATIVES = frozenset({"getPortfolio", "listTrades"})  # with `Accept: text/csv`, the `.csv` route's file
 BY_STATUS = {"401": ("WWW-Authenticate",), "429": ("Retry-After",), "503": ("Retry-After",)}
@@ -95,6 +96,7 @@ def _link(operation_id: str, description: str, body: Any = None, **parameters: s
 
 _TASK = "$response.body#/task_id"
 _NEW_USER = "$response.body#/id"
+_NEW_WEBHOOK = "$response.body#/endpoint/id"
 _USER_URL = "^/api/users/[1-9][0-9]*$"
 
 
@@ -218,6 +220,28 @@ ANSWERS: dict[tuple[str, str], Answer] = {
             "revoke": _link(
                 "revokeApiKey", "Revoke this key", user_id="$request.path.user_id", key_id="$response.body#/id"
             ),
+        }
+    ),
+    ("createWebhook", "201"): Answer(
+        links={
+            "endpoint": _link("getWebhook", "This endpoint", user_id="$request.path.user_id", webhook_id=_NEW_WEBHOOK),
+            "deliveries": _link(
+                "listWebhookDeliveries", "What was sent to it", user_id="$request.path.user_id", webhook_id=_NEW_WEBHOOK
+            ),
+            "rotate": _link(
+                "rotateWebhookSecret", "A new secret", user_id="$request.path.user_id", webhook_id=_NEW_WEBHOOK
+            ),
+        }
+    ),
+    ("listWebhookDeliveries", "200"): Answer(
+        links={
+            "nextPage": _link(
+                "listWebhookDeliveries",
+                "The next page",
+                user_id="$request.path.user_id",
+                webhook_id="$request.path.webhook_id",
+                cursor="$response.body#/next_cursor",
+            )
         }
     ),
     ("listApiKeys", "200"): Answer(

@@ -9,7 +9,14 @@ from datetime import date
 
 import dramatiq
 
-from config.queues import DAILY_JOB_ACTORS, GENERATE_REPORT_ACTOR, MARKET_QUEUE, REPORTS_QUEUE
+from config.queues import (
+    DAILY_JOB_ACTORS,
+    DELIVER_WEBHOOK_ACTOR,
+    GENERATE_REPORT_ACTOR,
+    MARKET_QUEUE,
+    REPORTS_QUEUE,
+    WEBHOOKS_QUEUE,
+)
 from domain.errors import InvalidRequestError, NotFoundError
 from domain.models.market_day import CLOSE_JOB, CORPORATE_ACTION_JOB, RETENTION_JOB
 from tasks.broker import services
@@ -45,3 +52,10 @@ async def retain_reports(day: str) -> None:
 )
 async def run_corporate_actions(day: str) -> None:
     await services().corporate_actions.run(date.fromisoformat(day))
+
+
+# No Dramatiq retries: the delivery's row schedules the next attempt (WEBHOOK_RETRY_SCHEDULE_S), and the relay
+# sends the id again when it is due, or when a killed worker's lease has run out.
+@dramatiq.actor(actor_name=DELIVER_WEBHOOK_ACTOR, queue_name=WEBHOOKS_QUEUE, max_retries=0)
+async def deliver_webhook(delivery_id: str) -> None:
+    await services().webhooks.deliver(delivery_id)

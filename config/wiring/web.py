@@ -14,6 +14,7 @@ from config.wiring.credentials import open_credentials
 from config.wiring.fleet import join_fleet
 from config.wiring.reports import report_policy, report_queue
 from config.wiring.resources import Resources, open_resources
+from config.wiring.webhooks import webhook_service
 from domain.adapters.breaker import CircuitBreaker
 from domain.adapters.oidc import OidcExternalTokens
 from domain.adapters.postgres.audit import PostgresAuditLog
@@ -57,6 +58,7 @@ from domain.services.telemetry import ReportTelemetry
 from domain.services.trade_imports import TradeImportService
 from domain.services.trades import TradePolicy, TradeService
 from domain.services.users import UserService
+from domain.services.webhooks import WebhookService
 
 log = logging.getLogger("folio.wiring")
 
@@ -88,6 +90,7 @@ class WebServices:
     exports: ExportService
     audit: AuditTrail
     reads: ReadRecorder  # operators' reads of users' data, appended to the audit log in batches
+    webhooks: WebhookService
     external_tokens: ExternalTokens | None = None  # None unless OIDC_ISSUER is set
     sign_in: ExternalSignIn | None = None  # the users of the external tokens' subjects (with them)
 
@@ -155,6 +158,7 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
             ),
             audit=AuditTrail(audit),
             reads=_record_reads(resources, audit, stack),
+            webhooks=webhook_service(resources, stack),
         )
 
 

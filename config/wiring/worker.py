@@ -14,6 +14,7 @@ from config.wiring.fleet import join_fleet
 from config.wiring.market_day import corporate_action_jobs, market_day_jobs
 from config.wiring.reports import report_policy, report_queue
 from config.wiring.resources import Resources, open_resources
+from config.wiring.webhooks import webhook_delivery
 from domain.adapters.pdf import ReportlabRenderer, warm_up
 from domain.adapters.postgres.holdings import PostgresHoldingsRepository
 from domain.adapters.postgres.quotes import PostgresQuoteRepository
@@ -26,6 +27,7 @@ from domain.services.fleet import FleetService
 from domain.services.market_data import QuoteBook
 from domain.services.market_day import MarketDayJobs
 from domain.services.reports.runner import ReportRunner, ReportTools
+from domain.services.webhook_delivery import WebhookDelivery
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class WorkerServices:
     corporate_actions: CorporateActionService
     fleet: FleetService
     metrics: Metrics
+    webhooks: WebhookDelivery
 
 
 @contextlib.asynccontextmanager
@@ -62,6 +65,7 @@ async def open_worker(settings: Settings) -> AsyncIterator[WorkerServices]:
             corporate_actions=corporate_action_jobs(resources, stack),
             fleet=join_fleet(resources, stack),
             metrics=resources.metrics,
+            webhooks=webhook_delivery(resources, _mailer(settings), stack),
         )
 
 
@@ -79,7 +83,11 @@ def _tools(resources: Resources) -> ReportTools:
         quotes=PostgresQuoteRepository(resources.pool),
         snapshot=current_snapshot,
         renderer=ReportlabRenderer(),
-        mailer=SmtpMailer(settings.smtp_url, sender=settings.mail_from, timeout_s=settings.smtp_timeout_s),
+        mailer=_mailer(settings),
         metrics=resources.metrics,
         clock=resources.clock,
     )
+
+
+def _mailer(settings: Settings) -> SmtpMailer:
+    return SmtpMailer(settings.smtp_url, sender=settings.mail_from, timeout_s=settings.smtp_timeout_s)

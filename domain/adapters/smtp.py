@@ -52,8 +52,9 @@ class SmtpMailer(Mailer):
         for name, value in email.headers.items():
             msg[name] = value
         msg.set_content(email.text)
-        maintype, _, subtype = email.attachment_type.partition("/")
-        msg.add_attachment(email.attachment, maintype=maintype, subtype=subtype, filename=email.attachment_name)
+        if email.attachment:  # a notice (a webhook endpoint disabled, say) has none
+            maintype, _, subtype = email.attachment_type.partition("/")
+            msg.add_attachment(email.attachment, maintype=maintype, subtype=subtype, filename=email.attachment_name)
         return msg
 
     def _connect(self) -> smtplib.SMTP:

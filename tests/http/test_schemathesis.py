@@ -108,10 +108,13 @@ def run_users_reports_removed(settings):
     The profile the run changes (user 9901's) is put back."""
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         profile = conn.execute(PROFILE, (RUN_USERS[0],)).fetchone()
+        started = conn.execute("SELECT now()").fetchone()[0]
     yield
     email, _, external_id, _ = profile
     with psycopg.connect(settings.database_url, autocommit=True) as conn, conn.transaction():
         conn.execute("DELETE FROM reports WHERE user_id = ANY(%s)", (list(RUN_USERS),))
+        # The webhook endpoints the run registered (to hosts it made up) would send a later worker's POSTs there.
+        conn.execute("DELETE FROM webhook_endpoints WHERE created_at >= %s", (started,))
         # A user the run created may have taken the email or external id meanwhile (it reuses values it saw).
         conn.execute("UPDATE users SET email = 'x' || id || email WHERE email = %s AND id <> %s", (email, RUN_USERS[0]))
         conn.execute(

@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from domain.adapters.postgres.audit import append_audit
 from domain.adapters.postgres.pool import connection, name_queries
+from domain.adapters.postgres.webhook_outbox import append_event
 from domain.errors import IdempotencyKeyReusedError, UserErasedError, UserNotFoundError
 from domain.models.audit import AuditEntry, entry_target
 from domain.models.ledger import Balance, BookResult, Entry, EntryDraft, FxRates, LedgerPage, Posting, apply_cash
@@ -108,6 +109,7 @@ class PostgresLedger(Ledger):
                     return BookResult(entries=(first,), balances=balances, replayed=True)
             entries, balances = await post_entries(conn, user_id, drafts, idempotency_key=idempotency_key)
             ids = [e.id for e in entries]
+            await append_event(conn, user_id, "cash.moved", {"entries": entries, "balances": balances})
             await append_audit(conn, audit.completed(target=entry_target(user_id, ids[0]), entry_ids=ids))
         return BookResult(entries=entries, balances=balances)
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from psycopg_pool import AsyncConnectionPool
 
 from domain.adapters.postgres.pool import connection, name_queries
+from domain.adapters.postgres.webhook_outbox import append_event
 from domain.errors import InvalidRequestError, UserErasedError, UserNotFoundError
 from domain.models.reports import Report, ReportClaim, ReportPage, ReportRequest, ReportStatus
 from domain.ports.reports import ReportRepository
@@ -52,6 +53,7 @@ WHERE id = %s AND email_status = %s
 _FINISH = """
 UPDATE reports SET status = %s, error = %s, finished_at = now()
 WHERE id = %s AND status = 'running' AND attempts = %s
+RETURNING user_id
 """
 _RELEASE = """
 UPDATE reports SET status = 'queued', error = %s, deadline_at = now() + %s * interval '1 second'
@@ -177,7 +179,11 @@ class PostgresReportRepository(ReportRepository):
         return await self._write(_EMAIL, args)
 
     async def finish(self, claim: ReportClaim, status: ReportStatus, error: str | None) -> bool:
-        return await self._write(_FINISH, (status, error, uuid.UUID(claim.report_id), claim.attempt))
+        async with connection(self._pool, write=True) as conn, conn.transaction():
+            cur = await conn.execute(_FINISH, (status, error, uuid.UUID(claim.report_id), claim.attempt))
+            if (row := await cur.fetchone()) is not None:  # the outcome's webhook event commits with it
+                await append_event(conn, row[0], f"report.{status}", {"report_id": claim.report_id, "error": error})
+        return row is not None
 
     async def release(self, claim: ReportClaim, error: str, deadline_s: float) -> bool:
         return await self._write(_RELEASE, (error, deadline_s, uuid.UUID(claim.report_id), claim.attempt))

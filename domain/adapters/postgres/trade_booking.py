@@ -9,6 +9,7 @@ from psycopg import AsyncConnection
 
 from domain.adapters.postgres.ledger import post_entries
 from domain.adapters.postgres.pool import name_queries
+from domain.adapters.postgres.webhook_outbox import append_event
 from domain.errors import CurrencyNotTradableError, UnknownSymbolError, UserErasedError, UserNotFoundError
 from domain.models.ledger import CASH, Settlement, gross_and_fee
 from domain.models.ledger import settlement as settle
@@ -106,4 +107,5 @@ async def book_trade(
         executed_at=booked_at,
         fee=fee,
     )
+    await append_event(conn, user_id, "trade.created", trade)
     return TradeResult(trade=trade, position=after, cash={b.currency: b.amount for b in balances})

@@ -5,6 +5,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from domain.adapters.postgres.audit import append_audit
 from domain.adapters.postgres.pool import connection, name_queries
+from domain.adapters.postgres.webhook_outbox import append_event, forget_webhooks
 from domain.errors import DuplicateUserError, UserErasedError, UserNotFoundError
 from domain.models.audit import AuditEntry, user_target
 from domain.models.users import ERASED_NAME, NewUser, User, UserChanges, UserPage, erased_email
@@ -123,6 +124,7 @@ class PostgresUserStore(UserStore):
                     return user
                 row = await (await conn.execute(_UPDATE, (*(v for f in flags for v in f), user_id))).fetchone()
                 assert row is not None  # the row is locked above
+                await append_event(conn, user_id, "user.updated", {"user_id": user_id, "changed": sorted(given)})
                 await append_audit(conn, audit)
         except errors.UniqueViolation as e:
             raise _duplicate(e) from None
@@ -145,5 +147,6 @@ class PostgresUserStore(UserStore):
             assert row is not None  # the row is locked above
             await conn.execute(_ERASE_REPORTS, (user_id,))
             await conn.execute(_ERASE_KEYS, (user_id,))
+            await forget_webhooks(conn, user_id)
             await append_audit(conn, audit)
         return _user(row)
