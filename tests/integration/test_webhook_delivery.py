@@ -135,7 +135,7 @@ async def test_each_event_arrives_once_signed_and_a_refused_change_sends_nothing
     created = await register(web, user["id"], hooks.script(path), ["user.updated", "cash.moved", "trade.created"])
     deposit = {"type": "deposit", "amount": "100", "currency": "USD"}
     assert (await web.post(f"/api/user/{user['id']}/cash", json=deposit)).status_code == 201
-    order = {"symbol": "CASH-CHF", "side": "buy", "quantity": "10", "price": "1"}
+    order = {"symbol": "XOM", "side": "buy", "quantity": "10", "price": "1"}
     assert (await web.post(f"/api/user/{user['id']}/trades", json=order)).status_code == 201
     refused = {**order, "side": "sell", "quantity": "1000"}  # more than held: nothing is written, nothing is sent
     assert (await web.post(f"/api/user/{user['id']}/trades", json=refused)).status_code == 422
@@ -145,7 +145,7 @@ async def test_each_event_arrives_once_signed_and_a_refused_change_sends_nothing
     events = [verified(created["secret"], a) for a in got]
     assert sorted(e["type"] for e in events) == ["cash.moved", "trade.created", "user.updated"]
     trade = next(e for e in events if e["type"] == "trade.created")["data"]
-    assert (trade["symbol"], trade["side"], Decimal(trade["quantity"])) == ("CASH-CHF", "buy", Decimal(10))
+    assert (trade["symbol"], trade["side"], Decimal(trade["quantity"])) == ("XOM", "buy", Decimal(10))
     assert next(e for e in events if e["type"] == "user.updated")["data"]["changed"] == ["name"]
     assert len({a.headers["webhook-id"] for a in got}) == 3
     assert len(await quiet_then(hooks, path)) == 3
