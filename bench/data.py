@@ -45,7 +45,8 @@ def prepare(data_dir: Path, procfile: Path) -> BenchData:
         if release:
             _step("release", ["sh", "-c", release], env)
         _step("demo data", [sys.executable, "-m", "cli", "demo-data"], env)
-        # What the close job leaves each day: every user's daily values stored (a no-op once they are).
+        # The steady state of users who read their performance: their daily values stored (the close adds a day
+        # to them), so the performance scenarios measure a read, not a first-read fill (a no-op once stored).
         _step("daily values", [sys.executable, "-m", "cli", "daily-values"], env)
         if servers.postgres is not None:
             _fresh_copy(servers.postgres.url("postgres"))

@@ -1,4 +1,5 @@
-"""After an acknowledged trade, no process serves the old holdings, while others keep filling caches."""
+"""After an acknowledged trade or cash movement, no process serves the old holdings or cash, while others keep
+filling caches."""
 
 import asyncio
 import contextlib
@@ -18,6 +19,10 @@ def quantity(body: dict, symbol: str = SYMBOL) -> Decimal:
     return Decimal(str(held["quantity"])) if held else Decimal(0)
 
 
+def usd(body: dict) -> Decimal:
+    return next((Decimal(str(c["amount"])) for c in body["cash"] if c["currency"] == "USD"), Decimal(0))
+
+
 async def hammer(http: httpx.AsyncClient, url: str, stop: asyncio.Event) -> int:
     reads = 0
     while not stop.is_set():
@@ -33,18 +38,27 @@ async def test_no_stale_read_after_an_acknowledged_write_across_two_processes(tw
     async with httpx.AsyncClient(
         headers=auth_headers(USER), timeout=10, limits=httpx.Limits(max_connections=100)
     ) as http:
-        base = quantity((await http.get(f"{a.url}/api/user/{USER}/portfolio")).json())
+        first = (await http.get(f"{a.url}/api/user/{USER}/portfolio")).json()
+        held, cash = quantity(first), usd(first)
         stop = asyncio.Event()
         readers = [asyncio.create_task(hammer(http, p.url, stop)) for p in (a, b) for _ in range(4)]
         try:
             for n in range(1, writes + 1):
                 writer = (a, b)[n % 2]
-                order = {"symbol": SYMBOL, "side": "buy", "quantity": "1", "price": "0.73"}
-                placed = await http.post(f"{writer.url}/api/user/{USER}/trades", json=order)
-                assert placed.status_code == 201
+                if n % 4:  # a buy: one share more, 0.73 and its fee less cash
+                    order = {"symbol": SYMBOL, "side": "buy", "quantity": "1", "price": "0.73"}
+                    placed = await http.post(f"{writer.url}/api/user/{USER}/trades", json=order)
+                    assert placed.status_code == 201
+                    held += 1
+                else:  # a deposit
+                    move = {"type": "deposit", "amount": "10", "currency": "USD"}
+                    placed = await http.post(f"{writer.url}/api/user/{USER}/cash", json=move)
+                    assert placed.status_code == 201
+                after = placed.json()["cash"]  # a trade's: currency to amount; a movement's: a list, as the portfolio's
+                cash = Decimal(str(after["USD"])) if isinstance(after, dict) else usd(placed.json())
                 for reader in (a, b):
-                    seen = quantity((await http.get(f"{reader.url}/api/user/{USER}/portfolio")).json())
-                    stale += seen != base + n
+                    seen = (await http.get(f"{reader.url}/api/user/{USER}/portfolio")).json()
+                    stale += (quantity(seen), usd(seen)) != (held, cash)
         finally:
             stop.set()
             reads = await asyncio.gather(*readers)
