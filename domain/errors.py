@@ -126,3 +126,12 @@ class DuplicateUserError(ConflictError):
 class OperatorOnlyFieldError(ForbiddenError):
     def __init__(self, field: str) -> None:
         super().__init__(f"only an operator may change {field}", field=field)
+
+
+class TooManyStreamsError(DomainError):
+    """A cap on open live streams (the user's, or this process's) is reached; retrying later may work."""
+
+
+class StreamsDrainingError(UnavailableError):
+    def __init__(self) -> None:
+        super().__init__("this instance is shutting down: connect again to reach another one")
