@@ -250,6 +250,7 @@ async def test_sigterm_ends_the_streams_with_a_retry_hint_well_within_the_drain(
                 while (block := await reader.next(timeout=4)) is not None:
                     blocks.append(block)
                 ended_in = time.monotonic() - sent
-        assert blocks and blocks[-1].retry == 1500
+        assert blocks
+        assert blocks[-1].retry == 1500
         assert ended_in < 3  # Granian would wait 5 s (the test process's kill timeout) for a stream that stays
         assert web.proc.wait(5) == 0

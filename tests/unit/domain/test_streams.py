@@ -75,7 +75,8 @@ async def test_quote_moves_are_coalesced_and_only_held_instruments_send(market):
         market.publish(quote(2, "101"))  # not held by either
         await book.refresh()
         await asyncio.sleep(0.05)
-        assert holder._pending is None and other._pending is None
+        assert holder._pending is None
+        assert other._pending is None
         for price in ("201", "202", "203"):  # three versions inside one interval
             market.publish(quote(1, price))
             await book.refresh()
