@@ -131,6 +131,19 @@ def ticking_table(ticking: Mapping[str, Any], *, markdown: bool = False) -> str:
     return _render(head, rows, markdown)
 
 
+def streams_table(streams: Mapping[str, Mapping[str, Any]], *, markdown: bool = False) -> str:
+    head = ("streams", "open", "events", "lag p50 ms", "lag p99 ms", "server CPU %", "KB/stream", "generator CPU %",
+            "generator loop p99 ms")  # fmt: skip
+    rows = [
+        (f"{r['streams']:,}", f"{r['open']:,}", f"{r['events']:,}", _fmt(r["lag_p50_ms"], ".1f"),
+         _fmt(r["lag_p99_ms"], ".1f"), _fmt(r["server_cpu_pct"], ".1f"), _fmt(r["rss_per_stream_kb"], ".1f"),
+         _fmt(r["loader_cpu_pct"], ".1f"), _fmt(r["loader_loop_delay_p99_ms"], ".1f"))
+        if "error" not in r else (name, r["error"], "", "", "", "", "", "", "")
+        for name, r in streams.items()
+    ]  # fmt: skip
+    return _render(head, rows, markdown)
+
+
 def compare_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     """AFTER / BEFORE per scenario both ran: req/s (above 1 is faster), p50 and p99 (below 1 is faster), and
     the share of the raw ceiling in each run, the figure a noisy machine moves least."""
@@ -183,6 +196,10 @@ def print_report(report: Mapping[str, Any], *, markdown: bool = False) -> None:
               f" simulator started; {ticking['identity_bytes']:,} bytes identity; all codings"
               f" {ticking['compress_ms_per_version']:.0f} ms of CPU per version):\n"
               + ticking_table(ticking, markdown=markdown))  # fmt: skip
+    streams = {name: r for name, r in report.items() if name.startswith("streams_") and isinstance(r, dict)}
+    if streams:
+        print("\nlive streams, one web process, 10% of equities moving each second:\n"
+              + streams_table(streams, markdown=markdown))  # fmt: skip
     print("\n" + targets_table(report["targets"], markdown=markdown))
 
 
