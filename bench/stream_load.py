@@ -17,7 +17,7 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import psutil
@@ -51,8 +51,7 @@ class StreamReader(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.write(self.request)
+        cast(asyncio.WriteTransport, transport).write(self.request)  # uvloop's transports are not asyncio's classes
 
     def data_received(self, data: bytes) -> None:
         now = time.monotonic()
@@ -92,11 +91,16 @@ async def open_streams(args: argparse.Namespace, tokens: list[tuple[str, str]], 
         async with gate:
             opened: asyncio.Future[int] = loop.create_future()
             try:
-                _, reader = await loop.create_connection(lambda: StreamReader(request, clock, opened), host, int(port))
-            except OSError:
+                transport, reader = await loop.create_connection(
+                    lambda: StreamReader(request, clock, opened), host, int(port)
+                )
+                status = await asyncio.wait_for(opened, 120)
+            except (OSError, TimeoutError):
                 return
-            if await asyncio.wait_for(opened, 30) == 200:
+            if status == 200:
                 readers.append(reader)
+            else:
+                transport.close()
 
     await asyncio.gather(*(one(i) for i in range(args.streams)), return_exceptions=True)
     return readers

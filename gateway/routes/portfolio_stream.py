@@ -1,19 +1,16 @@
 """A user's portfolio as a live stream of server-sent events, from the process's stream hub."""
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter
-from litestar.response import Stream
 
 from domain.errors import TooManyStreamsError
 from domain.models.holdings import Portfolio
-from domain.services.streams.hub import PortfolioStreams
-from domain.services.streams.subscriber import Subscriber
 from gateway.dependencies import services_of
+from gateway.event_stream import EVENT_STREAM, EventStream
 from gateway.openapi_schemas import problems
 from gateway.portfolio_schemas import portfolio_view
 from gateway.problems import problem_response
@@ -21,9 +18,6 @@ from gateway.responses import json_encoder
 from gateway.routes.portfolios import USER_NOTES, UserId
 from gateway.security import SCOPE
 
-EVENT_STREAM = "text/event-stream"
-# No caching, and no buffering by a proxy (nginx honours X-Accel-Buffering): each event goes out at once.
-STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 LastEventId = Annotated[
     str | None,
     HeaderParameter(
@@ -47,15 +41,6 @@ STREAM_DESCRIPTION = (
 def encode_portfolio(portfolio: Portfolio) -> bytes:
     """An event's data: the portfolio exactly as `GET /api/user/{id}/portfolio` answers it (one line of JSON)."""
     return json_encoder.encode(portfolio_view(portfolio))
-
-
-async def _events(streams: PortfolioStreams, subscriber: Subscriber) -> AsyncIterator[bytes]:
-    try:
-        yield streams.retry
-        while (frame := await subscriber.next()) is not None:
-            yield frame
-    finally:
-        streams.close(subscriber)
 
 
 class PortfolioStreamController(Controller):
@@ -84,4 +69,4 @@ class PortfolioStreamController(Controller):
             subscriber = await streams.open(user_id, last_event_id)
         except TooManyStreamsError as e:
             return problem_response(request, 429, e.detail, retry_after_s=services.settings.retry_after_s)
-        return Stream(_events(streams, subscriber), media_type=EVENT_STREAM, headers=STREAM_HEADERS)
+        return EventStream(streams, subscriber)

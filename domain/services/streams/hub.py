@@ -22,7 +22,7 @@ from domain.services.streams.subscriber import HEARTBEAT, Subscriber
 
 log = logging.getLogger("folio.streams")
 
-YIELD_EVERY = 64  # users valued between turns of the event loop, so streams are written while a round runs
+YIELD_EVERY = 32  # users valued between turns of the event loop, so streams are written while a round runs
 
 
 class StreamLimits:
@@ -168,42 +168,52 @@ class PortfolioStreams:
 
     async def _send_changed(self, users: set[int]) -> None:
         for user_id in users:
-            if user_id in self._streams:
-                await self._update(user_id)
+            if user_id not in self._streams:
+                continue
+            before = self._valued.get(user_id)
+            try:
+                valued = await self._revalue(user_id)
+            except DomainError as e:
+                log.warning("stream of user %d not updated: %s", user_id, e.detail)
+                continue
+            if before is None or valued.event_id != before.event_id:
+                self._offer(user_id, valued)
 
     async def _quote_round(self) -> None:
+        """Value again, at the new snapshot, every user whose holdings' quotes moved since the last round.
+
+        No I/O: the hub holds each user's holdings, and hears through the invalidations when they change
+        (those users are read afresh by `_send_changed`, and all of them when invalidations were lost).
+        """
         snapshot = self._portfolios.snapshot()
         previous, self._round_snapshot = self._round_snapshot, snapshot
         moved = None if previous is None else moved_instruments(previous, snapshot)
-        since = None if previous is None else previous.version
-        for n, user_id in enumerate(list(self._streams)):
-            await self._update(user_id, moved, since)
-            if n % YIELD_EVERY == YIELD_EVERY - 1:
-                await asyncio.sleep(0)
+        since = -1 if previous is None else previous.version
+        valued_here = 0
+        for user_id in list(self._valued):
+            before = self._valued.get(user_id)
+            if before is None or before.version == snapshot.version:
+                continue
+            if moved is not None and before.version >= since and before.instruments.isdisjoint(moved):
+                before.version = snapshot.version  # unchanged at this snapshot: no event
+                continue
+            self._valued[user_id] = valued = value(before.holdings, snapshot, self._encode, before)
+            self._offer(user_id, valued)
+            valued_here += 1
+            if valued_here % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # the streams valued so far are written meanwhile
 
-    async def _update(self, user_id: int, moved: frozenset[int] | None = None, since: int | None = None) -> None:
-        before = self._valued.get(user_id)
-        try:
-            valued = await self._revalue(user_id, moved, since)
-        except DomainError as e:
-            log.warning("stream of user %d not updated: %s", user_id, e.detail)
-            return
-        if before is not None and valued.event_id == before.event_id:
-            return
+    def _offer(self, user_id: int, valued: Valued) -> None:
         for subscriber in self._streams.get(user_id, ()):
             subscriber.offer(valued.frame)
 
-    async def _revalue(self, user_id: int, moved: frozenset[int] | None = None, since: int | None = None) -> Valued:
-        """The user's state at the current snapshot. The held one serves while the holdings are the same
-        and none of their quotes moved since version `since` (`moved`: the instruments that did)."""
-        snapshot = self._portfolios.snapshot()
+    async def _revalue(self, user_id: int) -> Valued:
+        """The user's state from freshly read holdings at the current snapshot (the held one if equal)."""
         holdings = await self._holdings(user_id)
+        snapshot = self._portfolios.snapshot()
         before = self._valued.get(user_id)
-        if before is not None and before.same_holdings(holdings):
-            unmoved = moved is not None and since is not None and before.version >= since
-            if before.version == snapshot.version or (unmoved and before.instruments.isdisjoint(moved or ())):
-                before.version = snapshot.version
-                return before
+        if before is not None and before.version == snapshot.version and before.same_holdings(holdings):
+            return before
         valued = value(holdings, snapshot, self._encode, before)
         if self._round_snapshot is None:
             self._round_snapshot = snapshot  # what the next quote round compares its snapshot with
