@@ -22,6 +22,7 @@ from domain.services.streams.subscriber import HEARTBEAT, Subscriber
 
 log = logging.getLogger("folio.streams")
 
+READS_AT_ONCE = 16  # holdings read concurrently when users changed (well inside the database pool)
 YIELD_EVERY = 32  # users valued between turns of the event loop, so streams are written while a round runs
 
 
@@ -167,17 +168,21 @@ class PortfolioStreams:
             subscriber.task.cancel()  # its write is stuck: only cancelling frees the connection
 
     async def _send_changed(self, users: set[int]) -> None:
-        for user_id in users:
-            if user_id not in self._streams:
-                continue
-            before = self._valued.get(user_id)
-            try:
-                valued = await self._revalue(user_id)
-            except DomainError as e:
-                log.warning("stream of user %d not updated: %s", user_id, e.detail)
-                continue
-            if before is None or valued.event_id != before.event_id:
-                self._offer(user_id, valued)
+        """Read the users' holdings afresh and send what changed: a few reads at a time (after a loss of the
+        invalidations, that is every user), so neither the pool nor the next quote round waits for all."""
+        pending = [user_id for user_id in users if user_id in self._streams]
+        for start in range(0, len(pending), READS_AT_ONCE):
+            await asyncio.gather(*(self._send_fresh(user_id) for user_id in pending[start : start + READS_AT_ONCE]))
+
+    async def _send_fresh(self, user_id: int) -> None:
+        before = self._valued.get(user_id)
+        try:
+            valued = await self._revalue(user_id)
+        except DomainError as e:
+            log.warning("stream of user %d not updated: %s", user_id, e.detail)
+            return
+        if before is None or valued.event_id != before.event_id:
+            self._offer(user_id, valued)
 
     async def _quote_round(self) -> None:
         """Value again, at the new snapshot, every user whose holdings' quotes moved since the last round.
