@@ -181,7 +181,8 @@ async def run(args: argparse.Namespace, lines: list[list[str]]) -> dict[str, Any
     return {
         "streams": args.streams, "open": len(readers), "still_open": alive, "opened_in_s": round(opened_in, 1),
         "versions": sum(1 for t in clock.published.values() if t >= started - 1), "events": len(clock.lags),
-        "ingest_p50_ms": pct(clock.ingests, 0.50), "lag_p50_ms": pct(clock.lags, 0.50), "lag_p99_ms": pct(clock.lags, 0.99), "lag_max_ms": pct(clock.lags, 1.0),
+        "ingest_p50_ms": pct(clock.ingests, 0.50),
+        "lag_p50_ms": pct(clock.lags, 0.50), "lag_p99_ms": pct(clock.lags, 0.99), "lag_max_ms": pct(clock.lags, 1.0),
         "server_cpu_pct": round((cpu_after - cpu_before) / wall * 100, 1),
         "server_rss_mb": round(rss_after / 2**20, 1),
         "rss_per_stream_kb": round((rss_after - rss_before) / max(1, len(readers)) / 1024, 1),
