@@ -141,3 +141,19 @@ async def test_heartbeats_reach_idle_streams_and_a_stalled_stream_is_ended(marke
         assert hub.open_streams == 1
     finally:
         beats.cancel()
+
+
+async def test_after_invalidations_were_lost_every_user_is_read_afresh(market):  # noqa: F811
+    hub, _, holdings = await hub_on(market, min_interval_s=60)
+    runner = asyncio.create_task(hub.run())
+    try:
+        seven, eight = await hub.open(7), await hub.open(8)
+        await next_frame(seven), await next_frame(eight)
+        holdings.add_user(8, Holding(instrument_id=1, quantity=Decimal("2"), average_cost=Decimal("190")))
+        hub.lost()  # the change to user 8 was never announced
+        _, data = event_of(await next_frame(eight, 0.5))
+        assert Decimal(str(data["total_market_value"])) == Decimal("400.00")
+        with pytest.raises(TimeoutError):
+            await next_frame(seven, 0.2)  # user 7's holdings are unchanged: nothing to send
+    finally:
+        runner.cancel()
