@@ -133,12 +133,12 @@ def ticking_table(ticking: Mapping[str, Any], *, markdown: bool = False) -> str:
 
 def streams_table(streams: Mapping[str, Mapping[str, Any]], *, markdown: bool = False) -> str:
     head = ("streams", "open", "events", "lag p50 ms", "lag p99 ms", "server CPU %", "KB/stream", "generator CPU %",
-            "generator loop p99 ms")  # fmt: skip
+            "generator loop p99 ms", "load avg")  # fmt: skip
     rows = [
         (f"{r['streams']:,}", f"{r['open']:,}", f"{r['events']:,}", _fmt(r["lag_p50_ms"], ".1f"),
          _fmt(r["lag_p99_ms"], ".1f"), _fmt(r["server_cpu_pct"], ".1f"), _fmt(r["rss_per_stream_kb"], ".1f"),
-         _fmt(r["loader_cpu_pct"], ".1f"), _fmt(r["loader_loop_delay_p99_ms"], ".1f"))
-        if "error" not in r else (name, r["error"], "", "", "", "", "", "", "")
+         _fmt(r["loader_cpu_pct"], ".1f"), _fmt(r["loader_loop_delay_p99_ms"], ".1f"), _fmt(r.get("load_average_1m")))
+        if "error" not in r else (name, r["error"], "", "", "", "", "", "", "", "")
         for name, r in streams.items()
     ]  # fmt: skip
     return _render(head, rows, markdown)

@@ -11,6 +11,7 @@ ran), since a saturated generator adds its own delay to every lag it reports.
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import sys
@@ -187,6 +188,7 @@ async def run(args: argparse.Namespace, lines: list[list[str]]) -> dict[str, Any
         "server_rss_mb": round(rss_after / 2**20, 1),
         "rss_per_stream_kb": round((rss_after - rss_before) / max(1, len(readers)) / 1024, 1),
         "loader_cpu_pct": round(own / wall * 100, 1), "loader_loop_delay_p99_ms": pct(delays, 0.99),
+        "load_average_1m": round(os.getloadavg()[0], 1),  # above the core count: others share the machine
     }  # fmt: skip
 
 

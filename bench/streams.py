@@ -7,6 +7,7 @@ equities' prices once a second, as the development feed does.
 """
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -19,7 +20,8 @@ STREAMS = "streams"  # its name for `--scenario`
 STREAM_COUNTS = (1_000, 10_000)
 MEASURE_S = 20
 WARMUP_S = 5
-TICK_FRACTION = 0.1
+# The development feed's share of equities moved per tick; BENCH_STREAM_FRACTION measures another market.
+TICK_FRACTION = float(os.environ.get("BENCH_STREAM_FRACTION", "0.1"))
 LOADER_TIMEOUT_S = 300
 
 

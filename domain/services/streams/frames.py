@@ -34,7 +34,8 @@ class Valued:
         self.instruments = frozenset(h.instrument_id for h in holdings.items)
         # The id names the quote version and the holdings: a resume can tell whether anything changed.
         self.event_id = f"{snapshot.version}.{tag}"
-        self.frame = b"event: portfolio\nid: %s\ndata: %s\n\n" % (self.event_id.encode(), data)
+        # The encoded event, until it has been handed to the streams (None after: the hub keeps no copy).
+        self.frame: bytes | None = b"event: portfolio\nid: %s\ndata: %s\n\n" % (self.event_id.encode(), data)
 
     def same_holdings(self, holdings: Holdings) -> bool:
         return self.holdings is holdings or self.holdings == holdings  # a reload from a cache is a new object

@@ -94,7 +94,11 @@ class PortfolioStreams:
             self.close(subscriber)
             raise
         if valued.event_id != last_event_id:
-            subscriber.offer(valued.frame)
+            if valued.frame is None:  # sent already and let go: encode the state again for this stream
+                snapshot = self._portfolios.snapshot()
+                valued = self._valued[user_id] = value(valued.holdings, snapshot, self._encode, valued)
+            subscriber.offer(valued.frame or b"")
+            valued.frame = None
         return subscriber
 
     def close(self, subscriber: Subscriber) -> None:
@@ -209,8 +213,10 @@ class PortfolioStreams:
                 await asyncio.sleep(0)  # the streams valued so far are written meanwhile
 
     def _offer(self, user_id: int, valued: Valued) -> None:
+        """Hand the frame to the user's streams and let go of it: it lives until the last of them has written it."""
         for subscriber in self._streams.get(user_id, ()):
-            subscriber.offer(valued.frame)
+            subscriber.offer(valued.frame or b"")
+        valued.frame = None
 
     async def _revalue(self, user_id: int) -> Valued:
         """The user's state from freshly read holdings at the current snapshot (the held one if equal)."""
