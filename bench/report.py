@@ -132,16 +132,18 @@ def ticking_table(ticking: Mapping[str, Any], *, markdown: bool = False) -> str:
 
 
 def streams_table(streams: Mapping[str, Mapping[str, Any]], *, markdown: bool = False) -> str:
-    head = ("streams", "open", "events", "lag p50 ms", "lag p99 ms", "server CPU %", "KB/stream", "generator CPU %",
-            "generator loop p99 ms", "load avg")  # fmt: skip
+    columns = (("open", "open", ","), ("events", "events", ","), ("ingest p50 ms", "ingest_p50_ms", ".1f"),
+               ("lag p50 ms", "lag_p50_ms", ".1f"), ("lag p99 ms", "lag_p99_ms", ".1f"),
+               ("after answer p99 ms", "after_answer_p99_ms", ".1f"), ("server CPU %", "server_cpu_pct", ".1f"),
+               ("KB/stream", "rss_per_stream_kb", ".1f"), ("generator CPU %", "loader_cpu_pct", ".1f"),
+               ("generator loop p99 ms", "loader_loop_delay_p99_ms", ".1f"),
+               ("load avg", "load_average_1m", ""))  # fmt: skip
     rows = [
-        (f"{r['streams']:,}", f"{r['open']:,}", f"{r['events']:,}", _fmt(r["lag_p50_ms"], ".1f"),
-         _fmt(r["lag_p99_ms"], ".1f"), _fmt(r["server_cpu_pct"], ".1f"), _fmt(r["rss_per_stream_kb"], ".1f"),
-         _fmt(r["loader_cpu_pct"], ".1f"), _fmt(r["loader_loop_delay_p99_ms"], ".1f"), _fmt(r.get("load_average_1m")))
-        if "error" not in r else (name, r["error"], "", "", "", "", "", "", "", "")
+        (f"{r['streams']:,}", *(_fmt(r.get(key), spec) for _, key, spec in columns))
+        if "error" not in r else (name, r["error"], *("" for _ in columns[1:]))
         for name, r in streams.items()
     ]  # fmt: skip
-    return _render(head, rows, markdown)
+    return _render(("streams", *(title for title, _, _ in columns)), rows, markdown)
 
 
 def compare_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
@@ -198,7 +200,8 @@ def print_report(report: Mapping[str, Any], *, markdown: bool = False) -> None:
               + ticking_table(ticking, markdown=markdown))  # fmt: skip
     streams = {name: r for name, r in report.items() if name.startswith("streams_") and isinstance(r, dict)}
     if streams:
-        print("\nlive streams, one web process, 10% of equities moving each second:\n"
+        moved = next(iter(streams.values())).get("tick_fraction", 0.1)
+        print(f"\nlive streams, one web process, one stream per user, {moved:.0%} of the equities moving each second:\n"
               + streams_table(streams, markdown=markdown))  # fmt: skip
     print("\n" + targets_table(report["targets"], markdown=markdown))
 

@@ -68,4 +68,4 @@ def _drive(server: WebServer, count: int, tokens: Path, data_dir: Path, cpu: int
     if done.returncode != 0 or not lines:
         return {"error": f"the load generator failed ({done.returncode}); log {log}"}
     result: dict[str, Any] = json.loads(lines[-1])
-    return result
+    return {**result, "tick_fraction": TICK_FRACTION}
