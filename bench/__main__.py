@@ -39,6 +39,7 @@ from bench.servers import (
     portfolio_body_size,
     web_command,
 )
+from bench.streams import STREAMS, measure_streams
 from bench.wrk import WrkMissingError, WrkRun, ensure_wrk, run_wrk, wrk_version
 from cli.embedded import EmbeddedServerError
 from config.settings import load_settings
@@ -190,6 +191,8 @@ def _execute(run: Run, scenarios: list[Scenario]) -> None:
             log = run.data_dir / "simulator.log"
             run.extras["market_data_ticking"] = ticking_sizes(main.port, auth, run.server_env("main"), log, SEED)
         run.stop_all()
+    if run.args.streams and tokens:
+        run.extras.update(measure_streams(PROCFILE, run.server_env("main"), Path(tokens), run.data_dir, run.cpus))
 
 
 def _report(run: Run, elapsed: float, argv: Sequence[str]) -> dict[str, Any]:
@@ -198,6 +201,7 @@ def _report(run: Run, elapsed: float, argv: Sequence[str]) -> dict[str, Any]:
     ticking = run.extras.get("market_data_ticking") or {}
     checked: Mapping[str, Mapping[str, Any]] = {
         **run.results,
+        **{name: figures for name, figures in run.extras.items() if name.startswith("streams_")},
         "market_data_sizes": sizes,
         "market_data_ticking": ticking,
     }
@@ -221,8 +225,9 @@ def _report(run: Run, elapsed: float, argv: Sequence[str]) -> dict[str, Any]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    names = ", ".join((*SCENARIO_NAMES, STREAMS))
     parser.add_argument("--scenario", action="append", default=[], metavar="NAME",
-                        help=f"run only these (repeat or comma-separate): {', '.join(SCENARIO_NAMES)}")  # fmt: skip
+                        help=f"run only these (repeat or comma-separate): {names}")  # fmt: skip
     parser.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "10")),
                         help="seconds per measured run (env BENCH_DURATION; default %(default)s)")  # fmt: skip
     parser.add_argument("--warmup", type=int, default=int(os.environ.get("BENCH_WARMUP", "2")),
@@ -253,7 +258,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report.compare_table(before, after))
         return 0
     try:
-        scenarios = select(name for names in args.scenario for name in names.split(",") if name)
+        names = [name for names in args.scenario for name in names.split(",") if name]
+        args.streams = not names or STREAMS in names  # the live streams' figures (bench/streams.py)
+        scenarios = select(n for n in names if n != STREAMS) if names != [STREAMS] else []
         wrk = ensure_wrk()
     except (ValueError, WrkMissingError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -131,6 +131,21 @@ def ticking_table(ticking: Mapping[str, Any], *, markdown: bool = False) -> str:
     return _render(head, rows, markdown)
 
 
+def streams_table(streams: Mapping[str, Mapping[str, Any]], *, markdown: bool = False) -> str:
+    columns = (("open", "open", ","), ("events", "events", ","), ("ingest p50 ms", "ingest_p50_ms", ".1f"),
+               ("lag p50 ms", "lag_p50_ms", ".1f"), ("lag p99 ms", "lag_p99_ms", ".1f"),
+               ("after answer p99 ms", "after_answer_p99_ms", ".1f"), ("server CPU %", "server_cpu_pct", ".1f"),
+               ("KB/stream", "rss_per_stream_kb", ".1f"), ("generator CPU %", "loader_cpu_pct", ".1f"),
+               ("generator loop p99 ms", "loader_loop_delay_p99_ms", ".1f"),
+               ("load avg", "load_average_1m", ""))  # fmt: skip
+    rows = [
+        (f"{r['streams']:,}", *(_fmt(r.get(key), spec) for _, key, spec in columns))
+        if "error" not in r else (name, r["error"], *("" for _ in columns[1:]))
+        for name, r in streams.items()
+    ]  # fmt: skip
+    return _render(("streams", *(title for title, _, _ in columns)), rows, markdown)
+
+
 def compare_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     """AFTER / BEFORE per scenario both ran: req/s (above 1 is faster), p50 and p99 (below 1 is faster), and
     the share of the raw ceiling in each run, the figure a noisy machine moves least."""
@@ -183,6 +198,11 @@ def print_report(report: Mapping[str, Any], *, markdown: bool = False) -> None:
               f" simulator started; {ticking['identity_bytes']:,} bytes identity; all codings"
               f" {ticking['compress_ms_per_version']:.0f} ms of CPU per version):\n"
               + ticking_table(ticking, markdown=markdown))  # fmt: skip
+    streams = {name: r for name, r in report.items() if name.startswith("streams_") and isinstance(r, dict)}
+    if streams:
+        moved = next(iter(streams.values())).get("tick_fraction", 0.1)
+        print(f"\nlive streams, one web process, one stream per user, {moved:.0%} of the equities moving each second:\n"
+              + streams_table(streams, markdown=markdown))  # fmt: skip
     print("\n" + targets_table(report["targets"], markdown=markdown))
 
 

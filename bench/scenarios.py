@@ -108,6 +108,10 @@ TARGETS: tuple[Target, ...] = (
     # Enqueue p99 at most 5 ms at 64 connections, at an offered rate below saturation.
     Target("report_enqueue_paced", "p99_ms", "<=", 5, "report enqueue p99 ms at 256 req/s offered"),
     *(Target(s.name, "errors", "<=", 0, f"{s.name} errors") for s in SCENARIOS),
+    # Live streams (bench/streams.py): 10,000 on one process while 10% of the equities move each second.
+    Target("streams_10000", "open", ">=", 10_000, "streams open at 10,000"),
+    Target("streams_10000", "lag_p99_ms", "<=", 250, "stream event lag p99 ms at 10,000 streams"),
+    Target("streams_10000", "rss_per_stream_kb", "<=", 20, "stream server RSS KB per stream at 10,000"),
 )
 
 

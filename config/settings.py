@@ -138,6 +138,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     database_price_per_month: Annotated[float, msgspec.Meta(ge=0)] = 54.86
     bandwidth_price_per_gb: Annotated[float, msgspec.Meta(ge=0)] = 0.09
     monthly_budget_usd: Annotated[float, msgspec.Meta(ge=0)] = 1000.0
+    # Live portfolio streams (`GET /api/user/{id}/portfolio/stream`): at most one event per
+    # STREAM_MIN_INTERVAL_MS for quote moves (a user's own trade or cash booking is sent at once), a
+    # heartbeat comment every STREAM_HEARTBEAT_S, STREAM_RETRY_MS as the clients' reconnection hint, and
+    # a 429 beyond STREAM_MAX_PER_USER streams of one user or STREAM_MAX_PER_PROCESS in one web process.
+    # A client that has not taken an event for STREAM_STALL_S is disconnected (its memory freed).
+    # A stream holds one of Granian's concurrent requests: the Procfile's --backpressure (GRANIAN_BACKPRESSURE,
+    # 11000) leaves room above STREAM_MAX_PER_PROCESS for every other request.
+    stream_min_interval_ms: Positive = 1000
+    stream_heartbeat_s: PositiveFloat = 15.0
+    stream_retry_ms: Positive = 2000
+    stream_max_per_user: Positive = 8
+    stream_max_per_process: Positive = 10_000
+    stream_stall_s: PositiveFloat = 60.0
     # HTTP.
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     web_concurrency: Positive = 2

@@ -152,3 +152,12 @@ class DeliveryNotFoundError(NotFoundError):
 class DeliveryPendingError(ConflictError):
     def __init__(self, delivery_id: str) -> None:
         super().__init__(f"delivery {delivery_id} is still being attempted: redeliver it once it has succeeded or died")
+
+
+class TooManyStreamsError(DomainError):
+    """A cap on open live streams (the user's, or this process's) is reached; retrying later may work."""
+
+
+class StreamsDrainingError(UnavailableError):
+    def __init__(self) -> None:
+        super().__init__("this instance is shutting down: connect again to reach another one")

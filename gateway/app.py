@@ -1,5 +1,6 @@
 """The Litestar app factory: Granian's `--factory` target and the tests' entry point."""
 
+import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from config.wiring.web import WebServices, open_web
 from gateway.auth import Authenticator
 from gateway.dependencies import ServicesHandle
 from gateway.docs import OfflineSwaggerPlugin, swagger_init
+from gateway.drain import on_sigterm
 from gateway.edge import cors_config
 from gateway.health import HealthController
 from gateway.metrics import MetricsController
@@ -32,6 +34,7 @@ from gateway.routes.ledger import CashController, LedgerController
 from gateway.routes.market_data import MarketDataController, market_data_document
 from gateway.routes.ops import OpsController
 from gateway.routes.performance import PerformanceController
+from gateway.routes.portfolio_stream import PortfolioStreamController, encode_portfolio
 from gateway.routes.portfolios import PortfolioController
 from gateway.routes.reports import ReportController
 from gateway.routes.sessions import SessionController
@@ -77,11 +80,18 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            opened = services if services is not None else await stack.enter_async_context(open_web(settings))
+            opened = (
+                services
+                if services is not None
+                else await stack.enter_async_context(open_web(settings, encode_portfolio))
+            )
             authenticator.attach(opened)
             app.state.services = handle.services = opened
             if services is None:
                 tune_garbage_collector()
+                # On SIGTERM the streams end first (with a `retry:`), so Granian's drain is not held up by them.
+                loop = asyncio.get_running_loop()
+                stack.enter_context(on_sigterm(lambda: loop.call_soon_threadsafe(opened.streams.drain)))
             try:
                 yield
             finally:
@@ -94,6 +104,7 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
         route_handlers=[
             HealthController,
             PortfolioController,
+            PortfolioStreamController,
             TradeController,
             TradeImportController,
             CsvExportController,

@@ -23,6 +23,8 @@ from gateway.openapi_schemas import problems
 from gateway.security import operator_only
 
 log = logging.getLogger("folio.slow")
+# Routes that stay open for as long as their client wants (event streams): never "slow".
+LONG_LIVED = frozenset({"/api/user/{user_id}/portfolio/stream"})
 
 UNMATCHED = "unmatched"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -63,11 +65,12 @@ class RequestTelemetry:
     ) -> None:
         route: str = scope.get("path_template") or UNMATCHED
         method: str = scope["method"] if scope["method"] in METHODS else "OTHER"
+        slow = seconds > self.slow_s and route not in LONG_LIVED
         if self.record and (metrics := self._metrics or self._find_metrics()) is not None:
             metrics.request(route, method, status, seconds, sent, encoding)
-            if seconds > self.slow_s:
+            if slow:
                 metrics.slow_request(route)
-        if seconds > self.slow_s:
+        if slow:
             self._warn(scope, route, method, status, seconds, timing, rid)
 
     def _warn(

@@ -2,9 +2,11 @@
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+
+import msgspec
 
 from config.queues import REPORTS_QUEUE
 from config.scaling import web_scaling_policy
@@ -15,6 +17,7 @@ from config.wiring.fleet import join_fleet
 from config.wiring.reports import report_policy, report_queue
 from config.wiring.resources import Resources, open_resources
 from config.wiring.webhooks import webhook_service
+from config.wiring.streams import open_streams
 from domain.adapters.breaker import CircuitBreaker
 from domain.adapters.oidc import OidcExternalTokens
 from domain.adapters.postgres.audit import PostgresAuditLog
@@ -36,6 +39,7 @@ from domain.adapters.valkey_cache import ValkeyHoldingsCache
 from domain.adapters.valkey_quote_bus import ValkeyQuoteVersionBus
 from domain.adapters.valkey_rate_limit import ValkeyRateLimitStore
 from domain.errors import UnavailableError
+from domain.models.holdings import Portfolio
 from domain.models.ledger import FeePolicy
 from domain.ports.identity import ExternalTokens
 from domain.ports.metrics import Metrics
@@ -45,7 +49,7 @@ from domain.services.corporate_actions import CorporateActionService
 from domain.services.export import ExportService
 from domain.services.fleet import FleetService
 from domain.services.health import HealthService
-from domain.services.invalidations import listen_for_invalidations
+from domain.services.invalidations import InvalidationConsumer, listen_for_invalidations
 from domain.services.ledger import LedgerService
 from domain.services.market_data import MarketDataService, QuoteBook, QuoteFollower
 from domain.services.performance import CACHED_REPORTS, PerformanceService
@@ -54,6 +58,7 @@ from domain.services.rate_limits import RateLimiter
 from domain.services.reports.desk import ReportDesk
 from domain.services.revocations import RevocationWatch
 from domain.services.sign_in import ExternalSignIn
+from domain.services.streams.hub import PortfolioStreams
 from domain.services.telemetry import ReportTelemetry
 from domain.services.trade_imports import TradeImportService
 from domain.services.trades import TradePolicy, TradeService
@@ -72,6 +77,7 @@ class WebServices:
 
     settings: Settings
     portfolios: PortfolioService
+    streams: PortfolioStreams
     trades: TradeService
     trade_imports: TradeImportService
     ledger: LedgerService
@@ -96,8 +102,12 @@ class WebServices:
 
 
 @contextlib.asynccontextmanager
-async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
-    """Open every resource and background task of a web process; close them all on the way out."""
+async def open_web(
+    settings: Settings, encode_portfolio: Callable[[Portfolio], bytes] = msgspec.json.encode
+) -> AsyncIterator[WebServices]:
+    """Open every resource and background task of a web process; close them all on the way out.
+
+    `encode_portfolio` is the wire form of a portfolio (the gateway's), used by the live streams."""
     async with contextlib.AsyncExitStack() as stack:
         resources = await open_resources(settings, "web", stack)
         book = await _follow_quotes(resources, stack)
@@ -105,7 +115,10 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
         bus = _invalidation_bus(resources)
         portfolios = _portfolios(resources, book, bus)
         credentials = open_credentials(resources, bus, stack)
-        run_in_background(stack, listen_for_invalidations(bus, [portfolios, credentials.revocations]), "invalidations")
+        streams = open_streams(resources, book, portfolios, encode_portfolio, stack)
+        # The streams hear a change after the portfolio cache has dropped it, so they read the new holdings.
+        consumers: list[InvalidationConsumer] = [portfolios, credentials.revocations, streams]
+        run_in_background(stack, listen_for_invalidations(bus, consumers), "invalidations")
         _sample_reports(resources, stack)
         user_store = PostgresUserStore(resources.pool)
         # Once an erasure commits, every process refuses the user's keys and tokens, and forgets its holdings.
@@ -116,6 +129,7 @@ async def open_web(settings: Settings) -> AsyncIterator[WebServices]:
         yield WebServices(
             settings=settings,
             portfolios=portfolios,
+            streams=streams,
             trades=(traded := TradeService(trades, portfolios.invalidate, quotes=book, policy=trade_policy(settings))),
             trade_imports=TradeImportService(
                 trades,

@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 import msgspec
@@ -46,6 +46,11 @@ class QuoteBook:
         self._snapshot = build_snapshot(0, {}, {}, base_currency)
         self._by_symbol: dict[str, int] = {}
         self._lock = asyncio.Lock()
+        self._listeners: list[Callable[[QuoteSnapshot], None]] = []
+
+    def on_change(self, listener: Callable[[QuoteSnapshot], None]) -> None:
+        """Call `listener` (it must not block) with each new snapshot once it is held."""
+        self._listeners.append(listener)
 
     def current(self) -> QuoteSnapshot:
         return self._snapshot
@@ -77,7 +82,9 @@ class QuoteBook:
             snapshot = await self._repository.load_snapshot(self._base_currency)
             self._by_symbol = {inst.symbol: inst.id for inst in snapshot.instruments.values()}
             self._snapshot = snapshot
-            return True
+        for listener in self._listeners:
+            listener(snapshot)
+        return True
 
 
 class QuoteFollower:
