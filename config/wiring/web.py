@@ -14,7 +14,7 @@ from config.settings import Settings
 from config.wiring.background import run_in_background
 from config.wiring.credentials import open_credentials
 from config.wiring.fleet import join_fleet
-from config.wiring.reports import report_policy, report_queue
+from config.wiring.reports import broker_probe, report_policy, report_queue
 from config.wiring.resources import Resources, open_resources
 from config.wiring.streams import open_streams
 from config.wiring.webhooks import webhook_service
@@ -299,12 +299,7 @@ def _health(resources: Resources, stack: contextlib.AsyncExitStack) -> HealthSer
     settings = resources.settings
     health = HealthService(
         resources.host,
-        # The broker lives on the same Valkey as the cache; each gets its own readiness line.
-        [
-            PostgresProbe(resources.pool),
-            ValkeyProbe("cache", resources.valkey),
-            ValkeyProbe("broker", resources.valkey),
-        ],
+        [PostgresProbe(resources.pool), ValkeyProbe("cache", resources.valkey), broker_probe(resources)],
         policy=web_scaling_policy(settings),
         clock=resources.clock,
         sample_interval_s=settings.health_sample_interval_s,
