@@ -13,6 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pika
+
 from cli.embedded import free_port
 from cli.embedded.processes import log_tail, spawn
 
@@ -122,6 +124,15 @@ class RabbitMQServer:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+
+    def depth(self, queue: str) -> int:
+        """Messages ready on `queue` (a passive declare: the queue must exist)."""
+        connection = pika.BlockingConnection(pika.URLParameters(self.url))
+        try:
+            declared = connection.channel().queue_declare(queue, passive=True)
+            return int(declared.method.message_count)
+        finally:
+            connection.close()
 
     def close(self) -> None:
         self.stop()
