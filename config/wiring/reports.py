@@ -5,10 +5,13 @@ from dramatiq import Broker
 from config.queues import GENERATE_REPORT_ACTOR, REPORTS_QUEUE
 from config.settings import Settings
 from config.wiring.resources import Resources
-from domain.adapters.amqp_queue import AmqpProbe, AmqpReportQueue, build_amqp_broker
+from domain.adapters.amqp_queue import AmqpProbe, AmqpQueueBacklog, AmqpReportQueue, build_amqp_broker
+from domain.adapters.postgres.report_stats import PostgresReportStatistics
+from domain.adapters.queue_backlog import ValkeyQueueBacklog
 from domain.adapters.reports_queue import ValkeyReportQueue
 from domain.adapters.reports_queue import build_broker as _build_broker
 from domain.adapters.valkey import ValkeyProbe
+from domain.ports.fleet import QueueBacklog
 from domain.ports.health import DependencyProbe
 from domain.ports.reports import ReportQueue
 from domain.services.reports.policy import ReportPolicy
@@ -42,6 +45,13 @@ def queue_sender(resources: Resources, queue_name: str, actor_name: str) -> Repo
         actor_name=actor_name,
         heartbeat_timeout_ms=resources.settings.broker_heartbeat_timeout_ms,
     )
+
+
+def report_backlog(resources: Resources) -> QueueBacklog:
+    """The report queue's depth and oldest age, from the broker in use (on RabbitMQ the age comes from the rows)."""
+    if resources.amqp is not None:
+        return AmqpQueueBacklog(resources.amqp, REPORTS_QUEUE, PostgresReportStatistics(resources.pool))
+    return ValkeyQueueBacklog(resources.valkey, REPORTS_QUEUE)
 
 
 def broker_probe(resources: Resources) -> DependencyProbe:

@@ -17,7 +17,9 @@ from dramatiq.common import dq_name, xq_name
 from pamqp.commands import Basic
 
 from domain.errors import UnavailableError
-from domain.ports.reports import ReportQueue
+from domain.models.fleet import Backlog
+from domain.ports.fleet import QueueBacklog
+from domain.ports.reports import ReportQueue, ReportStatistics
 
 # What a publish can fail with: the driver's errors, a socket's, a deadline, a connection closed under us.
 _FAILURES = (aiormq.exceptions.AMQPError, OSError, TimeoutError, RuntimeError, asyncio.TimeoutError)
@@ -151,3 +153,20 @@ class AmqpReportQueue(ReportQueue):
             queue_name=self._queue_name, actor_name=self._actor_name, args=(report_id,), kwargs={}, options={}
         )
         await self._channel.publish(self._queue_name, message)
+
+
+class AmqpQueueBacklog(QueueBacklog):
+    """The depth from RabbitMQ (a passive declare); the oldest age from the report rows.
+
+    RabbitMQ tells how many messages wait but not since when (only a consumer sees a message's timestamp), so the
+    age is the oldest report still `queued` in the database: what a user waits for, resends included.
+    """
+
+    def __init__(self, channel: AmqpChannel, queue_name: str, reports: ReportStatistics) -> None:
+        self._channel = channel
+        self._queue_name = queue_name
+        self._reports = reports
+
+    async def measure(self) -> Backlog:
+        queued = await self._channel.depth(self._queue_name)
+        return Backlog(queued=queued, oldest_age_s=await self._reports.oldest_queued_age_s() if queued else 0.0)

@@ -6,7 +6,7 @@ from datetime import date
 
 import valkey
 from dramatiq import Broker, Message
-from dramatiq.errors import ConnectionError as BrokerConnectionError
+from dramatiq.errors import BrokerConnectionError
 
 from domain.errors import UnavailableError
 from domain.ports.market_day import DailyJobQueue

@@ -19,11 +19,13 @@ from pamqp.commands import Basic
 
 from cli.embedded import EmbeddedServers
 from config.queues import GENERATE_REPORT_ACTOR
-from domain.adapters.amqp_queue import AmqpChannel, AmqpReportQueue, build_amqp_broker
-from domain.adapters.memory.reports import InMemoryReportQueue
+from domain.adapters.amqp_queue import AmqpChannel, AmqpQueueBacklog, AmqpReportQueue, build_amqp_broker
+from domain.adapters.memory.clock import FixedClock
+from domain.adapters.memory.reports import InMemoryReportQueue, InMemoryReportRepository, InMemoryReportStatistics
 from domain.adapters.queue_backlog import ValkeyQueueBacklog
 from domain.adapters.reports_queue import ValkeyReportQueue, build_broker
 from domain.errors import UnavailableError
+from domain.models.fleet import Backlog
 from domain.ports.reports import ReportQueue
 from tests.rabbitmq import RabbitMQServer
 
@@ -208,3 +210,25 @@ async def test_a_rabbitmq_that_accepts_but_never_answers_is_unavailable_within_t
     finally:
         await channel.close()
         server.close()
+
+
+async def test_the_rabbitmq_backlog_counts_waiting_messages_and_ages_them_by_the_rows(rabbitmq: RabbitMQServer):
+    name = f"contract{uuid.uuid4().hex[:8]}"
+    clock = FixedClock()
+    rows = InMemoryReportRepository({7: ("seven@example.com", "Seven")}, clock)
+    await rows.create(7, None, 60)
+    clock.advance(7)
+    channel = AmqpChannel(rabbitmq.url, deadline_s=2)
+    backlog = AmqpQueueBacklog(channel, name, InMemoryReportStatistics(rows))
+    try:
+        assert await backlog.measure() == Backlog(queued=0, oldest_age_s=0.0)  # nothing waits on the broker
+        for report_id in ("r-1", "r-2"):
+            await amqp_queue(channel, name).send(report_id)
+        assert await backlog.measure() == Backlog(queued=2, oldest_age_s=7.0)
+        await asyncio.to_thread(take_from_rabbitmq, rabbitmq.url, name, 2)
+        assert (await backlog.measure()).queued == 0
+    finally:
+        await channel.close()
+    down = AmqpChannel("amqp://guest:guest@127.0.0.1:1/", deadline_s=0.5)
+    with pytest.raises(UnavailableError):
+        await AmqpQueueBacklog(down, name, InMemoryReportStatistics(rows)).measure()
