@@ -8,6 +8,7 @@ queues with the broker's own arguments (a queue declared twice with other argume
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiormq
@@ -21,8 +22,9 @@ from domain.models.fleet import Backlog
 from domain.ports.fleet import QueueBacklog
 from domain.ports.reports import ReportQueue, ReportStatistics
 
-# What a publish can fail with: the driver's errors, a socket's, a deadline, a connection closed under us.
-_FAILURES = (aiormq.exceptions.AMQPError, OSError, TimeoutError, RuntimeError, asyncio.TimeoutError)
+# What a call can fail with: the driver's errors, a socket's, the deadline, and the RuntimeError aiormq raises
+# when a channel is asked of a connection that closed under us.
+_FAILURES = (aiormq.exceptions.AMQPError, OSError, TimeoutError, RuntimeError)
 
 
 def build_amqp_broker(url: str, *, socket_timeout_s: float) -> RabbitmqBroker:
@@ -36,7 +38,7 @@ def build_amqp_broker(url: str, *, socket_timeout_s: float) -> RabbitmqBroker:
     for each in every:
         each.socket_timeout = socket_timeout_s
         each.stack_timeout = socket_timeout_s * 2
-        each.blocked_connection_timeout = socket_timeout_s * 6
+        each.blocked_connection_timeout = socket_timeout_s * 6  # a broker out of memory or disk blocks publishers
         each.connection_attempts = 1
     return broker
 
@@ -91,7 +93,7 @@ class AmqpChannel:
                 await asyncio.wait_for(connection.close(), self._deadline_s)
 
     @contextlib.asynccontextmanager
-    async def _call(self, what: str) -> Any:
+    async def _call(self, what: str) -> AsyncIterator[aiormq.abc.AbstractChannel]:
         try:
             async with asyncio.timeout(self._deadline_s):
                 yield await self._open()
