@@ -174,6 +174,20 @@ async def test_a_broker_restart_still_ends_with_each_report_done_once(
     assert len(emails_for(embedded_smtp, after)) == 1
 
 
+@pytest.mark.parametrize("broker", ["rabbitmq"], indirect=True)  # Valkey's restart is the test above
+async def test_a_worker_running_across_a_rabbitmq_restart_takes_the_next_report_once(
+    web, worker, embedded_smtp, request
+):
+    rabbitmq = request.getfixturevalue("rabbitmq")
+    rabbitmq.stop()
+    rabbitmq.start()
+    task_id = await request_report(web, 4207)  # the worker's consumer and the web's channel both reconnect
+    done = await wait_status(web, task_id, {"succeeded", "failed"}, timeout=40)
+    assert done["status"] == "succeeded", done
+    await asyncio.sleep(1)
+    assert len(emails_for(embedded_smtp, task_id)) == 1
+
+
 async def test_a_failing_mail_server_is_retried_then_the_report_fails_with_the_reason(
     web, worker_env, log_dir, servers
 ):
