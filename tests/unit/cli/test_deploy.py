@@ -407,3 +407,18 @@ def test_on_rabbitmq_keda_scales_the_worker_on_the_report_queue_with_its_rabbitm
         broker = next(e for e in container["env"] if e["name"] == "BROKER_URL")
         assert broker["valueFrom"]["secretKeyRef"] == {"name": "folio-secrets", "key": "BROKER_URL"}  # never a value
     assert "amqp://folio:pw" not in "".join(kubernetes.render(spec_of(settings)).values())
+
+
+def test_on_rabbitmq_every_platform_passes_broker_url_as_a_secret_reference() -> None:
+    rabbit = Settings(broker_url="amqp://folio:rabbit-pass-321@rabbit:5672/folio")
+    files = ecs_files(rabbit)
+    for process in ("web", "worker", "clock"):
+        (container,) = files[f"{process}-task-definition.json"]["containerDefinitions"]
+        assert "BROKER_URL" in {s["name"] for s in container["secrets"]}
+    app = json.loads(formation.render(spec_of(rabbit))["app.json"])
+    assert app["env"]["BROKER_URL"]["required"] is True
+    assert "value" not in app["env"]["BROKER_URL"]
+    rendered = {**ecs.render(spec_of(rabbit), ecs.EcsOptions()), **formation.render(spec_of(rabbit))}
+    assert all("rabbit-pass-321" not in text for text in rendered.values())
+    (container,) = ecs_files(Settings())["worker-task-definition.json"]["containerDefinitions"]
+    assert "BROKER_URL" not in {s["name"] for s in container["secrets"]}  # on Valkey: nothing to set
