@@ -22,6 +22,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     database_url: str = ""
     valkey_url: str = ""
     smtp_url: str = ""
+    # The Dramatiq broker: empty (or VALKEY_URL itself) for its Redis broker on Valkey; amqp:// or amqps:// for
+    # RabbitMQ, which Valkey Cluster and managed cluster modes need (the Redis broker's scripts cannot run there).
+    broker_url: str = ""
     # Cache (the seed's configuration 1).
     redis_cache_ttl: Positive = 300
     redis_max_connections: Positive = 20
@@ -52,7 +55,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # Background work (the seed's configuration 3).
     worker_threads: Positive = 4
     worker_processes: Positive = 1
-    broker_heartbeat_timeout_ms: Positive = 15_000  # a killed worker's messages come back after this
+    broker_heartbeat_timeout_ms: Positive = 15_000  # a killed worker's messages come back after this (Valkey)
+    broker_timeout_ms: Positive = 1000  # RabbitMQ: connect, declare and confirm of one publish; past it, unavailable
     # Reports. The deadline is both how long a queued report waits before the sweeper sends
     # it again and the lease of a running attempt; the time limit must stay below it.
     report_deadline_s: PositiveFloat = 120.0
@@ -221,6 +225,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         if self.webhook_allow_private and self.environment == "production":
             raise ValueError("WEBHOOK_ALLOW_PRIVATE is for development and tests only")
         _ = self.webhook_retry_delays
+        if self.broker_url and self.broker_url != self.valkey_url and not self.broker_is_amqp:
+            raise ValueError("BROKER_URL must be an amqp:// or amqps:// URL (empty: the broker runs on VALKEY_URL)")
+
+    @property
+    def broker(self) -> str:
+        """The broker's URL: BROKER_URL, else VALKEY_URL."""
+        return self.broker_url or self.valkey_url
+
+    @property
+    def broker_is_amqp(self) -> bool:
+        return urlsplit(self.broker_url).scheme in ("amqp", "amqps")
 
     @property
     def webhook_retry_delays(self) -> tuple[float, ...]:

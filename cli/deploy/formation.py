@@ -9,7 +9,7 @@ import json
 import shlex
 from typing import Any
 
-from cli.deploy.spec import SECRET_VARIABLES, DeploySpec, env_value
+from cli.deploy.spec import DeploySpec, env_value
 
 Json = dict[str, Any]
 # Heroku autoscales Performance dynos only; performance-m runs WEB_CONCURRENCY=2 Granian workers.
@@ -25,6 +25,7 @@ _SECRETS: dict[str, Json] = {
         "description": "the heroku-redis add-on's REDIS_URL with ?ssl_cert_reqs=none (its certificate is self-signed)"
     },
     "SMTP_URL": {"description": "SMTP server for report emails", "required": True},
+    "BROKER_URL": {"description": "RabbitMQ URL (amqp:// or amqps://) of the reports' broker", "required": True},
     "JWT_SECRET": {"description": "HS256 signing key (64 random hex characters)", "generator": "secret"},
     "API_KEY_SECRET": {"description": "HMAC key of API key digests (64 random hex characters)", "generator": "secret"},
 }
@@ -36,7 +37,7 @@ def app_json(spec: DeploySpec) -> Json:
     for process in ("web", "worker", "clock"):
         env.update({name: {"value": value} for name, value in spec.environment(process).items()})
     env.pop("PORT", None)  # the platform sets PORT for each web dyno
-    env.update({name: dict(_SECRETS[name]) for name in SECRET_VARIABLES})
+    env.update({name: dict(_SECRETS[name]) for name in spec.secret_variables()})
     return {
         "name": spec.app,
         "description": "Folio: a portfolio API (Litestar on Granian, Dramatiq workers)",

@@ -92,6 +92,10 @@ class DeploySpec:
         """Queued reports per worker instance: WORKER_TARGET_BACKLOG is per Dramatiq process."""
         return self.settings.worker_target_backlog * self.settings.worker_processes
 
+    def secret_variables(self) -> tuple[str, ...]:
+        """The secret variables every process reads: BROKER_URL too when the broker is RabbitMQ."""
+        return (*SECRET_VARIABLES, "BROKER_URL") if self.settings.broker_is_amqp else SECRET_VARIABLES
+
     def environment(self, process: str) -> dict[str, str]:
         """The non-secret variables of a process type, with the values of these settings."""
         env = {"ENVIRONMENT": "production"}

@@ -5,11 +5,10 @@ import os
 import socket
 import time
 
-from config.queues import REPORTS_QUEUE
 from config.scaling import web_scaling_policy, worker_scaling_policy
 from config.wiring.background import run_in_background
+from config.wiring.reports import report_backlog
 from config.wiring.resources import Resources
-from domain.adapters.queue_backlog import ValkeyQueueBacklog
 from domain.adapters.valkey_fleet import ValkeyFleetRegistry
 from domain.services.fleet import WEB, WORKER, FleetService, Identity
 
@@ -28,7 +27,7 @@ def join_fleet(resources: Resources, stack: contextlib.AsyncExitStack) -> FleetS
         resources.host,
         {WEB: web_scaling_policy(settings), WORKER: worker_scaling_policy(settings)},
         me=me,
-        backlog=ValkeyQueueBacklog(resources.valkey, REPORTS_QUEUE),
+        backlog=report_backlog(resources),
         heartbeat_s=settings.fleet_heartbeat_s,
         ttl_s=settings.fleet_heartbeat_ttl_s,
         metrics=resources.metrics,  # folio_fleet_instances, folio_desired_instances, ... after every heartbeat

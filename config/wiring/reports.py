@@ -1,12 +1,19 @@
-"""What both sides of reports share: the policy, the queue that wakes a worker, the broker."""
+"""What both sides of reports share: the policy, the queue that wakes a worker, the broker (Valkey or RabbitMQ)."""
 
 from dramatiq import Broker
 
 from config.queues import GENERATE_REPORT_ACTOR, REPORTS_QUEUE
 from config.settings import Settings
 from config.wiring.resources import Resources
+from domain.adapters.amqp_queue import AmqpProbe, AmqpQueueBacklog, AmqpReportQueue, build_amqp_broker
+from domain.adapters.postgres.report_stats import PostgresReportStatistics
+from domain.adapters.queue_backlog import ValkeyQueueBacklog
 from domain.adapters.reports_queue import ValkeyReportQueue
 from domain.adapters.reports_queue import build_broker as _build_broker
+from domain.adapters.valkey import ValkeyProbe
+from domain.ports.fleet import QueueBacklog
+from domain.ports.health import DependencyProbe
+from domain.ports.reports import ReportQueue
 from domain.services.reports.policy import ReportPolicy
 
 BROKER_TIMEOUT_S = 5.0
@@ -23,18 +30,41 @@ def report_policy(settings: Settings) -> ReportPolicy:
     )
 
 
-def report_queue(resources: Resources) -> ValkeyReportQueue:
+def report_queue(resources: Resources) -> ReportQueue:
     """Enqueues by actor name on the event loop (the web never imports the actors)."""
+    return queue_sender(resources, REPORTS_QUEUE, GENERATE_REPORT_ACTOR)
+
+
+def queue_sender(resources: Resources, queue_name: str, actor_name: str) -> ReportQueue:
+    """Sends one id to `actor_name` on the broker in use, without a thread."""
+    if resources.amqp is not None:
+        return AmqpReportQueue(resources.amqp, queue_name=queue_name, actor_name=actor_name)
     return ValkeyReportQueue(
         resources.valkey,
-        queue_name=REPORTS_QUEUE,
-        actor_name=GENERATE_REPORT_ACTOR,
+        queue_name=queue_name,
+        actor_name=actor_name,
         heartbeat_timeout_ms=resources.settings.broker_heartbeat_timeout_ms,
     )
 
 
+def report_backlog(resources: Resources) -> QueueBacklog:
+    """The report queue's depth and oldest age, from the broker in use (on RabbitMQ the age comes from the rows)."""
+    if resources.amqp is not None:
+        return AmqpQueueBacklog(resources.amqp, REPORTS_QUEUE, PostgresReportStatistics(resources.pool))
+    return ValkeyQueueBacklog(resources.valkey, REPORTS_QUEUE)
+
+
+def broker_probe(resources: Resources) -> DependencyProbe:
+    """Readiness of the broker in use (on Valkey, the cache's client: its own line all the same)."""
+    if resources.amqp is not None:
+        return AmqpProbe(resources.amqp)
+    return ValkeyProbe("broker", resources.valkey)
+
+
 def build_broker(settings: Settings) -> Broker:
-    """The Dramatiq broker the worker consumes from."""
+    """The Dramatiq broker the worker consumes from (and the clock sends on)."""
+    if settings.broker_is_amqp:
+        return build_amqp_broker(settings.broker_url, socket_timeout_s=BROKER_TIMEOUT_S)
     return _build_broker(
         settings.valkey_url,
         socket_timeout_s=BROKER_TIMEOUT_S,

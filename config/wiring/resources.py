@@ -7,6 +7,7 @@ from pathlib import Path
 
 from config.settings import Settings
 from config.wiring.background import run_in_background
+from domain.adapters.amqp_queue import AmqpChannel
 from domain.adapters.clock import SystemClock
 from domain.adapters.host_metrics import PsutilHostMetrics
 from domain.adapters.null_metrics import NullMetrics
@@ -29,6 +30,7 @@ class Resources:
     host: HostMetrics
     metrics: Metrics
     clock: Clock
+    amqp: AmqpChannel | None = None  # BROKER_URL=amqp://: the process's one channel to RabbitMQ (opened on first use)
 
 
 async def open_resources(settings: Settings, role: str, stack: contextlib.AsyncExitStack) -> Resources:
@@ -49,7 +51,11 @@ async def open_resources(settings: Settings, role: str, stack: contextlib.AsyncE
     host = PsutilHostMetrics(settings.health_sample_interval_s)
     host.start()
     stack.callback(host.stop)
-    resources = Resources(settings, role, pool, valkey, host, metrics, SystemClock())
+    amqp = None
+    if settings.broker_is_amqp:
+        amqp = AmqpChannel(settings.broker_url, deadline_s=settings.broker_timeout_ms / 1000)
+        stack.push_async_callback(amqp.close)
+    resources = Resources(settings, role, pool, valkey, host, metrics, SystemClock(), amqp)
     _publish_metrics(resources, stack)
     return resources
 

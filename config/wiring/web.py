@@ -8,13 +8,12 @@ from decimal import Decimal
 
 import msgspec
 
-from config.queues import REPORTS_QUEUE
 from config.scaling import web_scaling_policy
 from config.settings import Settings
 from config.wiring.background import run_in_background
 from config.wiring.credentials import open_credentials
 from config.wiring.fleet import join_fleet
-from config.wiring.reports import report_policy, report_queue
+from config.wiring.reports import broker_probe, report_backlog, report_policy, report_queue
 from config.wiring.resources import Resources, open_resources
 from config.wiring.streams import open_streams
 from config.wiring.webhooks import webhook_service
@@ -32,7 +31,6 @@ from domain.adapters.postgres.report_stats import PostgresReportStatistics
 from domain.adapters.postgres.reports import PostgresReportRepository
 from domain.adapters.postgres.trades import PostgresTradeStore
 from domain.adapters.postgres.users import PostgresUserStore
-from domain.adapters.queue_backlog import ValkeyQueueBacklog
 from domain.adapters.valkey import ValkeyProbe
 from domain.adapters.valkey_bus import ValkeyInvalidationBus
 from domain.adapters.valkey_cache import ValkeyHoldingsCache
@@ -299,12 +297,7 @@ def _health(resources: Resources, stack: contextlib.AsyncExitStack) -> HealthSer
     settings = resources.settings
     health = HealthService(
         resources.host,
-        # The broker lives on the same Valkey as the cache; each gets its own readiness line.
-        [
-            PostgresProbe(resources.pool),
-            ValkeyProbe("cache", resources.valkey),
-            ValkeyProbe("broker", resources.valkey),
-        ],
+        [PostgresProbe(resources.pool), ValkeyProbe("cache", resources.valkey), broker_probe(resources)],
         policy=web_scaling_policy(settings),
         clock=resources.clock,
         sample_interval_s=settings.health_sample_interval_s,
@@ -319,7 +312,7 @@ def _sample_reports(resources: Resources, stack: contextlib.AsyncExitStack) -> N
         return
     sampler = ReportTelemetry(
         PostgresReportStatistics(resources.pool),
-        ValkeyQueueBacklog(resources.valkey, REPORTS_QUEUE),
+        report_backlog(resources),
         resources.metrics,
         interval_s=REPORT_METRICS_S,
     )

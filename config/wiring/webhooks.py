@@ -5,10 +5,10 @@ import contextlib
 from config.queues import DELIVER_WEBHOOK_ACTOR, WEBHOOKS_QUEUE
 from config.settings import Settings
 from config.wiring.background import run_in_background
+from config.wiring.reports import queue_sender
 from config.wiring.resources import Resources
 from domain.adapters.postgres.webhook_deliveries import PostgresWebhookDeliveries
 from domain.adapters.postgres.webhooks import PostgresWebhookEndpoints
-from domain.adapters.reports_queue import ValkeyReportQueue
 from domain.adapters.webhook_http import HttpWebhookSender
 from domain.models.webhooks import RetryPolicy
 from domain.ports.reports import Mailer
@@ -49,12 +49,7 @@ def webhook_delivery(resources: Resources, mailer: Mailer, stack: contextlib.Asy
         relay_batch=settings.webhook_relay_batch,
     )
     # The reports' sender adapter is generic: it sends one id to a queue and actor named here.
-    queue = ValkeyReportQueue(
-        resources.valkey,
-        queue_name=WEBHOOKS_QUEUE,
-        actor_name=DELIVER_WEBHOOK_ACTOR,
-        heartbeat_timeout_ms=settings.broker_heartbeat_timeout_ms,
-    )
+    queue = queue_sender(resources, WEBHOOKS_QUEUE, DELIVER_WEBHOOK_ACTOR)
     delivery = WebhookDelivery(
         PostgresWebhookDeliveries(resources.pool),
         queue,

@@ -6,6 +6,7 @@ from datetime import date
 
 import valkey
 from dramatiq import Broker, Message
+from dramatiq.errors import BrokerConnectionError
 
 from domain.errors import UnavailableError
 from domain.ports.market_day import DailyJobQueue
@@ -26,5 +27,5 @@ class DramatiqDailyJobQueue(DailyJobQueue):
         )
         try:
             await asyncio.to_thread(self._broker.enqueue, message)
-        except (valkey.ValkeyError, OSError) as e:
+        except (valkey.ValkeyError, BrokerConnectionError, OSError) as e:  # Valkey's, or RabbitMQ's after pika's
             raise UnavailableError(f"the job queue is not answering ({type(e).__name__})") from e

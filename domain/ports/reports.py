@@ -128,3 +128,11 @@ class ReportStatistics(Protocol):
         Raises:
             UnavailableError: the store cannot answer now.
         """
+
+    @abstractmethod
+    async def oldest_queued_age_s(self) -> float:
+        """How long the oldest report still queued has waited since it was requested (0 when none is queued).
+
+        Raises:
+            UnavailableError: the store cannot answer now.
+        """

@@ -1,4 +1,7 @@
-"""Reports end to end on the real servers and real worker processes: PDF, email, and no lost or double reports."""
+"""Reports end to end on the real servers and real worker processes: PDF, email, and no lost or double reports.
+
+Every test runs on both brokers: Dramatiq's Redis broker on Valkey, and RabbitMQ (BROKER_URL=amqp://...).
+"""
 
 import asyncio
 import email
@@ -33,9 +36,25 @@ FAST = {
 }
 
 
+@pytest.fixture(scope="module", params=["valkey", "rabbitmq"])
+def broker(request: pytest.FixtureRequest) -> str:
+    """The broker these tests run on: its name (the rabbitmq fixture starts the suite's node once)."""
+    if request.param == "rabbitmq":
+        request.getfixturevalue("rabbitmq")
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def fast_settings(settings: Settings) -> Settings:
-    return with_settings(settings, report_deadline_s=4.0, report_time_limit_s=3.0)
+def broker_url(broker: str, request: pytest.FixtureRequest) -> str:
+    """BROKER_URL for the web and the workers: empty (VALKEY_URL) or the suite's RabbitMQ."""
+    return "" if broker == "valkey" else request.getfixturevalue("rabbitmq").url
+
+
+@pytest.fixture(scope="module")
+def fast_settings(settings: Settings, broker_url: str) -> Settings:
+    return with_settings(
+        settings, report_deadline_s=4.0, report_time_limit_s=3.0, broker_url=broker_url, broker_timeout_ms=1000
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +65,13 @@ async def web(fast_settings: Settings, operator_headers: dict[str, str]) -> Asyn
 
 
 @pytest.fixture
-def worker_env(process_env: dict[str, str]) -> dict[str, str]:
-    return {**process_env, **FAST}
+def worker_env(process_env: dict[str, str], broker_url: str) -> dict[str, str]:
+    return {**process_env, **FAST, "BROKER_URL": broker_url}
 
 
 @pytest.fixture
-def log_dir(servers: EmbeddedServers) -> Path:
-    return servers.data_dir / "worker-logs"
+def log_dir(servers: EmbeddedServers, broker: str) -> Path:
+    return servers.data_dir / "worker-logs" / broker
 
 
 @pytest.fixture
@@ -130,16 +149,42 @@ async def test_a_worker_killed_mid_report_ends_with_one_report_and_one_email(web
     assert len(emails_for(embedded_smtp, task_id)) == 1
 
 
-async def test_a_broker_that_lost_its_queue_still_ends_with_the_report_done_once(
-    web, worker_env, log_dir, embedded_valkey, embedded_smtp
+async def test_a_broker_restart_still_ends_with_each_report_done_once(
+    web, broker, worker_env, log_dir, embedded_smtp, request
 ):
     task_id = await request_report(web, 4203)  # enqueued, no worker running yet
-    embedded_valkey.stop()  # no persistence: the message is gone
-    embedded_valkey.start()
-    with worker_process(worker_env, log_dir / "lost-queue.log"):
-        done = await wait_status(web, task_id, {"succeeded", "failed"}, timeout=40)
-        assert done["status"] == "succeeded", done
+    if broker == "valkey":
+        embedded_valkey = request.getfixturevalue("embedded_valkey")
+        embedded_valkey.stop()  # no persistence: the message is gone (the sweeper sends it again)
+        embedded_valkey.start()
+    else:
+        rabbitmq = request.getfixturevalue("rabbitmq")
+        waiting = rabbitmq.depth("reports")
+        assert waiting >= 1  # the web published to RabbitMQ
+        rabbitmq.stop()  # a durable queue and persistent messages: still there after the restart
+        rabbitmq.start()
+        assert rabbitmq.depth("reports") == waiting
+    after = await request_report(web, 4205)  # the web's connection to the broker comes back (or the sweeper sends)
+    with worker_process(worker_env, log_dir / "restart.log"):
+        for each in (task_id, after):
+            done = await wait_status(web, each, {"succeeded", "failed"}, timeout=40)
+            assert done["status"] == "succeeded", done
         await asyncio.sleep(1)
+    assert len(emails_for(embedded_smtp, task_id)) == 1
+    assert len(emails_for(embedded_smtp, after)) == 1
+
+
+@pytest.mark.parametrize("broker", ["rabbitmq"], indirect=True)  # Valkey's restart is the test above
+async def test_a_worker_running_across_a_rabbitmq_restart_takes_the_next_report_once(
+    web, worker, embedded_smtp, request
+):
+    rabbitmq = request.getfixturevalue("rabbitmq")
+    rabbitmq.stop()
+    rabbitmq.start()
+    task_id = await request_report(web, 4207)  # the worker's consumer and the web's channel both reconnect
+    done = await wait_status(web, task_id, {"succeeded", "failed"}, timeout=40)
+    assert done["status"] == "succeeded", done
+    await asyncio.sleep(1)
     assert len(emails_for(embedded_smtp, task_id)) == 1
 
 

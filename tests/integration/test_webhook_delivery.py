@@ -293,3 +293,20 @@ async def test_a_reports_outcome_arrives_with_its_report_id(web, worker, hooks):
         assert len(await quiet_then(hooks, path)) == 1
     finally:
         await web.delete(f"/api/user/{user_id}/webhooks/{created['endpoint']['id']}")
+
+
+async def test_on_rabbitmq_the_relay_and_the_delivery_actor_deliver_each_event_once(
+    web, worker_env, log_dir, hooks, rabbitmq
+):
+    # The worker consumes from RabbitMQ only (BROKER_URL), so an arrival went web row -> relay -> RabbitMQ -> actor.
+    with worker_process({**worker_env, "BROKER_URL": rabbitmq.url}, log_dir / "rabbitmq.log"):
+        user = await new_user(web)
+        path = f"/rabbit/{user['id']}"
+        created = await register(web, user["id"], hooks.script(path, Answer(status=500)))
+        await rename(web, user["id"])
+        got = await arrivals(hooks, path, 2)
+        assert [verified(created["secret"], a)["type"] for a in got] == ["user.updated"] * 2
+        assert got[0].headers["webhook-id"] == got[1].headers["webhook-id"]  # the 500's retry, then the 200
+        assert len(await quiet_then(hooks, path)) == 2
+        [delivery] = await settled(web, user["id"], created["endpoint"]["id"])
+    assert [a["status_code"] for a in delivery["attempts"]] == [500, 200]

@@ -183,3 +183,9 @@ class InMemoryReportStatistics(ReportStatistics):
 
     async def counts(self) -> dict[str, int]:
         return dict(Counter(report.status for report in self._reports.rows.values()))
+
+    async def oldest_queued_age_s(self) -> float:
+        queued = [report.created_at for report in self._reports.rows.values() if report.status == "queued"]
+        if not queued:
+            return 0.0
+        return max((self._reports.clock.now() - min(queued)).total_seconds(), 0.0)

@@ -1,8 +1,11 @@
-"""One contract for the report counts, run against the in-memory twin and the real PostgreSQL adapter.
+"""One contract for the report counts and the oldest queued report's wait, run against the in-memory twin and
+the real PostgreSQL adapter.
 
 The counts cover every report in the store, so each test measures how they move under its own writes
 (the real side works in the contract suites' own database: nothing else writes reports there).
 """
+
+import asyncio
 
 import pytest
 
@@ -41,3 +44,12 @@ async def test_a_repeated_request_is_counted_once(world: World):
         await world.reports.create(user, "same-key", 60)
     after = await counts(world)
     assert after["queued"] - before["queued"] == 1
+
+
+async def test_the_oldest_queued_report_ages_while_it_waits(world: World):
+    user = await world.user()
+    await world.reports.create(user, None, 60)
+    first = await world.statistics.oldest_queued_age_s()
+    assert first >= 0  # our report waits, or an older one does
+    await asyncio.sleep(0.3)
+    assert await world.statistics.oldest_queued_age_s() >= first + 0.25

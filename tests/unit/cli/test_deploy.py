@@ -383,3 +383,42 @@ def test_the_scripts_are_valid_shell(platform: str, tmp_path: Path) -> None:
     assert command.main(Settings(), arguments(platform, tmp_path)) == 0
     for script in tmp_path.glob("*.sh"):
         assert subprocess.run(["sh", "-n", str(script)], check=False).returncode == 0, script.name
+
+
+def test_on_rabbitmq_keda_scales_the_worker_on_the_report_queue_with_its_rabbitmq_scaler() -> None:
+    settings = Settings(valkey_url="redis://cache:6379/0", broker_url="amqp://folio:pw@rabbit:5672/folio")
+    objects = kubernetes_objects(settings)
+    (trigger,) = objects["ScaledObject", "folio-worker"]["spec"]["triggers"]
+    assert trigger == {
+        "type": "rabbitmq",
+        "metadata": {
+            "protocol": "amqp",
+            "mode": "QueueLength",
+            "value": str(round(settings.worker_target_backlog * settings.worker_processes)),
+            "queueName": REPORTS_QUEUE,
+        },
+        "authenticationRef": {"name": "folio-rabbitmq"},
+    }
+    auth = objects["TriggerAuthentication", "folio-rabbitmq"]["spec"]["secretTargetRef"]
+    assert auth == [{"parameter": "host", "name": "folio-secrets", "key": "BROKER_URL"}]
+    assert ("TriggerAuthentication", "folio-valkey") not in objects
+    for process in ("web", "worker", "clock"):
+        (container,) = objects["Deployment", f"folio-{process}"]["spec"]["template"]["spec"]["containers"]
+        broker = next(e for e in container["env"] if e["name"] == "BROKER_URL")
+        assert broker["valueFrom"]["secretKeyRef"] == {"name": "folio-secrets", "key": "BROKER_URL"}  # never a value
+    assert "amqp://folio:pw" not in "".join(kubernetes.render(spec_of(settings)).values())
+
+
+def test_on_rabbitmq_every_platform_passes_broker_url_as_a_secret_reference() -> None:
+    rabbit = Settings(broker_url="amqp://folio:rabbit-pass-321@rabbit:5672/folio")
+    files = ecs_files(rabbit)
+    for process in ("web", "worker", "clock"):
+        (container,) = files[f"{process}-task-definition.json"]["containerDefinitions"]
+        assert "BROKER_URL" in {s["name"] for s in container["secrets"]}
+    app = json.loads(formation.render(spec_of(rabbit))["app.json"])
+    assert app["env"]["BROKER_URL"]["required"] is True
+    assert "value" not in app["env"]["BROKER_URL"]
+    rendered = {**ecs.render(spec_of(rabbit), ecs.EcsOptions()), **formation.render(spec_of(rabbit))}
+    assert all("rabbit-pass-321" not in text for text in rendered.values())
+    (container,) = ecs_files(Settings())["worker-task-definition.json"]["containerDefinitions"]
+    assert "BROKER_URL" not in {s["name"] for s in container["secrets"]}  # on Valkey: nothing to set

@@ -1,0 +1,26 @@
+"""The suite's RabbitMQ, for the tests that run on both brokers (started once, on first use)."""
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from cli.embedded import EmbeddedServers
+from tests.rabbitmq import DEB_PACKAGE, RabbitMQServer, install_rabbitmq
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(servers: EmbeddedServers) -> Iterator[RabbitMQServer]:
+    """A RabbitMQ node of the session's own; skips (fails under CI) when Debian's package cannot be had."""
+    problem = install_rabbitmq()
+    if problem is not None:
+        message = f"RabbitMQ is not installed and {problem}; install Debian's package: apt-get install {DEB_PACKAGE}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = RabbitMQServer(servers.data_dir / "rabbitmq")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
