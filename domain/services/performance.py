@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from domain.analytics.performance import performance, with_sharpe
 from domain.analytics.periods import MAX_SPAN_DAYS, PERIODS, period_start
 from domain.errors import InvalidRequestError
+from domain.models.invalidations import Invalidation
 from domain.models.performance import (
     BenchmarkFigures,
     DailyValue,
@@ -22,7 +23,9 @@ from domain.models.performance import (
     encode_series,
 )
 from domain.ports.clock import Clock
+from domain.ports.holdings import InvalidationBus
 from domain.ports.performance import ValueHistorySource
+from domain.services.performance_cache import AnswerCache
 
 DEFAULT_SPAN = timedelta(days=365)
 CACHED_REPORTS = 4096  # per process; a report of a year of days is some tens of kilobytes
@@ -41,6 +44,7 @@ class PerformanceService:
         risk_free_rate: float,
         max_span_days: int = MAX_SPAN_DAYS,
         cache_size: int = CACHED_REPORTS,
+        bus: InvalidationBus | None = None,
     ) -> None:
         self._history = history
         self._clock = clock
@@ -48,7 +52,8 @@ class PerformanceService:
         self._max_span = timedelta(days=max_span_days)
         self._cache_size = cache_size  # 0: nothing kept
         self._reports: OrderedDict[_ReportKey, PerformanceReport] = OrderedDict()
-        self._bodies: OrderedDict[_ReportKey, bytes] = OrderedDict()
+        # The answers' rendered bodies; hits without a read while `bus` is trusted (see AnswerCache).
+        self._answers = AnswerCache(cache_size, bus)
 
     async def figures(
         self, user_id: int, *, since: date | None = None, until: date | None = None
@@ -107,7 +112,8 @@ class PerformanceService:
         self, user_id: int, period: str, benchmark: str | None, render: Callable[[PerformanceAnswer], bytes]
     ) -> tuple[bytes, bool]:
         """`render` of what `report` answers (the same figures, the series and flows encoded once), and whether
-        it came from the cache, which keeps the rendered bytes under `report`'s key: a hit is one version read.
+        it came from the cache, which keeps the rendered bytes under `report`'s key: a hit is at most one version
+        read, none while the invalidation channel vouches for the entry (see AnswerCache).
 
         A miss reads the answer stored with the daily values when it still answers (one row, see
         `ValueHistorySource.past`), else computes it from the history.
@@ -117,19 +123,28 @@ class PerformanceService:
             UserNotFoundError: no such user.
         """
         since, until = self.period_of(period)
-        key = None
-        if self._cache_size:  # no version read for a cache that keeps nothing
-            key = (user_id, period, benchmark, until, await self._history.version(user_id))
-            body = self._bodies.get(key)
-            if body is not None:
-                self._bodies.move_to_end(key)
-                return body, True
+        answers = self._answers
+        if not answers.size:  # no version read for a cache that keeps nothing
+            return render(await self._answer(user_id, period, since, until, benchmark)), False
+        key = (user_id, period, benchmark, until)
+        body = answers.fresh(key)
+        if body is not None:
+            return body, True
+        ticket = answers.ticket(user_id)
+        version = await self._history.version(user_id)
+        body = answers.confirmed(key, version, ticket)
+        if body is not None:
+            return body, True
         body = render(await self._answer(user_id, period, since, until, benchmark))
-        if key is not None:
-            self._bodies[key] = body
-            while len(self._bodies) > self._cache_size:
-                self._bodies.popitem(last=False)
+        answers.put(key, version, body, ticket)
         return body, False
+
+    def apply(self, message: Invalidation) -> None:
+        """One message from the invalidation channel (see AnswerCache.apply)."""
+        self._answers.apply(message)
+
+    def lost(self) -> None:
+        self._answers.lost()
 
     async def _answer(
         self, user_id: int, period: str, since: date, until: date, symbol: str | None
