@@ -41,8 +41,8 @@ def performance(
     """Every figure over the series (distinct days, any order) and the flows within it.
 
     One pass over the days for the returns, the growth index and its drawdown (the same float operations, in
-    the same order, as `daily_returns`, `growth_index` and `max_drawdown`, so the same figures to the bit): a
-    year of days is read on every cold answer.
+    the same order, as `daily_returns`, `growth_index` and `max_drawdown`, so the same figures to the bit): every
+    user's periods are computed at each fill, and an answer not stored is computed on the request.
     """
     figures, observed = _figures(series, flows)
     vol = figures.volatility
