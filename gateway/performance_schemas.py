@@ -5,7 +5,14 @@ from decimal import Decimal
 
 import msgspec
 
-from domain.models.performance import BenchmarkFigures, DailyValue, PerformanceFigures, PerformanceReport
+from domain.models.performance import (
+    BenchmarkFigures,
+    DailyValue,
+    PerformanceAnswer,
+    PerformanceFigures,
+    PerformanceReport,
+)
+from gateway.responses import json_encoder
 
 
 class DrawdownOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,6 +49,8 @@ class BenchmarkOut(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PerformanceOut(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer (as documented; `render_performance` writes the same fields with the series pre-encoded)."""
+
     user_id: int
     period: str
     since: date
@@ -88,4 +97,35 @@ def performance_out(user_id: int, period: str, base_currency: str, r: Performanc
         series=_series(r.series),
         flows=[FlowOut(f.day, f.amount) for f in r.flows],
         benchmark=_benchmark(r.benchmark),
+    )
+
+
+class _PerformanceBody(msgspec.Struct, frozen=True, kw_only=True):
+    """`PerformanceOut`, field for field, with the series and flows as the JSON they were encoded to once."""
+
+    user_id: int
+    period: str
+    since: date
+    until: date
+    base_currency: str
+    figures: FiguresOut
+    series: msgspec.Raw
+    flows: msgspec.Raw
+    benchmark: BenchmarkOut | None
+
+
+def render_performance(user_id: int, period: str, base_currency: str, a: PerformanceAnswer) -> bytes:
+    """The JSON body of `PerformanceOut` for an answer."""
+    return json_encoder.encode(
+        _PerformanceBody(
+            user_id=user_id,
+            period=period,
+            since=a.since,
+            until=a.until,
+            base_currency=base_currency,
+            figures=_figures(a.figures),
+            series=msgspec.Raw(a.series),
+            flows=msgspec.Raw(a.flows),
+            benchmark=_benchmark(a.benchmark),
+        )
     )

@@ -114,8 +114,15 @@ async def open_web(
         portfolios = _portfolios(resources, book, bus)
         credentials = open_credentials(resources, bus, stack)
         streams = open_streams(resources, book, portfolios, encode_portfolio, stack)
+        performance = PerformanceService(
+            PostgresValueHistory(resources.pool, settings.base_currency),
+            resources.clock,
+            risk_free_rate=settings.risk_free_rate,
+            cache_size=CACHED_REPORTS if settings.performance_cache else 0,
+            bus=bus,
+        )
         # The streams hear a change after the portfolio cache has dropped it, so they read the new holdings.
-        consumers: list[InvalidationConsumer] = [portfolios, credentials.revocations, streams]
+        consumers: list[InvalidationConsumer] = [portfolios, credentials.revocations, streams, performance]
         run_in_background(stack, listen_for_invalidations(bus, consumers), "invalidations")
         _sample_reports(resources, stack)
         user_store = PostgresUserStore(resources.pool)
@@ -139,12 +146,7 @@ async def open_web(
             corporate_actions=CorporateActionService(
                 PostgresCorporateActionStore(resources.pool), portfolios.invalidate
             ),
-            performance=PerformanceService(
-                PostgresValueHistory(resources.pool, settings.base_currency),
-                resources.clock,
-                risk_free_rate=settings.risk_free_rate,
-                cache_size=CACHED_REPORTS if settings.performance_cache else 0,
-            ),
+            performance=performance,
             quotes=book,
             market_data=MarketDataService(
                 book, PostgresQuoteRepository(resources.pool), _quote_bus(resources), max_batch=settings.quote_batch_max

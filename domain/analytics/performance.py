@@ -27,6 +27,8 @@ import math
 from collections.abc import Sequence
 from datetime import date
 
+import msgspec
+
 from domain.analytics.rates import xirr
 from domain.models.performance import DailyValue, Drawdown, ExternalFlow, PerformanceFigures
 
@@ -36,23 +38,86 @@ TRADING_DAYS_PER_YEAR = 252
 def performance(
     series: Sequence[DailyValue], flows: Sequence[ExternalFlow], *, risk_free_rate: float
 ) -> PerformanceFigures:
-    """Every figure over the series (distinct days, any order) and the flows within it."""
-    ordered = sorted(series, key=lambda p: p.day)
+    """Every figure over the series (distinct days, any order) and the flows within it.
+
+    One pass over the days for the returns, the growth index and its drawdown (the same float operations, in
+    the same order, as `daily_returns`, `growth_index` and `max_drawdown`, so the same figures to the bit): every
+    user's periods are computed at each fill, and an answer not stored is computed on the request.
+    """
+    figures, observed = _figures(series, flows)
+    vol = figures.volatility
+    return msgspec.structs.replace(figures, sharpe=sharpe(observed, vol, risk_free_rate))
+
+
+def stored_figures(
+    series: Sequence[DailyValue], flows: Sequence[ExternalFlow]
+) -> tuple[PerformanceFigures, float | None]:
+    """The figures as stored ahead of a read, without the Sharpe ratio, and the annualised mean daily return it
+    is computed from (None where it is None): `with_sharpe` completes them for a risk-free rate."""
+    figures, observed = _figures(series, flows)
+    return figures, annual_mean(observed) if figures.volatility else None
+
+
+def with_sharpe(figures: PerformanceFigures, mean: float | None, risk_free_rate: float) -> PerformanceFigures:
+    """`figures` with the Sharpe ratio of `mean` (see `stored_figures`): the same as `sharpe` computes."""
+    vol = figures.volatility
+    ratio = None if mean is None or vol is None or vol == 0 else (mean - risk_free_rate) / vol
+    return msgspec.structs.replace(figures, sharpe=ratio)
+
+
+def _figures(series: Sequence[DailyValue], flows: Sequence[ExternalFlow]) -> tuple[PerformanceFigures, list[float]]:
+    """Every figure but the Sharpe ratio, and the observed daily returns."""
+    ordered = sorted(series, key=_day)
     days = [p.day for p in ordered]
-    values = [float(p.value) for p in ordered]
-    returns = daily_returns(values, flows_on_valuation_days(days, flows))
-    observed = [r for r in returns if r is not None]
-    index = growth_index(returns)
-    vol = volatility(observed)
+    if len(days) < 2:
+        return _short(days), []
+    net = flows_on_valuation_days(days, flows)
+    observed: list[float] = []
+    level = peak = 1.0
+    peak_day = days[0]
+    worst = Drawdown(depth=0.0, peak=peak_day, trough=peak_day)
+    previous = float(ordered[0].value)
+    for t in range(1, len(days)):
+        value = float(ordered[t].value)
+        at_risk = previous + net[t]
+        previous = value
+        if at_risk > 0:
+            r = value / at_risk - 1
+            observed.append(r)
+            level = level * (1 + r)
+            if level > peak:
+                peak, peak_day = level, days[t]
+        depth = (peak - level) / peak if peak > 0 else 0.0
+        if depth > worst.depth:
+            worst = Drawdown(depth=depth, peak=peak_day, trough=days[t])
+    figures = PerformanceFigures(
+        start=days[0],
+        end=days[-1],
+        days=len(days),
+        time_weighted_return=level - 1 if observed else None,
+        money_weighted_return=xirr(owner_flows(ordered, flows)),
+        volatility=volatility(observed),
+        sharpe=None,
+        max_drawdown=worst if observed else None,
+    )
+    return figures, observed
+
+
+def _day(point: DailyValue) -> date:
+    return point.day
+
+
+def _short(days: list[date]) -> PerformanceFigures:
+    """The figures of fewer than two days: none but the days."""
     return PerformanceFigures(
         start=days[0] if days else None,
         end=days[-1] if days else None,
         days=len(days),
-        time_weighted_return=time_weighted_return(returns),
-        money_weighted_return=xirr(owner_flows(ordered, flows)) if len(ordered) > 1 else None,
-        volatility=vol,
-        sharpe=sharpe(observed, vol, risk_free_rate),
-        max_drawdown=max_drawdown(days, index) if observed else None,
+        time_weighted_return=None,
+        money_weighted_return=None,
+        volatility=None,
+        sharpe=None,
+        max_drawdown=None,
     )
 
 
@@ -116,7 +181,12 @@ def sharpe(returns: Sequence[float], vol: float | None, risk_free_rate: float) -
     """Annualised mean excess return per unit of volatility; None without a volatility (or a zero one)."""
     if vol is None or vol == 0:
         return None
-    return (math.fsum(returns) / len(returns) * TRADING_DAYS_PER_YEAR - risk_free_rate) / vol
+    return (annual_mean(returns) - risk_free_rate) / vol
+
+
+def annual_mean(returns: Sequence[float]) -> float:
+    """The mean daily return x 252 (not compounded), as the Sharpe ratio takes it."""
+    return math.fsum(returns) / len(returns) * TRADING_DAYS_PER_YEAR
 
 
 def max_drawdown(days: Sequence[date], index: Sequence[float]) -> Drawdown | None:

@@ -78,3 +78,39 @@ class PerformanceReport(msgspec.Struct, frozen=True, kw_only=True):
     series: tuple[DailyValue, ...]
     flows: tuple[ExternalFlow, ...]
     benchmark: BenchmarkFigures | None
+
+
+class StoredPast(msgspec.Struct, frozen=True, kw_only=True):
+    """A period's answer as stored with the daily values it comes from (valid while they are): the figures
+    without the Sharpe ratio (it depends on the risk-free rate) but with the annualised mean daily return it is
+    computed from, and the series and flows already encoded (`encode_series`, `encode_flows`)."""
+
+    figures: PerformanceFigures
+    annual_mean: float | None  # mean daily return x 252; None where the Sharpe ratio is None
+    series: bytes
+    flows: bytes
+
+
+class PerformanceAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    """A period's figures with the daily values and flows encoded once, and a benchmark's if one was asked."""
+
+    since: date
+    until: date
+    figures: PerformanceFigures
+    series: bytes  # a JSON array of {"day", "value"}, oldest first
+    flows: bytes  # a JSON array of {"day", "amount"}
+    benchmark: BenchmarkFigures | None
+
+
+# Decimals as exact JSON numbers, as the gateway sends every other amount.
+_ENCODER = msgspec.json.Encoder(decimal_format="number")
+
+
+def encode_series(values: tuple[DailyValue, ...] | list[DailyValue]) -> bytes:
+    """The daily values as the answer carries them: [{"day": "2026-01-02", "value": 1234.5}, ...]."""
+    return _ENCODER.encode([{"day": v.day, "value": v.value} for v in values])
+
+
+def encode_flows(flows: tuple[ExternalFlow, ...] | list[ExternalFlow]) -> bytes:
+    """The external flows as the answer carries them: [{"day": "2026-01-02", "amount": -100}, ...]."""
+    return _ENCODER.encode([{"day": f.day, "amount": f.amount} for f in flows])

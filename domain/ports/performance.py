@@ -4,7 +4,7 @@ from abc import abstractmethod
 from datetime import date
 from typing import Protocol
 
-from domain.models.performance import DailyValue, HistoryVersion, ValueHistory
+from domain.models.performance import DailyValue, HistoryVersion, StoredPast, ValueHistory
 
 
 class ValueHistorySource(Protocol):
@@ -19,6 +19,16 @@ class ValueHistorySource(Protocol):
 
         Raises:
             UserNotFoundError: no such user (an erased one too).
+            UnavailableError: the store cannot answer now.
+        """
+
+    @abstractmethod
+    async def past(self, user_id: int, period: str, since: date, until: date) -> StoredPast | None:
+        """The answer of a named period over [since, until] as stored with the daily values, if it is what
+        `history` would give now (computed from the same days and flows); None if none is (not stored, stored
+        for another day or period start, or anything booked or invalidated since), or no such user.
+
+        Raises:
             UnavailableError: the store cannot answer now.
         """
 

@@ -2,29 +2,36 @@
 `domain.analytics.performance` for how each figure is computed)."""
 
 import asyncio
-import calendar
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Literal, get_args
 
-from domain.analytics.performance import performance
+from domain.analytics.performance import performance, with_sharpe
+from domain.analytics.periods import MAX_SPAN_DAYS, PERIODS, period_start
 from domain.errors import InvalidRequestError
+from domain.models.invalidations import Invalidation
 from domain.models.performance import (
     BenchmarkFigures,
     DailyValue,
+    ExternalFlow,
     HistoryVersion,
+    PerformanceAnswer,
     PerformanceFigures,
     PerformanceReport,
     ValueHistory,
+    encode_flows,
+    encode_series,
 )
 from domain.ports.clock import Clock
+from domain.ports.holdings import InvalidationBus
 from domain.ports.performance import ValueHistorySource
+from domain.services.performance_cache import AnswerCache
 
 DEFAULT_SPAN = timedelta(days=365)
-MAX_SPAN_DAYS = 3660  # ten years of daily values: a few thousand points, computed in milliseconds
 CACHED_REPORTS = 4096  # per process; a report of a year of days is some tens of kilobytes
-Period = Literal["1M", "3M", "YTD", "1Y", "ALL"]
-PERIODS: tuple[str, ...] = get_args(Period)
+# Figures over more days than this are computed off the event loop (a year of days takes well under a
+# millisecond; ten years some milliseconds, which would hold every other request).
+THREAD_ABOVE_DAYS = 1000
 _ReportKey = tuple[int, str, str | None, date, HistoryVersion]
 
 
@@ -37,6 +44,7 @@ class PerformanceService:
         risk_free_rate: float,
         max_span_days: int = MAX_SPAN_DAYS,
         cache_size: int = CACHED_REPORTS,
+        bus: InvalidationBus | None = None,
     ) -> None:
         self._history = history
         self._clock = clock
@@ -44,6 +52,8 @@ class PerformanceService:
         self._max_span = timedelta(days=max_span_days)
         self._cache_size = cache_size  # 0: nothing kept
         self._reports: OrderedDict[_ReportKey, PerformanceReport] = OrderedDict()
+        # The answers' rendered bodies; hits without a read while `bus` is trusted (see AnswerCache).
+        self._answers = AnswerCache(cache_size, bus)
 
     async def figures(
         self, user_id: int, *, since: date | None = None, until: date | None = None
@@ -98,20 +108,76 @@ class PerformanceService:
             self._reports.popitem(last=False)
         return report, False
 
+    async def answer(
+        self, user_id: int, period: str, benchmark: str | None, render: Callable[[PerformanceAnswer], bytes]
+    ) -> tuple[bytes, bool]:
+        """`render` of what `report` answers (the same figures, the series and flows encoded once), and whether
+        it came from the cache, which keeps the rendered bytes under `report`'s key: a hit is at most one version
+        read, none while the invalidation channel vouches for the entry (see AnswerCache).
+
+        A miss reads the answer stored with the daily values when it still answers (one row, see
+        `ValueHistorySource.past`), else computes it from the history.
+
+        Raises:
+            InvalidRequestError: an unknown period (`period`) or benchmark symbol (`benchmark`).
+            UserNotFoundError: no such user.
+        """
+        since, until = self.period_of(period)
+        answers = self._answers
+        if not answers.size:  # no version read for a cache that keeps nothing
+            return render(await self._answer(user_id, period, since, until, benchmark)), False
+        key = (user_id, period, benchmark, until)
+        body = answers.fresh(key)
+        if body is not None:
+            return body, True
+        ticket = answers.ticket(user_id)
+        version = await self._history.version(user_id)
+        body = answers.confirmed(key, version, ticket)
+        if body is not None:
+            return body, True
+        body = render(await self._answer(user_id, period, since, until, benchmark))
+        answers.put(key, version, body, ticket)
+        return body, False
+
+    def apply(self, message: Invalidation) -> None:
+        """One message from the invalidation channel (see AnswerCache.apply)."""
+        self._answers.apply(message)
+
+    def lost(self) -> None:
+        self._answers.lost()
+
+    async def _answer(
+        self, user_id: int, period: str, since: date, until: date, symbol: str | None
+    ) -> PerformanceAnswer:
+        past = await self._history.past(user_id, period, since, until)
+        if past is not None:
+            figures = with_sharpe(past.figures, past.annual_mean, self._risk_free_rate)
+            series, flows, start = past.series, past.flows, past.figures.start
+        else:
+            history = await self._history.history(user_id, since, until)
+            figures = await self._figures_of(history.values, history.flows)
+            series, flows = encode_series(history.values), encode_flows(history.flows)
+            start = history.values[0].day if history.values else None
+        bench = None
+        if symbol is not None:
+            closes = await self._history.closes(symbol, start or since, until)
+            bench = BenchmarkFigures(symbol=symbol, figures=await self._figures_of(closes, ()), series=closes)
+        return PerformanceAnswer(since=since, until=until, figures=figures, series=series, flows=flows, benchmark=bench)
+
+    async def _figures_of(self, values: tuple[DailyValue, ...], flows: tuple[ExternalFlow, ...]) -> PerformanceFigures:
+        rate = self._risk_free_rate
+        if len(values) > THREAD_ABOVE_DAYS:
+            return await asyncio.to_thread(performance, values, flows, risk_free_rate=rate)
+        return performance(values, flows, risk_free_rate=rate)
+
     def period_of(self, period: str) -> tuple[date, date]:
         """[since, until] of a named period ending today (UTC): 1M and 3M calendar months back, YTD from
         the 1st of January, 1Y a year back, ALL as far back as the maximum span."""
         today = self._clock.now().date()
-        starts = {
-            "1M": lambda: _months_back(today, 1),
-            "3M": lambda: _months_back(today, 3),
-            "YTD": lambda: date(today.year, 1, 1),
-            "1Y": lambda: _months_back(today, 12),
-            "ALL": lambda: today - self._max_span,
-        }
-        if period not in starts:
+        since = period_start(period, today, self._max_span.days)
+        if since is None:
             raise InvalidRequestError(f"period must be one of {', '.join(PERIODS)}", field="period")
-        return starts[period](), today
+        return since, today
 
     def _compute(
         self,
@@ -134,9 +200,3 @@ class PerformanceService:
             flows=history.flows,
             benchmark=bench,
         )
-
-
-def _months_back(day: date, months: int) -> date:
-    """The same day `months` calendar months earlier, or that month's last day (31 March → 28/29 February)."""
-    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
-    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))

@@ -1,15 +1,16 @@
 """A user's performance over a period: time- and money-weighted returns, risk figures, a benchmark's."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller, Response, get
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
-from domain.services.performance import Period
+from domain.analytics.periods import Period
 from gateway.dependencies import services_of
 from gateway.openapi_schemas import problems
-from gateway.performance_schemas import PerformanceOut, performance_out
+from gateway.performance_schemas import PerformanceOut, render_performance
 from gateway.responses import FolioResponse
 from gateway.routes.portfolios import USER_NOTES, UserId
 from gateway.security import SCOPE
@@ -44,12 +45,18 @@ class PerformanceController(Controller):
         description="Computed from the daily closes, the user's trades and cash ledger (deposits and withdrawals"
         " are the external flows), in the base currency. Kept per process until the day, the last close, or the"
         " user's latest trade or ledger entry changes: `X-Cache: hit` when the answer came from it, `miss` if not.",
-        responses=problems(400, 401, 403, 404, 422, 429, 503, notes=NOTES),
+        responses={
+            200: ResponseSpec(data_container=PerformanceOut, description="Request fulfilled, document follows"),
+            **problems(400, 401, 403, 404, 422, 429, 503, notes=NOTES),
+        },
     )
     async def performance(
         self, state: State, user_id: UserId, period: PeriodParam = "1Y", benchmark: Benchmark = None
-    ) -> FolioResponse[PerformanceOut]:
+    ) -> Response[Any]:
         services = services_of(state)
-        report, hit = await services.performance.report(user_id, period, benchmark)
-        body = performance_out(user_id, period, services.settings.base_currency, report)
-        return FolioResponse(body, headers={"X-Cache": "hit" if hit else "miss"})
+        base = services.settings.base_currency
+        body, hit = await services.performance.answer(
+            user_id, period, benchmark, lambda answer: render_performance(user_id, period, base, answer)
+        )
+        # The body is the JSON of a PerformanceOut, encoded by render_performance.
+        return FolioResponse(body, media_type="application/json", headers={"X-Cache": "hit" if hit else "miss"})

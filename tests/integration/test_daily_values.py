@@ -9,6 +9,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 import psycopg
 import pytest
@@ -18,11 +19,18 @@ from psycopg_pool import AsyncConnectionPool
 from cli.embedded import EmbeddedServers
 from domain.adapters.memory.clock import FixedClock
 from domain.adapters.memory.quotes import InMemoryQuoteVersionBus
+from domain.adapters.postgres.corporate_actions import PostgresCorporateActionStore
 from domain.adapters.postgres.daily_values import PostgresDailyValues
 from domain.adapters.postgres.market_day import PostgresMarketDayStore
 from domain.adapters.postgres.migrate import apply_migrations
 from domain.adapters.postgres.performance import PostgresValueHistory
+from domain.analytics.periods import period_start
+from domain.models.audit import AuditEntry
+from domain.models.corporate_actions import CORPORATE_ACTION_RECORD, CORPORATE_ACTION_RUN, CorporateActionDraft
+from domain.models.performance import encode_series
 from domain.services.market_day import MarketDayJobs
+from tests.integration.ports.conftest import CONTRACT_ACTOR
+from tests.integration.test_performance_pasts import stored_answers
 
 pytestmark = pytest.mark.integration
 TODAY = datetime.now(UTC).date()
@@ -97,6 +105,12 @@ def owner(url: str, user: int) -> None:
             )
 
 
+def period_of(period: str) -> tuple[date, date]:
+    since = period_start(period, TODAY)
+    assert since is not None
+    return since, TODAY
+
+
 def stored(url: str, user: int) -> list[tuple[date, Decimal, str]]:
     """The user's stored days, with the transaction that wrote each row (xmin): a rewrite shows."""
     with psycopg.connect(url) as conn:
@@ -120,6 +134,11 @@ async def test_the_close_stores_each_users_days_once_though_delivered_twice(
     # yesterday: 60 cash + 5 x 10; today, at the close just recorded: 60 + 5 x 12
     assert [(d, v) for d, v, _ in first] == [(YESTERDAY, Decimal(110)), (TODAY, Decimal(120))]
     assert stored(values_database, 4) == []  # the close keeps the readers' days only: its are computed when read
+    # and every period's answer stored with them, with today's close in it (each one what a full read computes)
+    assert set((await stored_answers(pool, 1, 0.04)).values()) == {True}
+    past = await PostgresValueHistory(pool, "USD").past(1, "1M", *period_of("1M"))
+    assert past is not None
+    assert past.series.endswith(f'{{"day":"{TODAY.isoformat()}","value":120.00000000}}]'.encode())
 
     assert await jobs.close(TODAY) is None  # delivered again
     assert stored(values_database, 1) == first  # the same rows, not written again
@@ -148,7 +167,36 @@ async def test_a_close_recorded_for_a_past_day_moves_every_users_stored_days_bac
     assert [d for d, _, _ in before][:1] == [YESTERDAY]
     with psycopg.connect(values_database, autocommit=True) as conn:
         conn.execute("UPDATE daily_prices SET close = 11 WHERE instrument_id = 1 AND day = %s", (YESTERDAY,))
+    assert set((await stored_answers(pool, 3, 0.04)).values()) == {True}
     assert await daily_values.invalidate_from(YESTERDAY) >= 1
+    assert set((await stored_answers(pool, 3, 0.04)).values()) == {False}  # they had yesterday's old close
     history = await PostgresValueHistory(pool, "USD").history(3, YESTERDAY, YESTERDAY)
     assert [v.value for v in history.values] == [Decimal(115)]  # 60 + 5 x 11, computed again
     assert stored(values_database, 3)[0][:2] == (YESTERDAY, Decimal(115))  # and stored again
+    assert set((await stored_answers(pool, 3, 0.04)).values()) == {True}  # with the answers, from them
+
+
+async def test_a_split_leaves_the_stored_answers_what_a_computation_from_the_split_trades_and_closes_gives(
+    values_database: str, pool: AsyncConnectionPool
+) -> None:
+    owner(values_database, 6)
+    await PostgresDailyValues(pool, "USD").fill(6)
+    assert set((await stored_answers(pool, 6, 0.04)).values()) == {True}
+    store = PostgresCorporateActionStore(pool)
+    draft = CorporateActionDraft(kind="split", symbol="DV1", ex_date=TODAY + timedelta(days=1), ratio=Fraction(2))
+    await store.record(draft, audit=AuditEntry.by(CONTRACT_ACTOR, CORPORATE_ACTION_RECORD, "instrument:DV1"))
+    done = await store.run(TODAY, audit=AuditEntry.by(CONTRACT_ACTOR, CORPORATE_ACTION_RUN, "market-day:test"))
+    assert done is not None
+    assert done.splits == 1  # twice the shares, at half the closes: every day's value unchanged
+
+    assert set((await stored_answers(pool, 6, 0.04)).values()) == {True}
+    source = PostgresValueHistory(pool, "USD")
+    past = await source.past(6, "1M", *period_of("1M"))
+    assert past is not None
+    with psycopg.connect(values_database, autocommit=True) as conn:  # nothing stored: all computed afresh
+        for table in ("performance_pasts", "daily_value_marks", "daily_values"):
+            conn.execute(sql.SQL("DELETE FROM {} WHERE user_id = 6").format(sql.Identifier(table)))
+    history = await source.history(6, *period_of("1M"))
+    assert [v.day for v in history.values] == [YESTERDAY, TODAY]
+    assert encode_series(history.values) == past.series
+    assert set((await stored_answers(pool, 6, 0.04)).values()) == {True}  # and stored again

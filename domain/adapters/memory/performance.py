@@ -3,7 +3,7 @@
 from datetime import date
 
 from domain.errors import UnknownSymbolError, UserNotFoundError
-from domain.models.performance import DailyValue, ExternalFlow, HistoryVersion, ValueHistory
+from domain.models.performance import DailyValue, ExternalFlow, HistoryVersion, StoredPast, ValueHistory
 from domain.ports.performance import ValueHistorySource
 
 
@@ -34,6 +34,9 @@ class InMemoryValueHistory(ValueHistorySource):
         values = sorted((v for v in self.values[user_id].values() if since <= v.day <= until), key=lambda v: v.day)
         flows = sorted((f for f in self.flows[user_id] if since <= f.day <= until), key=lambda f: f.day)
         return ValueHistory(values=tuple(values), flows=tuple(flows))
+
+    async def past(self, user_id: int, period: str, since: date, until: date) -> StoredPast | None:
+        return None  # nothing is stored ahead of a read here: every answer is computed from the history
 
     def record_closes(self, symbol: str, *closes: DailyValue) -> None:
         """An instrument's closes (a day's later close replaces its earlier one)."""

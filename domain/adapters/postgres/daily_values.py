@@ -22,40 +22,15 @@ from datetime import date
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from domain.adapters.postgres.performance_pasts import store_pasts
 from domain.adapters.postgres.pool import connection, name_queries
+from domain.adapters.postgres.valuations import MARK, RATES
 from domain.ports.daily_values import DailyValueStore
 
 # Fills share it; an invalidation takes it alone, so a fill in flight cannot store days it moved back.
 DAILY_VALUES_LOCK = 0x4441494C5956414C
 FILL_BATCH = 200  # users per transaction when filling everyone: a booking waits at most for one batch
 
-# Each user's effective mark: `through`, moved back before the day of any trade or entry booked since.
-MARK = """
-SELECT m.user_id, least(
-    m.through,
-    (SELECT (min(t.executed_at) AT TIME ZONE 'UTC')::date - 1 FROM trades t
-     WHERE t.user_id = m.user_id AND t.id > m.trade),
-    (SELECT (min(e.booked_at) AT TIME ZONE 'UTC')::date - 1 FROM ledger_entries e
-     WHERE e.user_id = m.user_id AND e.id > m.ledger_entry)) AS through
-FROM daily_value_marks m
-"""
-# The day's rate of each currency into the base currency (a currency's latest close on or before the day,
-# the live quote before its first close), over the same of the base currency. Needs `days (day)` and `rated
-# (id)`: the currencies' instruments to rate (the base currency's among them).
-RATES = """
-rates AS (
-    SELECT d.day, substr(i.symbol, 6) AS currency,
-           coalesce((SELECT dp.close FROM daily_prices dp
-                     WHERE dp.instrument_id = i.id AND dp.day <= d.day ORDER BY dp.day DESC LIMIT 1), q.price) AS rate
-    FROM days d CROSS JOIN rated c JOIN instruments i ON i.id = c.id LEFT JOIN quotes q ON q.instrument_id = i.id
-    WHERE i.asset_class = 'cash' AND i.symbol LIKE 'CASH-%%'
-),
-to_base AS (
-    SELECT r.day, r.currency,
-           CASE WHEN r.currency = %(base)s THEN 1 ELSE r.rate / coalesce(b.rate, 1) END AS rate
-    FROM rates r LEFT JOIN rates b ON b.day = r.day AND b.currency = %(base)s
-)
-"""
 # Needs `targets (user_id, after)`: `computed (user_id, day, value)` is each target's valuation days in
 # (after, %(until)s]. Set-based over any number of users; read by keys (OFFSET 0 keeps the planner from a scan
 # of every user's postings or every instrument's closes).
@@ -155,7 +130,8 @@ _TIMEOUT = "SELECT set_config('statement_timeout', %s, true)"
 # quadratic: a year of one user's days took 29 s with it, 0.5 s with hash joins. Set for the fill's transaction.
 _HASH_JOINS = "SELECT set_config('enable_nestloop', 'off', true)"
 _EXCLUSIVE = "SELECT pg_advisory_xact_lock(%s)"
-# The users to fill, held as a booking holds them; then those whose stored days stop before today.
+# The users to fill, held as a booking holds them; then those whose stored days stop before today, or whose
+# performance pasts were not stored today (`performance_pasts`).
 _HOLD_ALL = "SELECT id FROM users WHERE erased_at IS NULL AND id > %s ORDER BY id LIMIT %s FOR NO KEY UPDATE"
 # The users whose days were read once (those with a mark): the close job keeps only theirs up to date, a
 # day each; anyone else's are computed on their first read.
@@ -168,6 +144,8 @@ _STALE = f"""
 SELECT u.id, k.through, (now() AT TIME ZONE 'UTC')::date
 FROM unnest(%s::bigint[]) AS u (id) LEFT JOIN LATERAL ({MARK} WHERE m.user_id = u.id) AS k ON true
 WHERE k.through IS NULL OR k.through < (now() AT TIME ZONE 'UTC')::date
+   OR NOT EXISTS (SELECT FROM performance_pasts p
+                  WHERE p.user_id = u.id AND p.through = (now() AT TIME ZONE 'UTC')::date)
 """  # noqa: S608 - constant text
 _CLEAR = """
 DELETE FROM daily_values v USING unnest(%s::bigint[], %s::date[]) AS t (user_id, after)
@@ -230,6 +208,7 @@ async def _fill_batch(
         await conn.execute(_CLEAR, (users, afters), prepare=True)
         fill = {"users": users, "afters": afters, "until": stale[0][2], "base": base}
         await conn.execute(_FILL, fill, prepare=user_id is not None)
+        await store_pasts(conn, users, stale[0][2], base)
     return len(stale), held[-1]
 
 

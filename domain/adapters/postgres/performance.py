@@ -13,11 +13,13 @@ from decimal import Decimal
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from domain.adapters.postgres.daily_values import COMPUTE, MARK, RATES, PostgresDailyValues
+from domain.adapters.postgres.daily_values import COMPUTE, PostgresDailyValues
+from domain.adapters.postgres.performance_pasts import PAST, decode_past
 from domain.adapters.postgres.pool import connection, name_queries
+from domain.adapters.postgres.valuations import MARK, RATES
 from domain.errors import DatabaseUnavailableError, UnknownSymbolError, UserNotFoundError
 from domain.models.market_day import CLOSE_JOB
-from domain.models.performance import DailyValue, ExternalFlow, HistoryVersion, ValueHistory
+from domain.models.performance import DailyValue, ExternalFlow, HistoryVersion, StoredPast, ValueHistory
 from domain.ports.performance import ValueHistorySource
 
 log = logging.getLogger("folio.performance")
@@ -124,6 +126,12 @@ class PostgresValueHistory(ValueHistorySource):
             values=tuple(DailyValue(day=d, value=v) for d, v in read.values),
             flows=tuple(ExternalFlow(day=d, amount=a) for d, a in read.flows),
         )
+
+    async def past(self, user_id: int, period: str, since: date, until: date) -> StoredPast | None:
+        params = {"user": user_id, "period": period, "since": since, "until": until}
+        async with connection(self._pool) as conn:
+            row = await (await conn.execute(PAST, params, prepare=True)).fetchone()
+        return None if row is None else decode_past(row)
 
     async def _read_stored(self, params: dict[str, object]) -> _Read:
         async with connection(self._pool) as conn:
