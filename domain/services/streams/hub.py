@@ -10,15 +10,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 
 from domain.errors import DomainError, StreamsDrainingError, TooManyStreamsError
-from domain.models.holdings import Holdings, Portfolio
+from domain.models.holdings import Holdings
 from domain.models.invalidations import HoldingsChanged, Invalidation
 from domain.models.quotes import QuoteSnapshot
 from domain.services.portfolios import PortfolioService
 from domain.services.streams.frames import Valued, moved_instruments, retry_frame, value
 from domain.services.streams.subscriber import HEARTBEAT, Subscriber
+from domain.services.streams.wire import JsonPortfolioWire
 
 log = logging.getLogger("folio.streams")
 
@@ -50,11 +50,9 @@ class StreamLimits:
 class PortfolioStreams:
     """The process's open streams, grouped per user, and the one valued state each user shares."""
 
-    def __init__(
-        self, portfolios: PortfolioService, encode: Callable[[Portfolio], bytes], limits: StreamLimits
-    ) -> None:
+    def __init__(self, portfolios: PortfolioService, wire: JsonPortfolioWire, limits: StreamLimits) -> None:
         self._portfolios = portfolios
-        self._encode = encode
+        self._wire = wire
         self.limits = limits
         self.retry = retry_frame(limits.retry_ms)
         self._streams: dict[int, set[Subscriber]] = {}
@@ -96,7 +94,7 @@ class PortfolioStreams:
         if valued.event_id != last_event_id:
             if valued.frame is None:  # sent already and let go: encode the state again for this stream
                 snapshot = self._portfolios.snapshot()
-                valued = self._valued[user_id] = value(valued.holdings, snapshot, self._encode, valued)
+                valued = self._valued[user_id] = value(valued.holdings, snapshot, self._wire, valued)
             subscriber.offer(valued.frame or b"")
             valued.frame = None
         return subscriber
@@ -203,10 +201,14 @@ class PortfolioStreams:
             before = self._valued.get(user_id)
             if before is None or before.version == snapshot.version:
                 continue
-            if moved is not None and before.version >= since and before.instruments.isdisjoint(moved):
-                before.version = snapshot.version  # unchanged at this snapshot: no event
-                continue
-            self._valued[user_id] = valued = value(before.holdings, snapshot, self._encode, before)
+            if moved is not None and before.version >= since:  # valued at the last round's snapshot or later
+                if before.instruments.isdisjoint(moved):
+                    before.version = snapshot.version  # unchanged at this snapshot: no event
+                    continue
+                before.advance(snapshot, moved, self._wire)  # only the moved lines are valued again
+                valued = before
+            else:
+                self._valued[user_id] = valued = value(before.holdings, snapshot, self._wire, before)
             self._offer(user_id, valued)
             valued_here += 1
             if valued_here % YIELD_EVERY == 0:
@@ -225,7 +227,7 @@ class PortfolioStreams:
         before = self._valued.get(user_id)
         if before is not None and before.version == snapshot.version and before.same_holdings(holdings):
             return before
-        valued = value(holdings, snapshot, self._encode, before)
+        valued = value(holdings, snapshot, self._wire, before)
         if self._round_snapshot is None:
             self._round_snapshot = snapshot  # what the next quote round compares its snapshot with
         if user_id in self._streams:  # the stream may have ended while the holdings were read

@@ -15,6 +15,7 @@ from domain.services.market_data import QuoteBook
 from domain.services.portfolios import PortfolioService
 from domain.services.streams.hub import PortfolioStreams, StreamLimits
 from domain.services.streams.subscriber import HEARTBEAT, Subscriber
+from domain.services.streams.wire import JsonPortfolioWire
 from tests.unit.domain.test_portfolios import market, quote  # noqa: F401 (the fixture)
 
 LIMITS = {
@@ -30,7 +31,7 @@ async def hub_on(market, **limits):  # noqa: F811
     book = QuoteBook(market, "USD")
     await book.refresh()
     service = PortfolioService(holdings, book.current, metrics=NullMetrics())
-    hub = PortfolioStreams(service, msgspec.json.encode, StreamLimits(**{**LIMITS, **limits}))
+    hub = PortfolioStreams(service, JsonPortfolioWire(), StreamLimits(**{**LIMITS, **limits}))
     book.on_change(hub.quotes_changed)
     return hub, book, holdings
 
