@@ -78,12 +78,12 @@ class Valued:
         # The id names the quote version and the holdings: a resume can tell whether anything changed.
         self.event_id = f"{snapshot.version}.{self.tag}"
         cells = sorted(self.cells, key=_by_value, reverse=True)
-        sums = totals(cells, (base for _, base in self.cash))
+        sums = totals(cells, [base for _, base in self.cash])
         total = sums.value
         data = wire.portfolio(
             portfolio_of(self.holdings.user_id, snapshot, sums),
-            [wire.weighted(cell.head, weight(cell.value_base, total)) for cell in cells],
-            [wire.weighted(head, weight(base, total)) for head, base in self.cash],
+            [(cell.head, weight(cell.value_base, total)) for cell in cells],
+            [(head, weight(base, total)) for head, base in self.cash],
         )
         # The encoded event, until it has been handed to the streams (None after: the hub keeps no copy).
         self.frame = b"event: portfolio\nid: %s\ndata: %s\n\n" % (self.event_id.encode(), data)

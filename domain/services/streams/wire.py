@@ -37,16 +37,26 @@ class JsonPortfolioWire:
         """`cash` (given with a zero weight) encoded up to its weight's value."""
         return self._open(self.cash_view(cash))
 
-    def weighted(self, head: bytes, weight: Decimal) -> bytes:
-        """A line from its `head` (from `holding` or `cash`) and its weight."""
-        return head + self._encode(weight) + b"}"
-
-    def portfolio(self, portfolio: Portfolio, holdings: list[bytes], cash: list[bytes]) -> bytes:
-        """The whole portfolio: its own fields from `portfolio`, its lines already encoded (`weighted`)."""
+    def portfolio(
+        self, portfolio: Portfolio, holdings: list[tuple[bytes, Decimal]], cash: list[tuple[bytes, Decimal]]
+    ) -> bytes:
+        """The whole portfolio: its own fields from `portfolio`, its lines as (head, weight) pairs (a head from
+        `holding` or `cash`)."""
         fields = msgspec.structs.asdict(self.portfolio_view(portfolio))  # in the fields' order
-        fields["holdings"] = msgspec.Raw(b"[%s]" % b",".join(holdings))
-        fields["cash"] = msgspec.Raw(b"[%s]" % b",".join(cash))
+        fields["holdings"] = msgspec.Raw(self._array(holdings))
+        fields["cash"] = msgspec.Raw(self._array(cash))
         return self._encode(fields)
+
+    def _array(self, lines: list[tuple[bytes, Decimal]]) -> bytes:
+        if not lines:
+            return b"[]"
+        # All the weights in one call; a number never holds a comma.
+        numbers = self._encode([weight for _, weight in lines])[1:-1].split(b",")
+        parts = [b"["]
+        for (head, _), number in zip(lines, numbers, strict=True):
+            parts += (head, number, b"},")
+        parts[-1] = b"}]"
+        return b"".join(parts)
 
     def _open(self, line: object) -> bytes:
         encoded = self._encode(line)
