@@ -48,7 +48,7 @@ class Valued:
     weights the way `value_holdings` does: the event is the portfolio route's answer, byte for byte.
     """
 
-    __slots__ = ("cash", "cells", "event_id", "frame", "holdings", "instruments", "tag", "version")
+    __slots__ = ("cash", "cells", "event_id", "frame", "holdings", "tag", "version")
     version: int
     event_id: str
     frame: bytes | None
@@ -56,11 +56,15 @@ class Valued:
     def __init__(self, holdings: Holdings, tag: str, snapshot: QuoteSnapshot, wire: JsonPortfolioWire) -> None:
         self.holdings = holdings
         self.tag = tag
-        self.instruments = frozenset(h.instrument_id for h in holdings.items)
         # In the holdings' order (the sort is stable, so ties keep it); an instrument not listed has no line.
         self.cells = [_Cell(line, wire) for h in holdings.items if (line := value_line(h, snapshot)) is not None]
         self.cash = [(wire.cash(_cash(c, base, ZERO)), base) for c, base in cash_lines(holdings, snapshot)]
         self._encode(snapshot, wire)
+
+    def moved_by(self, moved: frozenset[int]) -> bool:
+        """Whether a line's quote is among `moved` (an instrument the snapshot does not list has no line, and
+        cannot be among them)."""
+        return any(cell.holding.instrument_id in moved for cell in self.cells)
 
     def advance(self, snapshot: QuoteSnapshot, moved: frozenset[int], wire: JsonPortfolioWire) -> None:
         """Re-value at `snapshot` the lines of the instruments in `moved`, the only quotes that differ from the

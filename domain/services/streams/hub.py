@@ -202,7 +202,7 @@ class PortfolioStreams:
             if before is None or before.version == snapshot.version:
                 continue
             if moved is not None and before.version >= since:  # valued at the last round's snapshot or later
-                if before.instruments.isdisjoint(moved):
+                if not before.moved_by(moved):
                     before.version = snapshot.version  # unchanged at this snapshot: no event
                     continue
                 before.advance(snapshot, moved, self._wire)  # only the moved lines are valued again
