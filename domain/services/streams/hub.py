@@ -8,6 +8,7 @@ Quote moves are coalesced to one round per `min_interval_s`; a user's own change
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 
@@ -24,6 +25,9 @@ log = logging.getLogger("folio.streams")
 
 READS_AT_ONCE = 16  # holdings read concurrently when users changed (well inside the database pool)
 YIELD_EVERY = 32  # users valued between turns of the event loop, so streams are written while a round runs
+# Users read afresh per turn after a loss of the invalidations (that is every user): the quote rounds and the
+# users' own changes go in between, rather than waiting seconds for all of them.
+RESYNC_PER_TURN = 256
 
 
 class StreamLimits:
@@ -59,6 +63,7 @@ class PortfolioStreams:
         self._valued: dict[int, Valued] = {}
         self._open = 0
         self._changed: set[int] = set()  # users whose holdings changed: sent at once
+        self._resync: set[int] = set()  # users whose changes may have been missed: read afresh, a share per turn
         self._quotes_moved = False
         self._next_round = 0.0  # monotonic: quote moves are not sent before this
         self._round_snapshot: QuoteSnapshot | None = None  # the snapshot the last round valued at
@@ -129,15 +134,17 @@ class PortfolioStreams:
             self._wake.set()
 
     def lost(self) -> None:
-        """Invalidations may have been missed: value everyone again from freshly read holdings."""
-        self._changed.update(self._streams)
+        """Invalidations may have been missed: value everyone again from freshly read holdings (a share per turn)."""
+        self._resync.update(self._streams)
         self._wake.set()
 
     async def run(self) -> None:
         """Send changes until cancelled: users' own changes at once, quote moves at most once per interval."""
         while True:
             timeout = None
-            if self._quotes_moved:
+            if self._resync:
+                timeout = 0.0
+            elif self._quotes_moved:
                 timeout = max(0.0, self._next_round - time.monotonic())
             if timeout != 0.0:
                 with contextlib.suppress(TimeoutError):
@@ -150,6 +157,10 @@ class PortfolioStreams:
                 self._quotes_moved = False
                 self._next_round = time.monotonic() + self.limits.min_interval_s
                 await self._quote_round()
+            if self._resync:
+                share = set(itertools.islice(self._resync, RESYNC_PER_TURN))
+                self._resync -= share
+                await self._send_changed(share)
 
     async def heartbeats(self) -> None:
         """A comment on every idle stream each `heartbeat_s` (keeps proxies open); end stalled streams."""
@@ -170,8 +181,8 @@ class PortfolioStreams:
             subscriber.task.cancel()  # its write is stuck: only cancelling frees the connection
 
     async def _send_changed(self, users: set[int]) -> None:
-        """Read the users' holdings afresh and send what changed: a few reads at a time (after a loss of the
-        invalidations, that is every user), so neither the pool nor the next quote round waits for all."""
+        """Read the users' holdings afresh and send what changed, a few reads at a time (so the pool is not
+        drained)."""
         pending = [user_id for user_id in users if user_id in self._streams]
         for start in range(0, len(pending), READS_AT_ONCE):
             await asyncio.gather(*(self._send_fresh(user_id) for user_id in pending[start : start + READS_AT_ONCE]))
