@@ -104,8 +104,11 @@ class Totals(NamedTuple):
     cash: Decimal
 
 
-def weight(value_base: Decimal, total_value: Decimal) -> Decimal:
-    return _percent(value_base, total_value)
+def weights(values: Iterable[Decimal], total_value: Decimal) -> list[Decimal]:
+    """`_percent` of each of `values` in `total_value`, in one pass (the streams weigh every line each round)."""
+    if not total_value:
+        return [ZERO for _ in values]
+    return [(value * HUNDRED / total_value).quantize(CENT) for value in values]
 
 
 def cash_lines(holdings: Holdings, snapshot: QuoteSnapshot) -> list[tuple[Cash, Decimal]]:

@@ -8,7 +8,7 @@ import msgspec
 from domain.models.holdings import Cash, Holdings, ValuedCash
 from domain.models.quotes import QuoteSnapshot
 from domain.services.streams.wire import JsonPortfolioWire
-from domain.services.valuation import ZERO, Line, cash_lines, portfolio_of, totals, value_line, valued_holding, weight
+from domain.services.valuation import ZERO, Line, cash_lines, portfolio_of, totals, value_line, valued_holding, weights
 
 _holdings_encoder = msgspec.msgpack.Encoder()
 
@@ -86,8 +86,8 @@ class Valued:
         total = sums.value
         data = wire.portfolio(
             portfolio_of(self.holdings.user_id, snapshot, sums),
-            [(cell.head, weight(cell.value_base, total)) for cell in cells],
-            [(head, weight(base, total)) for head, base in self.cash],
+            ([cell.head for cell in cells], weights([cell.value_base for cell in cells], total)),
+            ([head for head, _ in self.cash], weights([base for _, base in self.cash], total)),
         )
         # The encoded event, until it has been handed to the streams (None after: the hub keeps no copy).
         self.frame = b"event: portfolio\nid: %s\ndata: %s\n\n" % (self.event_id.encode(), data)

@@ -11,6 +11,7 @@ import msgspec
 
 from domain.models.holdings import Portfolio, ValuedCash, ValuedHolding
 
+Lines = tuple[list[bytes], list[Decimal]]  # a portfolio's lines: their heads and their weights, in order
 _OPEN_WEIGHT = b'"weight":0}'  # a line encoded with a zero weight ends so; the weight goes where the 0 was
 
 
@@ -37,23 +38,22 @@ class JsonPortfolioWire:
         """`cash` (given with a zero weight) encoded up to its weight's value."""
         return self._open(self.cash_view(cash))
 
-    def portfolio(
-        self, portfolio: Portfolio, holdings: list[tuple[bytes, Decimal]], cash: list[tuple[bytes, Decimal]]
-    ) -> bytes:
-        """The whole portfolio: its own fields from `portfolio`, its lines as (head, weight) pairs (a head from
-        `holding` or `cash`)."""
+    def portfolio(self, portfolio: Portfolio, holdings: Lines, cash: Lines) -> bytes:
+        """The whole portfolio: its own fields from `portfolio`, its lines as their heads (from `holding` or
+        `cash`) and their weights."""
         fields = msgspec.structs.asdict(self.portfolio_view(portfolio))  # in the fields' order
         fields["holdings"] = msgspec.Raw(self._array(holdings))
         fields["cash"] = msgspec.Raw(self._array(cash))
         return self._encode(fields)
 
-    def _array(self, lines: list[tuple[bytes, Decimal]]) -> bytes:
-        if not lines:
+    def _array(self, lines: Lines) -> bytes:
+        heads, weights = lines
+        if not heads:
             return b"[]"
         # All the weights in one call; a number never holds a comma.
-        numbers = self._encode([weight for _, weight in lines])[1:-1].split(b",")
+        numbers = self._encode(weights)[1:-1].split(b",")
         parts = [b"["]
-        for (head, _), number in zip(lines, numbers, strict=True):
+        for head, number in zip(heads, numbers, strict=True):
             parts += (head, number, b"},")
         parts[-1] = b"}]"
         return b"".join(parts)
