@@ -23,6 +23,7 @@ WARMUP_S = 5
 # The development feed's share of equities moved per tick; BENCH_STREAM_FRACTION measures another market.
 TICK_FRACTION = float(os.environ.get("BENCH_STREAM_FRACTION", "0.1"))
 LOADER_TIMEOUT_S = 300
+LIMITED = " (the generator was a bottleneck: its own delay is in these lags)"
 
 
 def stream_env(base: Mapping[str, str], streams: int) -> dict[str, str]:
@@ -49,7 +50,8 @@ def measure_streams(
         r = figures[f"streams_{count}"]
         print(f"    {r.get('open', 0):,} open: lag p50 {r.get('lag_p50_ms')} ms p99 {r.get('lag_p99_ms')} ms,"
               f" server CPU {r.get('server_cpu_pct')}%, {r.get('rss_per_stream_kb')} KB per stream;"
-              f" generator CPU {r.get('loader_cpu_pct')}%", flush=True)  # fmt: skip
+              f" generator CPU {r.get('loader_cpu_pct')}%{LIMITED if r.get('loader_limited') else ''}",
+              flush=True)  # fmt: skip
     return figures
 
 

@@ -34,7 +34,7 @@ from gateway.routes.ledger import CashController, LedgerController
 from gateway.routes.market_data import MarketDataController, market_data_document
 from gateway.routes.ops import OpsController
 from gateway.routes.performance import PerformanceController
-from gateway.routes.portfolio_stream import PortfolioStreamController, encode_portfolio
+from gateway.routes.portfolio_stream import PortfolioStreamController, PortfolioViewWire
 from gateway.routes.portfolios import PortfolioController
 from gateway.routes.reports import ReportController
 from gateway.routes.sessions import SessionController
@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
             opened = (
                 services
                 if services is not None
-                else await stack.enter_async_context(open_web(settings, encode_portfolio))
+                else await stack.enter_async_context(open_web(settings, PortfolioViewWire()))
             )
             authenticator.attach(opened)
             app.state.services = handle.services = opened

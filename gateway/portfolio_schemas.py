@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import msgspec
 
-from domain.models.holdings import Portfolio, ValuedHolding
+from domain.models.holdings import Portfolio, ValuedCash, ValuedHolding
 from domain.models.quotes import AssetClass
 
 
@@ -54,7 +54,7 @@ class PortfolioView(msgspec.Struct, frozen=True, kw_only=True):
     cash: list[CashView]
 
 
-def _holding_view(h: ValuedHolding) -> ValuedHoldingView:
+def holding_view(h: ValuedHolding) -> ValuedHoldingView:
     return ValuedHoldingView(
         symbol=h.symbol,
         name=h.name,
@@ -86,10 +86,11 @@ def portfolio_view(portfolio: Portfolio) -> PortfolioView:
         total_unrealized_pnl_pct=portfolio.total_unrealized_pnl_pct,
         total_day_change=portfolio.total_day_change,
         total_day_change_pct=portfolio.total_day_change_pct,
-        holdings=[_holding_view(h) for h in portfolio.holdings],
+        holdings=[holding_view(h) for h in portfolio.holdings],
         total_cash=portfolio.total_cash,
-        cash=[
-            CashView(currency=c.currency, amount=c.amount, amount_base=c.amount_base, weight=c.weight)
-            for c in portfolio.cash
-        ],
+        cash=[cash_view(c) for c in portfolio.cash],
     )
+
+
+def cash_view(c: ValuedCash) -> CashView:
+    return CashView(currency=c.currency, amount=c.amount, amount_base=c.amount_base, weight=c.weight)

@@ -7,7 +7,9 @@
 3. `RateLimitMiddleware` (unless RATE_LIMIT is off): a caller past its limit gets a 429 problem.
 4. `CrossOriginToLitestar` (only when CORS_ALLOW_ORIGINS is set): requests with an `Origin` header
    skip the fast lane for Litestar's CORS handling.
-5. `PortfolioFastLane`: `GET /api/user/{id}/portfolio` answered before routing; anything it cannot
+5. `PortfolioStreamLane`: `GET /api/user/{id}/portfolio/stream` opened before routing (a long-lived
+   stream holds no Litestar objects); anything but a stream, a 429 or a 503 falls through.
+   `PortfolioFastLane`: `GET /api/user/{id}/portfolio` answered before routing; anything it cannot
    answer with a 200 falls through.
 6. `CompressionMiddleware`: every response not already encoded, per Accept-Encoding.
 7. Litestar: its middleware (bearer authentication, CORS), routing, the guards, the handlers, and
@@ -31,6 +33,7 @@ from gateway.metrics import RequestTelemetry
 from gateway.middleware import RequestContextMiddleware
 from gateway.rate_limit import RateLimitMiddleware
 from gateway.security_headers import SecurityHeaders
+from gateway.stream_lane import PortfolioStreamLane
 
 
 def build_stack(
@@ -45,6 +48,7 @@ def build_stack(
         min_size=settings.gzip_minimum_size,
         max_entries=settings.local_cache_max_entries,
     )
+    app = PortfolioStreamLane(app, handle, authenticator=authenticator)
     if litestar.cors_config is not None:
         app = CrossOriginToLitestar(app, litestar_lane)
     if settings.rate_limit:

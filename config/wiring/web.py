@@ -2,11 +2,9 @@
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
-
-import msgspec
 
 from config.scaling import web_scaling_policy
 from config.settings import Settings
@@ -37,7 +35,6 @@ from domain.adapters.valkey_cache import ValkeyHoldingsCache
 from domain.adapters.valkey_quote_bus import ValkeyQuoteVersionBus
 from domain.adapters.valkey_rate_limit import ValkeyRateLimitStore
 from domain.errors import UnavailableError
-from domain.models.holdings import Portfolio
 from domain.models.ledger import FeePolicy
 from domain.ports.identity import ExternalTokens
 from domain.ports.metrics import Metrics
@@ -57,6 +54,7 @@ from domain.services.reports.desk import ReportDesk
 from domain.services.revocations import RevocationWatch
 from domain.services.sign_in import ExternalSignIn
 from domain.services.streams.hub import PortfolioStreams
+from domain.services.streams.wire import JsonPortfolioWire
 from domain.services.telemetry import ReportTelemetry
 from domain.services.trade_imports import TradeImportService
 from domain.services.trades import TradePolicy, TradeService
@@ -100,12 +98,10 @@ class WebServices:
 
 
 @contextlib.asynccontextmanager
-async def open_web(
-    settings: Settings, encode_portfolio: Callable[[Portfolio], bytes] = msgspec.json.encode
-) -> AsyncIterator[WebServices]:
+async def open_web(settings: Settings, portfolio_wire: JsonPortfolioWire | None = None) -> AsyncIterator[WebServices]:
     """Open every resource and background task of a web process; close them all on the way out.
 
-    `encode_portfolio` is the wire form of a portfolio (the gateway's), used by the live streams."""
+    `portfolio_wire` is the wire form of a portfolio (the gateway's), used by the live streams."""
     async with contextlib.AsyncExitStack() as stack:
         resources = await open_resources(settings, "web", stack)
         book = await _follow_quotes(resources, stack)
@@ -113,7 +109,7 @@ async def open_web(
         bus = _invalidation_bus(resources)
         portfolios = _portfolios(resources, book, bus)
         credentials = open_credentials(resources, bus, stack)
-        streams = open_streams(resources, book, portfolios, encode_portfolio, stack)
+        streams = open_streams(resources, book, portfolios, portfolio_wire or JsonPortfolioWire(), stack)
         performance = PerformanceService(
             PostgresValueHistory(resources.pool, settings.base_currency),
             resources.clock,

@@ -1,14 +1,17 @@
 """Valuation: holdings priced at one quote snapshot, totals and weights in the base currency.
 
 This runs once per (user, holdings, quote version) on the read path, so it is written as one
-pass over the holdings. `priced` is the pricing rule the reports' analytics share.
+pass over the holdings. `priced` is the pricing rule the reports' analytics share. The live streams
+value in the same steps (`value_line`, `cash_lines`, `totals`, `weight`, `portfolio_of`), keeping the
+lines whose quotes did not move, so both answer the same figures.
 """
 
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from operator import itemgetter
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
-from domain.models.holdings import Holding, Holdings, Portfolio, ValuedCash, ValuedHolding
+from domain.models.holdings import Cash, Holding, Holdings, Portfolio, ValuedCash, ValuedHolding
 from domain.models.quotes import Instrument, QuoteSnapshot
 
 CENT = Decimal("0.01")
@@ -34,7 +37,7 @@ def priced(holding: Holding, snapshot: QuoteSnapshot) -> tuple[Instrument, Decim
     return inst, price, snapshot.fx_to_base.get(inst.currency, ONE)
 
 
-class _Line(NamedTuple):
+class Line(NamedTuple):
     value_base: Decimal  # unrounded, for the sort and the totals
     previous_base: Decimal
     cost_base: Decimal
@@ -46,7 +49,7 @@ class _Line(NamedTuple):
     previous_value: Decimal  # at the previous close, in the instrument's currency
 
 
-def _line(h: Holding, snapshot: QuoteSnapshot) -> _Line | None:
+def value_line(h: Holding, snapshot: QuoteSnapshot) -> Line | None:
     found = priced(h, snapshot)
     if found is None:
         return None
@@ -56,13 +59,13 @@ def _line(h: Holding, snapshot: QuoteSnapshot) -> _Line | None:
     market_value = h.quantity * price
     previous_value = h.quantity * previous
     cost_basis = h.quantity * h.average_cost
-    return _Line(
+    return Line(
         market_value * fx, previous_value * fx, cost_basis * fx, h, inst, price, market_value.quantize(CENT),
         cost_basis.quantize(CENT), previous_value.quantize(CENT),
     )  # fmt: skip
 
 
-def _valued(line: _Line, total_value: Decimal) -> ValuedHolding:
+def valued_holding(line: Line, weight: Decimal) -> ValuedHolding:
     h, market_value, cost_basis, previous_value = line.holding, line.market_value, line.cost_basis, line.previous_value
     return ValuedHolding(
         symbol=line.inst.symbol,
@@ -79,7 +82,73 @@ def _valued(line: _Line, total_value: Decimal) -> ValuedHolding:
         day_change=market_value - previous_value,
         day_change_pct=_percent(market_value - previous_value, previous_value),
         market_value_base=line.value_base.quantize(CENT),
-        weight=_percent(line.value_base, total_value),
+        weight=weight,
+    )
+
+
+class Based(Protocol):
+    """A line's unrounded figures in the base currency: what the totals are summed from."""
+
+    @property
+    def value_base(self) -> Decimal: ...
+    @property
+    def previous_base(self) -> Decimal: ...
+    @property
+    def cost_base(self) -> Decimal: ...
+
+
+class Totals(NamedTuple):
+    value: Decimal
+    previous: Decimal
+    cost: Decimal
+    cash: Decimal
+
+
+def weights(values: Iterable[Decimal], total_value: Decimal) -> list[Decimal]:
+    """`_percent` of each of `values` in `total_value`, in one pass (the streams weigh every line each round)."""
+    if not total_value:
+        return [ZERO for _ in values]
+    return [(value * HUNDRED / total_value).quantize(CENT) for value in values]
+
+
+def cash_lines(holdings: Holdings, snapshot: QuoteSnapshot) -> list[tuple[Cash, Decimal]]:
+    """Each cash balance with its value in the base currency, rounded to the cent."""
+    return [(c, (c.amount * snapshot.fx_to_base.get(c.currency, ONE)).quantize(CENT)) for c in holdings.cash]
+
+
+def totals(lines: Sequence[Based], cash_bases: Iterable[Decimal]) -> Totals:
+    """The totals of `lines` (sorted as the portfolio lists them) and the cash, each rounded to the cent."""
+    total_cash = sum(cash_bases, ZERO)
+    return Totals(
+        sum((line.value_base for line in lines), ZERO).quantize(CENT) + total_cash,
+        sum((line.previous_base for line in lines), ZERO).quantize(CENT) + total_cash,
+        sum((line.cost_base for line in lines), ZERO).quantize(CENT) + total_cash,
+        total_cash,
+    )
+
+
+def portfolio_of(
+    user_id: int,
+    snapshot: QuoteSnapshot,
+    sums: Totals,
+    holdings: tuple[ValuedHolding, ...] = (),
+    cash: tuple[ValuedCash, ...] = (),
+) -> Portfolio:
+    value, previous, cost = sums.value, sums.previous, sums.cost
+    return Portfolio(
+        user_id=user_id,
+        base_currency=snapshot.base_currency,
+        quotes_version=snapshot.version,
+        quotes_as_of=snapshot.as_of,
+        total_market_value=value,
+        total_cost_basis=cost,
+        total_unrealized_pnl=value - cost,
+        total_unrealized_pnl_pct=_percent(value - cost, cost),
+        total_day_change=value - previous,
+        total_day_change_pct=_percent(value - previous, previous),
+        holdings=holdings,
+        total_cash=sums.cash,
+        cash=cash,
     )
 
 
@@ -92,28 +161,18 @@ def value_holdings(holdings: Holdings, snapshot: QuoteSnapshot) -> Portfolio:
     Money is rounded to the cent before differences and totals are taken, so a client's own sums
     agree to the cent.
     """
-    lines = [line for h in holdings.items if (line := _line(h, snapshot)) is not None]
+    lines = [line for h in holdings.items if (line := value_line(h, snapshot)) is not None]
     lines.sort(key=_by_value, reverse=True)
-    cash = [(c, (c.amount * snapshot.fx_to_base.get(c.currency, ONE)).quantize(CENT)) for c in holdings.cash]
-    total_cash = sum((base for _, base in cash), ZERO)
-    total_value = sum((line.value_base for line in lines), ZERO).quantize(CENT) + total_cash
-    total_previous = sum((line.previous_base for line in lines), ZERO).quantize(CENT) + total_cash
-    total_cost = sum((line.cost_base for line in lines), ZERO).quantize(CENT) + total_cash
-    return Portfolio(
-        user_id=holdings.user_id,
-        base_currency=snapshot.base_currency,
-        quotes_version=snapshot.version,
-        quotes_as_of=snapshot.as_of,
-        total_market_value=total_value,
-        total_cost_basis=total_cost,
-        total_unrealized_pnl=total_value - total_cost,
-        total_unrealized_pnl_pct=_percent(total_value - total_cost, total_cost),
-        total_day_change=total_value - total_previous,
-        total_day_change_pct=_percent(total_value - total_previous, total_previous),
-        holdings=tuple(_valued(line, total_value) for line in lines),
-        total_cash=total_cash,
-        cash=tuple(
-            ValuedCash(currency=c.currency, amount=c.amount, amount_base=base, weight=_percent(base, total_value))
+    cash = cash_lines(holdings, snapshot)
+    sums = totals(lines, (base for _, base in cash))
+    total = sums.value
+    return portfolio_of(
+        holdings.user_id,
+        snapshot,
+        sums,
+        tuple(valued_holding(line, _percent(line.value_base, total)) for line in lines),
+        tuple(
+            ValuedCash(currency=c.currency, amount=c.amount, amount_base=base, weight=_percent(base, total))
             for c, base in cash
         ),
     )

@@ -254,3 +254,11 @@ async def test_sigterm_ends_the_streams_with_a_retry_hint_well_within_the_drain(
         assert blocks[-1].retry == 1500
         assert ended_in < 3  # Granian would wait 5 s (the test process's kill timeout) for a stream that stays
         assert web.proc.wait(5) == 0
+
+
+async def test_an_over_long_last_event_id_is_a_problem_naming_the_header(http, operator_headers):
+    user = await new_user(http, operator_headers)
+    r = await http.get(f"/api/user/{user}/portfolio/stream", headers={**operator_headers, "Last-Event-ID": "9" * 65})
+    assert r.status_code == 400
+    assert r.headers["content-type"] == "application/problem+json"
+    assert [(e["field"], e["source"]) for e in r.json()["errors"]] == [("last_event_id", "header")]

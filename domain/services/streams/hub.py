@@ -8,22 +8,26 @@ Quote moves are coalesced to one round per `min_interval_s`; a user's own change
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
-from collections.abc import Callable
 
 from domain.errors import DomainError, StreamsDrainingError, TooManyStreamsError
-from domain.models.holdings import Holdings, Portfolio
+from domain.models.holdings import Holdings
 from domain.models.invalidations import HoldingsChanged, Invalidation
 from domain.models.quotes import QuoteSnapshot
 from domain.services.portfolios import PortfolioService
 from domain.services.streams.frames import Valued, moved_instruments, retry_frame, value
 from domain.services.streams.subscriber import HEARTBEAT, Subscriber
+from domain.services.streams.wire import JsonPortfolioWire
 
 log = logging.getLogger("folio.streams")
 
 READS_AT_ONCE = 16  # holdings read concurrently when users changed (well inside the database pool)
 YIELD_EVERY = 32  # users valued between turns of the event loop, so streams are written while a round runs
+# Users read afresh per turn after a loss of the invalidations (that is every user): the quote rounds and the
+# users' own changes go in between, rather than waiting seconds for all of them.
+RESYNC_PER_TURN = 256
 
 
 class StreamLimits:
@@ -50,17 +54,16 @@ class StreamLimits:
 class PortfolioStreams:
     """The process's open streams, grouped per user, and the one valued state each user shares."""
 
-    def __init__(
-        self, portfolios: PortfolioService, encode: Callable[[Portfolio], bytes], limits: StreamLimits
-    ) -> None:
+    def __init__(self, portfolios: PortfolioService, wire: JsonPortfolioWire, limits: StreamLimits) -> None:
         self._portfolios = portfolios
-        self._encode = encode
+        self._wire = wire
         self.limits = limits
         self.retry = retry_frame(limits.retry_ms)
         self._streams: dict[int, set[Subscriber]] = {}
         self._valued: dict[int, Valued] = {}
         self._open = 0
         self._changed: set[int] = set()  # users whose holdings changed: sent at once
+        self._resync: set[int] = set()  # users whose changes may have been missed: read afresh, a share per turn
         self._quotes_moved = False
         self._next_round = 0.0  # monotonic: quote moves are not sent before this
         self._round_snapshot: QuoteSnapshot | None = None  # the snapshot the last round valued at
@@ -96,7 +99,7 @@ class PortfolioStreams:
         if valued.event_id != last_event_id:
             if valued.frame is None:  # sent already and let go: encode the state again for this stream
                 snapshot = self._portfolios.snapshot()
-                valued = self._valued[user_id] = value(valued.holdings, snapshot, self._encode, valued)
+                valued = self._valued[user_id] = value(valued.holdings, snapshot, self._wire, valued)
             subscriber.offer(valued.frame or b"")
             valued.frame = None
         return subscriber
@@ -131,15 +134,17 @@ class PortfolioStreams:
             self._wake.set()
 
     def lost(self) -> None:
-        """Invalidations may have been missed: value everyone again from freshly read holdings."""
-        self._changed.update(self._streams)
+        """Invalidations may have been missed: value everyone again from freshly read holdings (a share per turn)."""
+        self._resync.update(self._streams)
         self._wake.set()
 
     async def run(self) -> None:
         """Send changes until cancelled: users' own changes at once, quote moves at most once per interval."""
         while True:
             timeout = None
-            if self._quotes_moved:
+            if self._resync:
+                timeout = 0.0
+            elif self._quotes_moved:
                 timeout = max(0.0, self._next_round - time.monotonic())
             if timeout != 0.0:
                 with contextlib.suppress(TimeoutError):
@@ -152,6 +157,10 @@ class PortfolioStreams:
                 self._quotes_moved = False
                 self._next_round = time.monotonic() + self.limits.min_interval_s
                 await self._quote_round()
+            if self._resync:
+                share = set(itertools.islice(self._resync, RESYNC_PER_TURN))
+                self._resync -= share
+                await self._send_changed(share)
 
     async def heartbeats(self) -> None:
         """A comment on every idle stream each `heartbeat_s` (keeps proxies open); end stalled streams."""
@@ -172,8 +181,8 @@ class PortfolioStreams:
             subscriber.task.cancel()  # its write is stuck: only cancelling frees the connection
 
     async def _send_changed(self, users: set[int]) -> None:
-        """Read the users' holdings afresh and send what changed: a few reads at a time (after a loss of the
-        invalidations, that is every user), so neither the pool nor the next quote round waits for all."""
+        """Read the users' holdings afresh and send what changed, a few reads at a time (so the pool is not
+        drained)."""
         pending = [user_id for user_id in users if user_id in self._streams]
         for start in range(0, len(pending), READS_AT_ONCE):
             await asyncio.gather(*(self._send_fresh(user_id) for user_id in pending[start : start + READS_AT_ONCE]))
@@ -203,10 +212,14 @@ class PortfolioStreams:
             before = self._valued.get(user_id)
             if before is None or before.version == snapshot.version:
                 continue
-            if moved is not None and before.version >= since and before.instruments.isdisjoint(moved):
-                before.version = snapshot.version  # unchanged at this snapshot: no event
-                continue
-            self._valued[user_id] = valued = value(before.holdings, snapshot, self._encode, before)
+            if moved is not None and before.version >= since:  # valued at the last round's snapshot or later
+                if not before.moved_by(moved):
+                    before.version = snapshot.version  # unchanged at this snapshot: no event
+                    continue
+                before.advance(snapshot, moved, self._wire)  # only the moved lines are valued again
+                valued = before
+            else:
+                self._valued[user_id] = valued = value(before.holdings, snapshot, self._wire, before)
             self._offer(user_id, valued)
             valued_here += 1
             if valued_here % YIELD_EVERY == 0:
@@ -225,7 +238,7 @@ class PortfolioStreams:
         before = self._valued.get(user_id)
         if before is not None and before.version == snapshot.version and before.same_holdings(holdings):
             return before
-        valued = value(holdings, snapshot, self._encode, before)
+        valued = value(holdings, snapshot, self._wire, before)
         if self._round_snapshot is None:
             self._round_snapshot = snapshot  # what the next quote round compares its snapshot with
         if user_id in self._streams:  # the stream may have ended while the holdings were read

@@ -13,13 +13,14 @@ HEARTBEAT = b": heartbeat\n\n"
 class Subscriber:
     """What one stream reads next: `offer` replaces any untaken frame; `next` waits for one."""
 
-    __slots__ = ("_pending", "_waiter", "closed", "dropped", "pending_since", "task", "user_id")
+    __slots__ = ("_pending", "_waiter", "closed", "dropped", "gone", "pending_since", "task", "user_id")
 
     def __init__(self, user_id: int) -> None:
         self.user_id = user_id
         self._pending: bytes | None = None
         self._waiter: asyncio.Future[None] | None = None
         self.closed = False
+        self.gone = False  # the client left
         self.dropped = 0  # frames superseded before the reader took them
         self.pending_since = 0.0  # monotonic time the untaken frame has been waiting since
         self.task: asyncio.Task[object] | None = None  # the task serving the stream, ended if it stalls
@@ -45,6 +46,11 @@ class Subscriber:
         self.closed = True
         self._pending = final
         self._wake()
+
+    def disconnected(self, _: object = None) -> None:
+        """The client left (a callback on the server's pending `receive()`): end the stream."""
+        self.gone = True
+        self.close()
 
     def stalled(self, now: float, limit_s: float) -> bool:
         """True when a frame has waited longer than `limit_s` for the reader (its writes are stuck)."""

@@ -9,12 +9,13 @@ import pytest
 from domain.adapters.memory.holdings import InMemoryHoldingsRepository
 from domain.adapters.null_metrics import NullMetrics
 from domain.errors import StreamsDrainingError, TooManyStreamsError
-from domain.models.holdings import Holding
+from domain.models.holdings import Holding, Holdings
 from domain.models.invalidations import HoldingsChanged
 from domain.services.market_data import QuoteBook
 from domain.services.portfolios import PortfolioService
 from domain.services.streams.hub import PortfolioStreams, StreamLimits
 from domain.services.streams.subscriber import HEARTBEAT, Subscriber
+from domain.services.streams.wire import JsonPortfolioWire
 from tests.unit.domain.test_portfolios import market, quote  # noqa: F401 (the fixture)
 
 LIMITS = {
@@ -30,7 +31,7 @@ async def hub_on(market, **limits):  # noqa: F811
     book = QuoteBook(market, "USD")
     await book.refresh()
     service = PortfolioService(holdings, book.current, metrics=NullMetrics())
-    hub = PortfolioStreams(service, msgspec.json.encode, StreamLimits(**{**LIMITS, **limits}))
+    hub = PortfolioStreams(service, JsonPortfolioWire(), StreamLimits(**{**LIMITS, **limits}))
     book.on_change(hub.quotes_changed)
     return hub, book, holdings
 
@@ -155,5 +156,48 @@ async def test_after_invalidations_were_lost_every_user_is_read_afresh(market): 
         assert Decimal(str(data["total_market_value"])) == Decimal("400.00")
         with pytest.raises(TimeoutError):
             await next_frame(seven, 0.2)  # user 7's holdings are unchanged: nothing to send
+    finally:
+        runner.cancel()
+
+
+class SlowHoldings(InMemoryHoldingsRepository):
+    """Reads that take `delay_s` each (a database under load), counted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.delay_s = 0.0
+        self.reads = 0
+
+    async def get(self, user_id: int) -> Holdings | None:
+        await asyncio.sleep(self.delay_s)
+        self.reads += 1
+        return await super().get(user_id)
+
+
+async def test_after_a_loss_a_quote_move_is_sent_before_every_user_is_read_again(market):  # noqa: F811
+    users = 1_000
+    holdings = SlowHoldings()
+    for user_id in range(1, users + 1):
+        holdings.add_user(user_id, Holding(instrument_id=1, quantity=Decimal("1"), average_cost=Decimal("150")))
+    book = QuoteBook(market, "USD")
+    await book.refresh()
+    service = PortfolioService(holdings, book.current, metrics=NullMetrics())
+    limits = {**LIMITS, "max_per_process": users, "min_interval_s": 0.01}
+    hub = PortfolioStreams(service, JsonPortfolioWire(), StreamLimits(**limits))
+    book.on_change(hub.quotes_changed)
+    subscribers = [await hub.open(user_id) for user_id in range(1, users + 1)]
+    for subscriber in subscribers:
+        await next_frame(subscriber)
+    runner = asyncio.create_task(hub.run())
+    try:
+        holdings.delay_s, holdings.reads = 0.01, 0  # 16 reads at a time: about 0.6 s to read everyone again
+        hub.lost()
+        market.publish(quote(1, "201"))
+        await book.refresh()
+        _, data = event_of(await next_frame(subscribers[-1], 2.0))
+        assert Decimal(str(data["total_market_value"])) == Decimal("201.00")
+        assert holdings.reads < users  # the quote's event did not wait for every user to be read again
+        await asyncio.sleep(1.5)
+        assert holdings.reads >= users  # and everyone was read again after all
     finally:
         runner.cancel()
