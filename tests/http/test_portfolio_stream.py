@@ -175,7 +175,10 @@ async def test_quote_versions_inside_one_interval_come_as_one_event(http, operat
         versions = [await publish(http, ops, symbol, price + n) for n in (2, 3, 4)]
         published_in = time.monotonic() - started
         coalesced = await reader.event(timeout=INTERVAL_S + 3)
-        assert int(coalesced.id.split(".")[0]) == versions[-1] or published_in > INTERVAL_S / 2
+        if published_in > INTERVAL_S / 2:  # a slow machine: the publishes may straddle a round, the last comes next
+            while int(coalesced.id.split(".")[0]) != versions[-1]:
+                coalesced = await reader.event(timeout=INTERVAL_S + 3)
+        assert int(coalesced.id.split(".")[0]) == versions[-1]
         assert Decimal(str(coalesced.portfolio()["holdings"][0]["price"])) == price + 4
         with pytest.raises(TimeoutError):
             await reader.event(timeout=INTERVAL_S / 2)  # and nothing more after it
