@@ -5,12 +5,14 @@ Processes enqueue by name (`ValkeyReportQueue`), so the web never imports the ac
 
 import time
 import uuid
+from collections.abc import Sequence
 from importlib import resources
 
 import valkey
 import valkey.asyncio as avalkey
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
+from valkey.exceptions import NoScriptError
 
 from domain.errors import UnavailableError
 from domain.ports.reports import ReportQueue
@@ -52,6 +54,7 @@ class ValkeyReportQueue(ReportQueue):
         namespace: str = "dramatiq",
     ) -> None:
         source = resources.files("dramatiq.brokers").joinpath("redis", "dispatch.lua").read_text()
+        self._client = client
         self._dispatch = client.register_script(source)
         self._queue_name = queue_name
         self._actor_name = actor_name
@@ -60,6 +63,31 @@ class ValkeyReportQueue(ReportQueue):
         self._heartbeat_timeout_ms = heartbeat_timeout_ms
 
     async def send(self, report_id: str) -> None:
+        try:
+            await self._dispatch(keys=[self._namespace], args=self._args(report_id))
+        except (valkey.ValkeyError, OSError) as e:
+            raise UnavailableError(f"the report queue is not answering ({type(e).__name__})") from e
+
+    async def send_many(self, report_ids: Sequence[str]) -> None:
+        """The same scripts in one pipeline: one round trip (a server that lost the script gets `send`s)."""
+        if len(report_ids) < 2:
+            for report_id in report_ids:
+                await self.send(report_id)
+            return
+        pipe = self._client.pipeline(transaction=False)
+        for report_id in report_ids:
+            pipe.evalsha(self._dispatch.sha, 1, self._namespace, *self._args(report_id))  # type: ignore[arg-type]  # bytes and ints are sent as the script call sends them
+        try:
+            results = await pipe.execute(raise_on_error=False)
+        except (valkey.ValkeyError, OSError) as e:
+            raise UnavailableError(f"the report queue is not answering ({type(e).__name__})") from e
+        for report_id, result in zip(report_ids, results, strict=True):
+            if isinstance(result, NoScriptError):
+                await self.send(report_id)  # loads the script again
+            elif isinstance(result, Exception):
+                raise UnavailableError(f"the report queue refused a message ({type(result).__name__})")
+
+    def _args(self, report_id: str) -> list[str | int | bytes]:
         redis_id = str(uuid.uuid4())  # unique per enqueue, as RedisBroker.enqueue makes it
         message: Message[None] = Message(
             queue_name=self._queue_name,
@@ -69,11 +97,7 @@ class ValkeyReportQueue(ReportQueue):
             options={"redis_message_id": redis_id},
         )
         now_ms = int(time.time() * 1000)
-        args: list[str | int | bytes] = [
+        return [
             *("enqueue", now_ms, self._queue_name, self._sender_id, self._heartbeat_timeout_ms),
             *(DEAD_MESSAGE_TTL_MS, 0, LUA_UNPACK_SIZE, redis_id, message.encode()),
         ]
-        try:
-            await self._dispatch(keys=[self._namespace], args=args)
-        except (valkey.ValkeyError, OSError) as e:
-            raise UnavailableError(f"the report queue is not answering ({type(e).__name__})") from e

@@ -2,8 +2,10 @@
 and the counts operators watch."""
 
 from abc import abstractmethod
+from collections.abc import Sequence
 from typing import Protocol
 
+from domain.errors import UserNotFoundError
 from domain.models.reports import (
     Email,
     Report,
@@ -26,6 +28,20 @@ class ReportRepository(Protocol):
         Raises:
             UserNotFoundError: no such user.
         """
+
+    async def create_many(
+        self, requests: Sequence[tuple[int, str | None]], deadline_s: float
+    ) -> list[ReportRequest | UserNotFoundError]:
+        """`create` for each `(user_id, idempotency_key)`, in one write where the store can (the requests of one
+        event-loop turn share it); each result in its request's place, a UserNotFoundError for a missing user.
+        A key repeated within `requests` creates one report; the later ones return it with `created` False."""
+        results: list[ReportRequest | UserNotFoundError] = []
+        for user_id, key in requests:
+            try:
+                results.append(await self.create(user_id, key, deadline_s))
+            except UserNotFoundError as e:
+                results.append(e)
+        return results
 
     @abstractmethod
     async def get(self, report_id: str) -> Report | None:
@@ -94,6 +110,15 @@ class ReportQueue(Protocol):
         Raises:
             UnavailableError: the broker cannot take the message now (the sweeper sends it later).
         """
+
+    async def send_many(self, report_ids: Sequence[str]) -> None:
+        """`send` for each report, in one round trip where the broker can.
+
+        Raises:
+            UnavailableError: the broker did not take them all (the sweeper sends the rest later).
+        """
+        for report_id in report_ids:
+            await self.send(report_id)
 
 
 class ReportRenderer(Protocol):

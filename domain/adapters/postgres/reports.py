@@ -3,10 +3,12 @@
 import base64
 import binascii
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from psycopg_pool import AsyncConnectionPool
 
+from domain.adapters.postgres import report_intake
 from domain.adapters.postgres.pool import connection, name_queries
 from domain.adapters.postgres.webhook_outbox import append_event
 from domain.errors import InvalidRequestError, UserErasedError, UserNotFoundError
@@ -129,6 +131,11 @@ class PostgresReportRepository(ReportRepository):
                 if row is not None:
                     return ReportRequest(report=_report(row), created=False)
         raise UserNotFoundError(user_id)
+
+    async def create_many(
+        self, requests: Sequence[tuple[int, str | None]], deadline_s: float
+    ) -> list[ReportRequest | UserNotFoundError]:
+        return await report_intake.create_many(self._pool, requests, deadline_s)
 
     async def get(self, report_id: str) -> Report | None:
         if (rid := _uuid(report_id)) is None:

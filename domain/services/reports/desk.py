@@ -5,11 +5,13 @@ worker's sweeper sends it later), never loses it.
 """
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from domain.errors import ReportNotFoundError, ReportNotReadyError, UnavailableError
+from domain.errors import ReportNotFoundError, ReportNotReadyError, UnavailableError, UserNotFoundError
 from domain.models.reports import Report, ReportPage, ReportRequest, ReportStatus
 from domain.ports.reports import ReportQueue, ReportRepository
+from domain.services.reports.intake import TurnBatch
 from domain.services.reports.policy import ReportPolicy
 
 log = logging.getLogger("folio.reports")
@@ -22,17 +24,29 @@ class ReportDesk:
         self._reports = reports
         self._queue = queue
         self._policy = policy
+        self._intake: TurnBatch[tuple[int, str | None], ReportRequest] = TurnBatch(self._record)
 
     async def request(self, user_id: int, idempotency_key: str | None) -> ReportRequest:
-        """Record the request, then wake a worker. A repeated key returns the first report, not sent again."""
-        result = await self._reports.create(user_id, idempotency_key, self._policy.deadline_s)
-        if result.created:
+        """Record the request, then wake a worker. A repeated key returns the first report, not sent again.
+
+        The requests of one event-loop turn are recorded in one write and sent in one round trip (see TurnBatch);
+        each returns once its row is durable.
+
+        Raises:
+            UserNotFoundError: no such user.
+        """
+        return await self._intake.submit((user_id, idempotency_key))
+
+    async def _record(self, requests: Sequence[tuple[int, str | None]]) -> list[ReportRequest | UserNotFoundError]:
+        results = await self._reports.create_many(requests, self._policy.deadline_s)
+        created = [r.report.id for r in results if isinstance(r, ReportRequest) and r.created]
+        if created:
             try:
-                await self._queue.send(result.report.id)
+                await self._queue.send_many(created)
             except UnavailableError as e:
-                log.warning("report queued, broker unavailable: the sweeper will send it (%s)", e.detail,
-                            extra={"report_id": result.report.id})  # fmt: skip
-        return result
+                log.warning("reports queued, broker unavailable: the sweeper will send them (%s)", e.detail,
+                            extra={"report_ids": created})  # fmt: skip
+        return results
 
     def estimated_completion(self, report: Report) -> datetime:
         return report.created_at + timedelta(seconds=self._policy.estimate_s)

@@ -139,6 +139,15 @@ async def test_a_report_sent_twice_wakes_a_worker_twice(line: Line):
 async def test_a_broker_that_does_not_answer_raises_unavailable(line: Line):
     with pytest.raises(UnavailableError):
         await line.unreachable.send(str(uuid.uuid4()))
+    with pytest.raises(UnavailableError):
+        await line.unreachable.send_many([str(uuid.uuid4()) for _ in range(3)])
+
+
+async def test_reports_sent_together_each_reach_a_worker_once(line: Line):
+    ids = [str(uuid.uuid4()) for _ in range(20)]
+    await line.queue.send_many(ids)
+    await line.queue.send_many(ids[:1])
+    assert sorted(await line.take(len(ids) + 1)) == sorted([*ids, ids[0]])
 
 
 # --- Valkey only: the message as the worker and the backlog read it ----------------------------------

@@ -107,6 +107,28 @@ async def test_an_unknown_user_is_refused(repo: ReportRepository):
         await repo.create(NO_SUCH_USER, "contract-key", 60)
 
 
+async def test_requests_recorded_together_answer_each_in_its_place(repo: ReportRepository):
+    earlier = await repo.create(USER, "together-earlier", 60)
+    requests = [(USER, None), (OTHER, "together"), (NO_SUCH_USER, None), (USER, "together-earlier"),
+                (OTHER, "together"), (NO_SUCH_USER, "together"), (USER, "together")]  # fmt: skip
+    results = await repo.create_many(requests, 60)
+    assert len(results) == len(requests)
+    fresh, keyed, unknown, replayed, repeated, unknown_keyed, other_users_key = results
+    assert isinstance(unknown, UserNotFoundError)
+    assert isinstance(unknown_keyed, UserNotFoundError)
+    for result in (fresh, keyed, replayed, repeated, other_users_key):
+        assert not isinstance(result, UserNotFoundError)
+    assert (fresh.created, keyed.created, replayed.created, repeated.created, other_users_key.created) == (
+        True, True, False, False, True,
+    )  # fmt: skip
+    assert replayed.report.id == earlier.report.id
+    assert repeated.report.id == keyed.report.id  # a key repeated in one group makes one report
+    assert (fresh.report.user_id, keyed.report.user_id, other_users_key.report.user_id) == (USER, OTHER, USER)
+    assert len({fresh.report.id, keyed.report.id, other_users_key.report.id, earlier.report.id}) == 4
+    assert await repo.get(keyed.report.id) == keyed.report
+    assert keyed.report.status == "queued" and keyed.report.deadline_at - keyed.report.created_at == timedelta(seconds=60)
+
+
 @pytest.mark.parametrize("report_id", ["00000000-0000-4000-8000-000000000000", "not-a-uuid", ""])
 async def test_an_unknown_or_malformed_id_reads_as_none_and_cannot_be_claimed(repo: ReportRepository, report_id: str):
     assert await repo.get(report_id) is None
