@@ -70,6 +70,7 @@ def open_shared_valkey(settings: Settings) -> ValkeyClient:
             settings.valkey_cluster_nodes,
             max_connections=settings.redis_max_connections,
             timeout_s=settings.cache_timeout_ms / 1000,
+            wait_s=settings.redis_pool_wait_ms / 1000,
         )
     return open_valkey(
         settings.valkey_url,

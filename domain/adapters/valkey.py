@@ -3,6 +3,7 @@ Valkey Cluster, and the pub/sub route the buses take (plain channels on one node
 
 import asyncio
 from collections.abc import Awaitable, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import valkey.asyncio as avalkey
@@ -11,6 +12,7 @@ from valkey.asyncio.retry import Retry
 from valkey.backoff import NoBackoff
 from valkey.commands.core import AsyncScript
 from valkey.exceptions import ValkeyClusterException, ValkeyError
+from valkey.typing import EncodableT
 
 ValkeyServer = avalkey.Valkey  # one node
 ValkeyClient = avalkey.Valkey | ValkeyCluster
@@ -32,15 +34,38 @@ def open_valkey(url: str, *, max_connections: int, timeout_s: float, wait_s: flo
     return avalkey.Valkey(connection_pool=pool)
 
 
-def open_valkey_cluster(urls: Sequence[str], *, max_connections: int, timeout_s: float) -> ValkeyCluster:
+class _WaitingCluster(ValkeyCluster):
+    """A cluster client whose callers wait (up to `wait_s`) for one of `max_connections` commands in flight,
+    as the single node's blocking pool makes them: valkey-py's cluster nodes raise at once when their
+    connections are all busy, which a burst would turn into breaker failures."""
+
+    def __init__(self, *, wait_s: float, max_connections: int, **kwargs: Any) -> None:
+        super().__init__(max_connections=max_connections, **kwargs)
+        self._in_flight = asyncio.Semaphore(max_connections)
+        self._wait_s = wait_s
+
+    async def execute_command(self, *args: EncodableT, **kwargs: Any) -> Any:
+        async with asyncio.timeout(self._wait_s):
+            await self._in_flight.acquire()
+        try:
+            return await super().execute_command(*args, **kwargs)
+        finally:
+            self._in_flight.release()
+
+
+def open_valkey_cluster(
+    urls: Sequence[str], *, max_connections: int, timeout_s: float, wait_s: float = 1.0
+) -> ValkeyCluster:
     """A cluster client from startup nodes (redis:// URLs; user, password and TLS taken from the first).
 
     It fails fast on a stopped primary, as the single-node client does: no retries on a connection error
     (the next command re-reads the slot map instead), one retry after a redirection or a CLUSTERDOWN, and
-    partial slot coverage accepted, so the keys on the primaries still up keep being served.
+    partial slot coverage accepted, so the keys on the primaries still up keep being served. At most
+    `max_connections` commands are in flight (so at most that many connections to any one node).
     """
     first = urlsplit(urls[0])
-    return ValkeyCluster(
+    return _WaitingCluster(
+        wait_s=wait_s,
         startup_nodes=[ClusterNode(*_host_port(url)) for url in urls],
         require_full_coverage=False,
         cluster_error_retry_attempts=1,

@@ -6,6 +6,7 @@ processes and the fleet view lists both; with one primary stopped every request 
 once it is back the cache is filled on it again.
 """
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from cli.embedded import EmbeddedServers
+from domain.adapters.valkey import open_valkey_cluster
 from domain.adapters.valkey_bus import SHARDED_CHANNEL as INVALIDATIONS
 from domain.adapters.valkey_cache import holdings_key
 from domain.adapters.valkey_quote_bus import SHARDED_CHANNEL as QUOTE_VERSIONS
@@ -249,3 +251,14 @@ def test_the_cluster_fixture_assigned_every_slot(valkey_cluster):
         with valkey_cluster.client(node) as c:
             info = c.execute_command("CLUSTER INFO")
         assert (info["cluster_state"], info["cluster_slots_assigned"], info["cluster_size"]) == ("ok", "16384", "3")
+
+
+async def test_a_burst_beyond_the_connections_waits_for_one_instead_of_failing(valkey_cluster):
+    # As REDIS_POOL_WAIT_MS on one node: valkey-py's cluster nodes alone would raise MaxConnectionsError here.
+    client = open_valkey_cluster(valkey_cluster.urls, max_connections=2, timeout_s=1.0, wait_s=5.0)
+    run = uuid.uuid4().hex[:8]
+    try:
+        counts = await asyncio.gather(*(client.incr(f"folio:{{burst-{run}}}:{i}") for i in range(50)))
+    finally:
+        await client.aclose()
+    assert counts == [1] * 50
