@@ -19,11 +19,13 @@ import pytest
 from cli.embedded import EmbeddedServers
 from domain.adapters.valkey import open_valkey_cluster
 from domain.adapters.valkey_bus import SHARDED_CHANNEL as INVALIDATIONS
+from domain.adapters.valkey_bus import ValkeyInvalidationBus
 from domain.adapters.valkey_cache import holdings_key
 from domain.adapters.valkey_quote_bus import SHARDED_CHANNEL as QUOTE_VERSIONS
+from domain.models.invalidations import HoldingsChanged, Invalidation
 from tests.processes import WebProcess, web_processes, worker_process
 from tests.rabbitmq import RabbitMQServer
-from tests.valkey_cluster import ValkeyClusterServers
+from tests.valkey_cluster import ValkeyClusterServers, cluster_client, cluster_route
 
 pytestmark = pytest.mark.integration
 FAST = {"CACHE_BREAKER_RESET_S": "1", "FLEET_HEARTBEAT_S": "0.2", "FLEET_HEARTBEAT_TTL_S": "1"}
@@ -262,3 +264,39 @@ async def test_a_burst_beyond_the_connections_waits_for_one_instead_of_failing(v
     finally:
         await client.aclose()
     assert counts == [1] * 50
+
+
+async def until(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_the_invalidation_bus_is_distrusted_while_its_primary_is_away_and_heard_again_after(valkey_cluster):
+    client = cluster_client(valkey_cluster)
+    route = cluster_route(client, valkey_cluster)
+    reader, writer = (ValkeyInvalidationBus(route, heartbeat_s=0.2, ack_timeout_s=2.0) for _ in range(2))
+    heard: list[Invalidation] = []
+    lost: list[int] = []
+    tasks = [
+        asyncio.create_task(reader.listen(heard.append, lambda: lost.append(1))),
+        asyncio.create_task(writer.listen(lambda _: None, lambda: None)),
+    ]
+    primary = valkey_cluster.owner(INVALIDATIONS)
+    try:
+        await until(lambda: reader.trusted() and writer.trusted())
+        await asyncio.to_thread(primary.stop)
+        await until(lambda: bool(lost))
+        assert reader.trusted() is False  # its local copies are not used while it may miss an invalidation
+        await asyncio.to_thread(primary.start)
+        await asyncio.to_thread(valkey_cluster.wait_ok)
+        await until(lambda: reader.trusted() and writer.trusted())  # subscribed again on the returned primary
+        user = FIRST_USER + 950
+        await writer.broadcast(HoldingsChanged(user_id=user))
+        assert HoldingsChanged(user_id=user) in heard  # acknowledged: heard before the broadcast returned
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await client.aclose()
