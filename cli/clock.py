@@ -78,8 +78,11 @@ async def _until_stopped(settings: Settings) -> None:
 
 
 def main(settings: Settings) -> int:
-    if not settings.database_url or not settings.valkey_url:
-        print("error: DATABASE_URL and VALKEY_URL must be set (make run sets them)", file=sys.stderr)
+    if not settings.database_url or not (settings.valkey_url or settings.valkey_cluster_nodes):
+        print(
+            "error: DATABASE_URL and VALKEY_URL (or VALKEY_CLUSTER_URLS) must be set (make run sets them)",
+            file=sys.stderr,
+        )
         return 2
     configure_logging(settings.log_level)
     asyncio.run(_until_stopped(settings))

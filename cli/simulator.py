@@ -37,8 +37,11 @@ def main(settings: Settings, *, interval_s: float, fraction: float, seed: int | 
     if settings.environment == "production" and not allow_production:
         print("error: the simulator writes fake prices; it does not run in production", file=sys.stderr)
         return 2
-    if not settings.database_url or not settings.valkey_url:
-        print("error: DATABASE_URL and VALKEY_URL must be set (make run sets them)", file=sys.stderr)
+    if not settings.database_url or not (settings.valkey_url or settings.valkey_cluster_nodes):
+        print(
+            "error: DATABASE_URL and VALKEY_URL (or VALKEY_CLUSTER_URLS) must be set (make run sets them)",
+            file=sys.stderr,
+        )
         return 2
     configure_logging(settings.log_level)
     print(f"simulator: moving {fraction:.0%} of prices every {interval_s:g}s", flush=True)

@@ -21,6 +21,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # Connections. Empty means: the dev runner and the test suite start embedded servers.
     database_url: str = ""
     valkey_url: str = ""
+    # Comma-separated startup nodes of a Valkey Cluster (redis://host:port each): it replaces VALKEY_URL for the
+    # cache, the buses (sharded pub/sub), the rate limiter and the fleet registry, and needs BROKER_URL=amqp://.
+    valkey_cluster_urls: str = ""
     smtp_url: str = ""
     # The Dramatiq broker: empty (or VALKEY_URL itself) for its Redis broker on Valkey; amqp:// or amqps:// for
     # RabbitMQ, which Valkey Cluster and managed cluster modes need (the Redis broker's scripts cannot run there).
@@ -227,11 +230,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         _ = self.webhook_retry_delays
         if self.broker_url and self.broker_url != self.valkey_url and not self.broker_is_amqp:
             raise ValueError("BROKER_URL must be an amqp:// or amqps:// URL (empty: the broker runs on VALKEY_URL)")
+        if self.valkey_cluster_urls and not self.broker_is_amqp:
+            raise ValueError(
+                "VALKEY_CLUSTER_URLS needs BROKER_URL=amqp://...: the reports' Redis broker cannot run on a Valkey"
+                " Cluster, so a clustered cache needs RabbitMQ as the broker"
+            )
 
     @property
     def broker(self) -> str:
         """The broker's URL: BROKER_URL, else VALKEY_URL."""
         return self.broker_url or self.valkey_url
+
+    @property
+    def valkey_cluster_nodes(self) -> tuple[str, ...]:
+        """VALKEY_CLUSTER_URLS, one URL per startup node; empty on a single Valkey."""
+        return tuple(url.strip() for url in self.valkey_cluster_urls.split(",") if url.strip())
 
     @property
     def broker_is_amqp(self) -> bool:

@@ -24,6 +24,10 @@ _SECRETS: dict[str, Json] = {
     "VALKEY_URL": {
         "description": "the heroku-redis add-on's REDIS_URL with ?ssl_cert_reqs=none (its certificate is self-signed)"
     },
+    "VALKEY_CLUSTER_URLS": {
+        "description": "the Valkey Cluster's startup nodes, comma-separated redis:// or rediss:// URLs",
+        "required": True,
+    },
     "SMTP_URL": {"description": "SMTP server for report emails", "required": True},
     "BROKER_URL": {"description": "RabbitMQ URL (amqp:// or amqps://) of the reports' broker", "required": True},
     "JWT_SECRET": {"description": "HS256 signing key (64 random hex characters)", "generator": "secret"},

@@ -93,8 +93,12 @@ class DeploySpec:
         return self.settings.worker_target_backlog * self.settings.worker_processes
 
     def secret_variables(self) -> tuple[str, ...]:
-        """The secret variables every process reads: BROKER_URL too when the broker is RabbitMQ."""
-        return (*SECRET_VARIABLES, "BROKER_URL") if self.settings.broker_is_amqp else SECRET_VARIABLES
+        """The secret variables every process reads: BROKER_URL too when the broker is RabbitMQ, and
+        VALKEY_CLUSTER_URLS instead of VALKEY_URL on a Valkey Cluster (its nodes' URLs may carry a password)."""
+        names: tuple[str, ...] = (*SECRET_VARIABLES, "BROKER_URL") if self.settings.broker_is_amqp else SECRET_VARIABLES
+        if self.settings.valkey_cluster_nodes:
+            names = tuple("VALKEY_CLUSTER_URLS" if name == "VALKEY_URL" else name for name in names)
+        return names
 
     def environment(self, process: str) -> dict[str, str]:
         """The non-secret variables of a process type, with the values of these settings."""

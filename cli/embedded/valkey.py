@@ -4,6 +4,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from cli.embedded.processes import HOST, EmbeddedServerError, free_port, log_tail, spawn, stop_process
@@ -16,8 +17,9 @@ class EmbeddedValkey:
     gets its own process group and the parent-death signal (ValkeyServer's Popen allows neither).
     """
 
-    def __init__(self, base: Path, *, port: int | None = None) -> None:
+    def __init__(self, base: Path, *, port: int | None = None, options: Mapping[str, str] | None = None) -> None:
         self.base = base.resolve()
+        self._options = {"save": "", "appendonly": "no", **(options or {})}  # e.g. a cluster node's settings
         self.log_path = self.base / "valkey.log"
         self.port = port or 0
         self._proc: subprocess.Popen[bytes] | None = None
@@ -41,7 +43,7 @@ class EmbeddedValkey:
         self.base.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         conf = self.base / "valkey.conf"
-        generate_config_file(conf, self.port, self.base, {"save": "", "appendonly": "no"})
+        generate_config_file(conf, self.port, self.base, dict(self._options))
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self._proc = spawn(
             [str(get_binary_path()), str(conf)], self.log_path, cwd=self.base, death_signal=signal.SIGTERM

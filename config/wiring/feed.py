@@ -19,6 +19,6 @@ async def open_quote_feed(settings: Settings) -> AsyncIterator[MarketDataService
         yield MarketDataService(
             QuoteBook(repository, settings.base_currency),
             repository,
-            ValkeyQuoteVersionBus(resources.valkey, settings.valkey_url),
+            ValkeyQuoteVersionBus(resources.pubsub),
             max_batch=settings.quote_batch_max,
         )

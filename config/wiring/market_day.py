@@ -34,7 +34,7 @@ def market_day_jobs(resources: Resources) -> MarketDayJobs:
     settings = resources.settings
     return MarketDayJobs(
         PostgresMarketDayStore(resources.pool),
-        ValkeyQuoteVersionBus(resources.valkey, settings.valkey_url),
+        ValkeyQuoteVersionBus(resources.pubsub),
         resources.clock,
         retention_days=settings.report_retention_days,
         daily_values=PostgresDailyValues(
@@ -48,11 +48,9 @@ def corporate_action_jobs(resources: Resources, stack: contextlib.AsyncExitStack
     process's local copy (the worker listens on the invalidation bus, so its broadcasts are acknowledged)."""
     settings = resources.settings
     bus = ValkeyInvalidationBus(
-        settings.valkey_url,
-        resources.valkey,
+        resources.pubsub,
         heartbeat_s=settings.invalidation_heartbeat_ms / 1000,
         ack_timeout_s=settings.invalidation_ack_timeout_ms / 1000,
-        connect_timeout_s=settings.cache_timeout_ms / 1000,
     )
     breaker = CircuitBreaker(
         "cache",
@@ -74,7 +72,7 @@ def corporate_action_jobs(resources: Resources, stack: contextlib.AsyncExitStack
     return CorporateActionService(
         PostgresCorporateActionStore(resources.pool),
         portfolios.invalidate,
-        ValkeyQuoteVersionBus(resources.valkey, settings.valkey_url),
+        ValkeyQuoteVersionBus(resources.pubsub),
     )
 
 

@@ -10,7 +10,7 @@ from domain.adapters.postgres.report_stats import PostgresReportStatistics
 from domain.adapters.queue_backlog import ValkeyQueueBacklog
 from domain.adapters.reports_queue import ValkeyReportQueue
 from domain.adapters.reports_queue import build_broker as _build_broker
-from domain.adapters.valkey import ValkeyProbe
+from domain.adapters.valkey import ValkeyProbe, ValkeyServer
 from domain.ports.fleet import QueueBacklog
 from domain.ports.health import DependencyProbe
 from domain.ports.reports import ReportQueue
@@ -40,7 +40,7 @@ def queue_sender(resources: Resources, queue_name: str, actor_name: str) -> Repo
     if resources.amqp is not None:
         return AmqpReportQueue(resources.amqp, queue_name=queue_name, actor_name=actor_name)
     return ValkeyReportQueue(
-        resources.valkey,
+        _broker_valkey(resources),
         queue_name=queue_name,
         actor_name=actor_name,
         heartbeat_timeout_ms=resources.settings.broker_heartbeat_timeout_ms,
@@ -51,7 +51,7 @@ def report_backlog(resources: Resources) -> QueueBacklog:
     """The report queue's depth and oldest age, from the broker in use (on RabbitMQ the age comes from the rows)."""
     if resources.amqp is not None:
         return AmqpQueueBacklog(resources.amqp, REPORTS_QUEUE, PostgresReportStatistics(resources.pool))
-    return ValkeyQueueBacklog(resources.valkey, REPORTS_QUEUE)
+    return ValkeyQueueBacklog(_broker_valkey(resources), REPORTS_QUEUE)
 
 
 def broker_probe(resources: Resources) -> DependencyProbe:
@@ -59,6 +59,13 @@ def broker_probe(resources: Resources) -> DependencyProbe:
     if resources.amqp is not None:
         return AmqpProbe(resources.amqp)
     return ValkeyProbe("broker", resources.valkey)
+
+
+def _broker_valkey(resources: Resources) -> ValkeyServer:
+    """The single Valkey the Redis broker runs on (settings refuse a cluster without BROKER_URL=amqp://)."""
+    if not isinstance(resources.valkey, ValkeyServer):
+        raise RuntimeError("VALKEY_CLUSTER_URLS needs BROKER_URL=amqp://...: the Redis broker cannot run on a cluster")
+    return resources.valkey
 
 
 def build_broker(settings: Settings) -> Broker:

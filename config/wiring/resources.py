@@ -13,7 +13,7 @@ from domain.adapters.host_metrics import PsutilHostMetrics
 from domain.adapters.null_metrics import NullMetrics
 from domain.adapters.postgres.pool import Pool, PoolConfig, open_pool, report_pool
 from domain.adapters.prometheus import open_prometheus
-from domain.adapters.valkey import ValkeyClient, open_valkey
+from domain.adapters.valkey import PubSubRoute, ValkeyClient, open_valkey, open_valkey_cluster
 from domain.ports.clock import Clock
 from domain.ports.health import HostMetrics
 from domain.ports.metrics import Metrics
@@ -26,7 +26,8 @@ class Resources:
     settings: Settings
     role: str  # "web", "worker", "feed": the pool's application name and the fleet's process type
     pool: Pool
-    valkey: ValkeyClient
+    valkey: ValkeyClient  # one node (VALKEY_URL) or a cluster (VALKEY_CLUSTER_URLS)
+    pubsub: PubSubRoute  # the buses' channels: plain on one node, sharded on a cluster
     host: HostMetrics
     metrics: Metrics
     clock: Clock
@@ -35,19 +36,21 @@ class Resources:
 
 async def open_resources(settings: Settings, role: str, stack: contextlib.AsyncExitStack) -> Resources:
     """Open them all, each closed by `stack` in reverse order; nothing waits for a server to answer."""
-    if not settings.database_url or not settings.valkey_url:
-        raise RuntimeError("DATABASE_URL and VALKEY_URL must be set (make run starts embedded servers)")
+    if not settings.database_url or not (settings.valkey_url or settings.valkey_cluster_nodes):
+        raise RuntimeError(
+            "DATABASE_URL and VALKEY_URL (or VALKEY_CLUSTER_URLS) must be set (make run starts embedded servers)"
+        )
     metrics = open_metrics(settings)
     stack.callback(metrics.close)
     pool = await open_pool(pool_config(settings, f"folio-{role}"), metrics)
     stack.push_async_callback(pool.close)
-    valkey = open_valkey(
-        settings.valkey_url,
-        max_connections=settings.redis_max_connections,
-        timeout_s=settings.cache_timeout_ms / 1000,
-        wait_s=settings.redis_pool_wait_ms / 1000,
-    )
+    valkey = open_shared_valkey(settings)
     stack.push_async_callback(valkey.aclose)
+    pubsub = PubSubRoute(
+        valkey,
+        settings.valkey_cluster_nodes[0] if settings.valkey_cluster_nodes else settings.valkey_url,
+        connect_timeout_s=settings.cache_timeout_ms / 1000,
+    )
     host = PsutilHostMetrics(settings.health_sample_interval_s)
     host.start()
     stack.callback(host.stop)
@@ -55,9 +58,26 @@ async def open_resources(settings: Settings, role: str, stack: contextlib.AsyncE
     if settings.broker_is_amqp:
         amqp = AmqpChannel(settings.broker_url, deadline_s=settings.broker_timeout_ms / 1000)
         stack.push_async_callback(amqp.close)
-    resources = Resources(settings, role, pool, valkey, host, metrics, SystemClock(), amqp)
+    resources = Resources(settings, role, pool, valkey, pubsub, host, metrics, SystemClock(), amqp)
     _publish_metrics(resources, stack)
     return resources
+
+
+def open_shared_valkey(settings: Settings) -> ValkeyClient:
+    """The process's one Valkey client: a cluster's with VALKEY_CLUSTER_URLS, else VALKEY_URL's."""
+    if settings.valkey_cluster_nodes:
+        return open_valkey_cluster(
+            settings.valkey_cluster_nodes,
+            max_connections=settings.redis_max_connections,
+            timeout_s=settings.cache_timeout_ms / 1000,
+            wait_s=settings.redis_pool_wait_ms / 1000,
+        )
+    return open_valkey(
+        settings.valkey_url,
+        max_connections=settings.redis_max_connections,
+        timeout_s=settings.cache_timeout_ms / 1000,
+        wait_s=settings.redis_pool_wait_ms / 1000,
+    )
 
 
 def pool_config(settings: Settings, name: str) -> PoolConfig:

@@ -213,7 +213,7 @@ def _record_reads(resources: Resources, log: PostgresAuditLog, stack: contextlib
 
 
 def _quote_bus(resources: Resources) -> ValkeyQuoteVersionBus:
-    return ValkeyQuoteVersionBus(resources.valkey, resources.settings.valkey_url)
+    return ValkeyQuoteVersionBus(resources.pubsub)
 
 
 async def _follow_quotes(resources: Resources, stack: contextlib.AsyncExitStack) -> QuoteBook:
@@ -268,11 +268,9 @@ def _portfolios(resources: Resources, book: QuoteBook, bus: ValkeyInvalidationBu
 def _invalidation_bus(resources: Resources) -> ValkeyInvalidationBus:
     settings = resources.settings
     return ValkeyInvalidationBus(
-        settings.valkey_url,
-        resources.valkey,
+        resources.pubsub,
         heartbeat_s=settings.invalidation_heartbeat_ms / 1000,
         ack_timeout_s=settings.invalidation_ack_timeout_ms / 1000,
-        connect_timeout_s=settings.cache_timeout_ms / 1000,
     )
 
 

@@ -1,5 +1,8 @@
 """Invalidations to every process over Valkey pub/sub, acknowledged, with a heartbeat.
 
+On a Valkey Cluster the bus is one sharded channel (SPUBLISH/SSUBSCRIBE), its acknowledgement channels under
+the same hash tag, so a listener subscribes to both on the one primary that owns them.
+
 A process trusts its in-process cache only while its subscription is provably alive (a PING
 answered within the trust window). A writer waits for every subscriber's acknowledgement; if it
 cannot publish at all, it waits out the trust window instead, after which no process that might
@@ -19,17 +22,16 @@ import uuid
 from collections.abc import Callable
 
 import msgspec
-import valkey.asyncio as avalkey
-from valkey.exceptions import ValkeyError
 
-from domain.adapters.valkey import raise_if_cancelled
+from domain.adapters.valkey import FAILURES, PubSubRoute, raise_if_cancelled
 from domain.models.invalidations import HoldingsChanged, Invalidation
 from domain.ports.holdings import InvalidationBus
 
 log = logging.getLogger("folio.bus")
 
 CHANNEL = "folio:invalidate"
-_FAILURES = (ValkeyError, OSError, TimeoutError, asyncio.TimeoutError)
+SHARDED_CHANNEL = "folio:{bus}:invalidate"  # on a cluster: the acks' channels share its slot
+_FAILURES = FAILURES
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Invalidation)
 
@@ -59,17 +61,14 @@ class _Acks:
 
 
 class ValkeyInvalidationBus(InvalidationBus):
-    def __init__(
-        self, url: str, publisher: avalkey.Valkey, *, heartbeat_s: float, ack_timeout_s: float, connect_timeout_s: float
-    ) -> None:
-        self._url = url
-        self._publisher = publisher
+    def __init__(self, route: PubSubRoute, *, heartbeat_s: float, ack_timeout_s: float) -> None:
+        self._route = route
+        self._channel = SHARDED_CHANNEL if route.sharded else CHANNEL
         self._heartbeat_s = heartbeat_s
         self._trust_s = heartbeat_s * 3
         self._ack_timeout_s = ack_timeout_s
-        self._connect_timeout_s = connect_timeout_s
         self._origin = uuid.uuid4().hex[:16]
-        self._ack_channel = f"{CHANNEL}:ack:{self._origin}"
+        self._ack_channel = f"{self._channel}:ack:{self._origin}"
         self._acks: dict[str, _Acks] = {}
         self._alive_at = float("-inf")
 
@@ -80,7 +79,8 @@ class ValkeyInvalidationBus(InvalidationBus):
         nonce = uuid.uuid4().hex
         acks = self._acks[nonce] = _Acks()
         try:
-            acks.expected = await self._publisher.publish(CHANNEL, f"{encode_body(message)} {nonce} {self._origin}")
+            body = f"{encode_body(message)} {nonce} {self._origin}"
+            acks.expected = await self._route.publish(self._channel, body)
             acks.check()
             await asyncio.wait_for(acks.done.wait(), self._ack_timeout_s)
         except _FAILURES as e:
@@ -94,12 +94,14 @@ class ValkeyInvalidationBus(InvalidationBus):
 
     async def listen(self, on_message: Callable[[Invalidation], None], on_lost: Callable[[], None]) -> None:
         backoff = self._heartbeat_s
+        failed = False
         try:
             while True:
                 raise_if_cancelled()
                 try:
-                    await self._subscribe_and_serve(on_message)
+                    await self._subscribe_and_serve(on_message, refresh=failed)
                 except _FAILURES as e:
+                    failed = True
                     log.warning("invalidation bus lost (%s); local cache off until it is back", type(e).__name__)
                 self._alive_at = float("-inf")
                 on_lost()
@@ -108,13 +110,11 @@ class ValkeyInvalidationBus(InvalidationBus):
         finally:
             self._alive_at = float("-inf")  # stopped listening (cancelled): it hears nothing more from now on
 
-    async def _subscribe_and_serve(self, on_message: Callable[[Invalidation], None]) -> None:
-        client = avalkey.Valkey.from_url(
-            self._url, socket_connect_timeout=self._connect_timeout_s, socket_timeout=self._trust_s
-        )
+    async def _subscribe_and_serve(self, on_message: Callable[[Invalidation], None], *, refresh: bool) -> None:
+        client = await self._route.listener(self._channel, read_timeout_s=self._trust_s, refresh=refresh)
         pubsub = client.pubsub()
         try:
-            await pubsub.subscribe(CHANNEL, self._ack_channel)
+            await self._route.subscribe(pubsub, self._channel, self._ack_channel)
             next_ping = 0.0
             while True:
                 raise_if_cancelled()
@@ -130,15 +130,17 @@ class ValkeyInvalidationBus(InvalidationBus):
         finally:
             # Bounded: closing a connection that a cancelled read left behind must not hang a shutdown.
             with contextlib.suppress(*_FAILURES):
-                await asyncio.wait_for(pubsub.aclose(), self._trust_s)
+                await asyncio.wait_for(pubsub.aclose(), self._trust_s)  # type: ignore[no-untyped-call]
                 await asyncio.wait_for(client.aclose(), self._trust_s)
 
     async def _handle(self, message: dict[str, object], on_message: Callable[[Invalidation], None]) -> None:
         kind = message.get("type")
-        if kind == "pong" or kind == "subscribe":
+        if kind == "pong" or kind == self._route.subscribe_type:
             self._alive_at = time.monotonic()
             return
-        if kind != "message":
+        if kind == "sunsubscribe":  # the cluster moved the channel's slot: subscribe where it is now
+            raise ConnectionError("the invalidation channel moved to another node")
+        if kind != self._route.message_type:
             return
         data = message.get("data")
         text = data.decode() if isinstance(data, bytes) else str(data)
@@ -154,4 +156,4 @@ class ValkeyInvalidationBus(InvalidationBus):
         except ValueError:  # msgspec's errors are ValueErrors too
             log.warning("invalidation message not understood: %.200s", text)  # a later release's, say
         if origin:
-            await self._publisher.publish(f"{CHANNEL}:ack:{origin}", nonce)
+            await self._route.publish(f"{self._channel}:ack:{origin}", nonce)

@@ -13,11 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import msgspec
-import valkey.asyncio as avalkey
-from valkey.exceptions import ValkeyError
 
 from domain import timing
 from domain.adapters.breaker import CircuitBreaker
+from domain.adapters.valkey import FAILURES, ValkeyClient, register_script
 from domain.models.holdings import FillTicket, Holdings
 from domain.ports.holdings import HoldingsCache
 
@@ -68,7 +67,7 @@ if redis.call('GET', KEYS[3]) == ARGV[4] then
 end
 return stored
 """
-_FAILURES = (ValkeyError, OSError, TimeoutError, asyncio.TimeoutError)
+_FAILURES = FAILURES
 
 
 def holdings_key(user_id: int) -> str:
@@ -86,7 +85,7 @@ def _lease_key(user_id: int) -> str:
 class ValkeyHoldingsCache(HoldingsCache):
     def __init__(
         self,
-        client: avalkey.Valkey,
+        client: ValkeyClient,
         breaker: CircuitBreaker,
         *,
         ttl_s: int,
@@ -102,11 +101,11 @@ class ValkeyHoldingsCache(HoldingsCache):
         self._fill_wait_s = fill_wait_s
         self._poll_s = poll_s
         self._token = uuid.uuid4().hex
-        self._fill = client.register_script(_FILL)
-        self._invalidate = client.register_script(_INVALIDATE)
-        self._release = client.register_script(_RELEASE)
-        self._read_or_lead = client.register_script(_READ_OR_LEAD)
-        self._fill_and_end = client.register_script(_FILL_AND_END)
+        self._fill = register_script(client, _FILL)
+        self._invalidate = register_script(client, _INVALIDATE)
+        self._release = register_script(client, _RELEASE)
+        self._read_or_lead = register_script(client, _READ_OR_LEAD)
+        self._fill_and_end = register_script(client, _FILL_AND_END)
         self._undelivered: set[int] = set()
 
     async def _call(self, operation: str, op: Callable[[], Awaitable[T]], fallback: T) -> T:

@@ -11,19 +11,17 @@ Layout, per process type (one hash tag per type, so every command stays in one s
 Per-field expiry in a hash would be simpler, but it needs Valkey 9 (HSETEX); this runs on any version.
 """
 
-import asyncio
 import time
 
 import msgspec
-import valkey.asyncio as avalkey
-from valkey.exceptions import ValkeyError
 
+from domain.adapters.valkey import FAILURES, ValkeyClient
 from domain.errors import UnavailableError
 from domain.models.fleet import ProcessSample
 from domain.ports.fleet import FleetRegistry
 from domain.scaling import ScalerRecord
 
-_FAILURES = (ValkeyError, OSError, TimeoutError, asyncio.TimeoutError)
+_FAILURES = FAILURES
 PRUNE_AFTER_TTLS = 4  # an index member silent this many TTLs is removed by the next publisher
 RECORD_TTL_S = 7 * 24 * 3600  # a fleet that stopped a week ago starts with a fresh scaler
 _SAMPLE = msgspec.msgpack.Decoder(ProcessSample)
@@ -40,7 +38,7 @@ def _ms(seconds: float) -> int:
 
 
 class ValkeyFleetRegistry(FleetRegistry):
-    def __init__(self, client: avalkey.Valkey) -> None:
+    def __init__(self, client: ValkeyClient) -> None:
         self._client = client
 
     async def publish(self, sample: ProcessSample, ttl_s: float) -> None:

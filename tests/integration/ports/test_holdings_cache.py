@@ -12,6 +12,7 @@ from domain.adapters.null_metrics import NullMetrics
 from domain.adapters.valkey_cache import ValkeyHoldingsCache, holdings_key
 from domain.models.holdings import Holding, Holdings
 from domain.ports.holdings import HoldingsCache
+from tests.valkey_cluster import cluster_client
 
 pytestmark = pytest.mark.integration
 _users = count(700_000)
@@ -26,12 +27,15 @@ def breaker(failures: int = 5, reset_s: float = 1) -> CircuitBreaker:
     return CircuitBreaker("test", failures=failures, reset_s=reset_s, metrics=NullMetrics())
 
 
-@pytest.fixture(params=["memory", "valkey"])
+@pytest.fixture(params=["memory", "valkey", "valkey-cluster"])
 async def cache(request, servers):
     if request.param == "memory":
         yield InMemoryHoldingsCache()
         return
-    client = avalkey.Valkey.from_url(servers.valkey_url, socket_timeout=1)
+    if request.param == "valkey-cluster":  # every script's keys in one slot: the user's hash tag
+        client = cluster_client(request.getfixturevalue("valkey_cluster"))
+    else:
+        client = avalkey.Valkey.from_url(servers.valkey_url, socket_timeout=1)
     yield ValkeyHoldingsCache(
         client, CircuitBreaker("test", failures=5, reset_s=1, metrics=NullMetrics()), ttl_s=60, fill_wait_s=0.2
     )

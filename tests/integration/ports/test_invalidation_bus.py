@@ -16,11 +16,13 @@ import valkey.asyncio as avalkey
 
 from cli.embedded import EmbeddedServers
 from domain.adapters.memory.holdings import InMemoryInvalidationHub
+from domain.adapters.valkey import PubSubRoute
 from domain.adapters.valkey_bus import CHANNEL, ValkeyInvalidationBus
 from domain.models.invalidations import ApiKeyRevoked, HoldingsChanged, Invalidation, SessionsRevoked
 from domain.ports.holdings import InvalidationBus
 from tests.integration.ports.conftest import new_id
 from tests.tcp_proxy import TcpProxy
+from tests.valkey_cluster import cluster_client, cluster_route
 
 pytestmark = pytest.mark.integration
 HEARTBEAT_S = 0.2  # trusted for 3 heartbeats without an answer: roomy enough for a loaded machine
@@ -30,17 +32,23 @@ MakeBus = Callable[[], InvalidationBus]
 
 
 def valkey_bus(url: str, publisher: avalkey.Valkey, heartbeat_s: float = HEARTBEAT_S) -> ValkeyInvalidationBus:
-    return ValkeyInvalidationBus(
-        url, publisher, heartbeat_s=heartbeat_s, ack_timeout_s=ACK_TIMEOUT_S, connect_timeout_s=1.0
-    )
+    route = PubSubRoute(publisher, url, connect_timeout_s=1.0)
+    return ValkeyInvalidationBus(route, heartbeat_s=heartbeat_s, ack_timeout_s=ACK_TIMEOUT_S)
 
 
-@pytest.fixture(params=["memory", "valkey"])
+@pytest.fixture(params=["memory", "valkey", "valkey-cluster"])
 async def make_bus(request: pytest.FixtureRequest, servers: EmbeddedServers) -> AsyncIterator[MakeBus]:
-    """Buses on one server (a hub, or one Valkey), each standing for a process."""
+    """Buses on one server (a hub, one Valkey, or a Valkey Cluster: sharded pub/sub), each standing for a process."""
     if request.param == "memory":
         hub = InMemoryInvalidationHub()
         yield hub.bus
+        return
+    if request.param == "valkey-cluster":
+        cluster = request.getfixturevalue("valkey_cluster")
+        client = cluster_client(cluster)
+        route = cluster_route(client, cluster)
+        yield lambda: ValkeyInvalidationBus(route, heartbeat_s=HEARTBEAT_S, ack_timeout_s=ACK_TIMEOUT_S)
+        await client.aclose()
         return
     publisher = avalkey.Valkey.from_url(servers.valkey_url, socket_timeout=1)
     yield lambda: valkey_bus(servers.valkey_url, publisher)

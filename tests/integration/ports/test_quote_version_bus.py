@@ -14,25 +14,37 @@ import valkey.asyncio as avalkey
 
 from cli.embedded import EmbeddedServers
 from domain.adapters.memory.quotes import InMemoryQuoteVersionBus
+from domain.adapters.valkey import PubSubRoute
 from domain.adapters.valkey_quote_bus import ValkeyQuoteVersionBus
 from domain.ports.quotes import QuoteVersionBus
 from tests.integration.ports.conftest import new_id
 from tests.tcp_proxy import TcpProxy
+from tests.valkey_cluster import cluster_client, cluster_route
 
 pytestmark = pytest.mark.integration
 
 MakeBus = Callable[[], QuoteVersionBus]
 
 
-@pytest.fixture(params=["memory", "valkey"])
+def valkey_bus(client: avalkey.Valkey, url: str, connect_timeout_s: float = 1.0) -> ValkeyQuoteVersionBus:
+    return ValkeyQuoteVersionBus(PubSubRoute(client, url, connect_timeout_s=connect_timeout_s))
+
+
+@pytest.fixture(params=["memory", "valkey", "valkey-cluster"])
 async def make_bus(request: pytest.FixtureRequest, servers: EmbeddedServers) -> AsyncIterator[MakeBus]:
-    """Buses on one server, each standing for a process."""
+    """Buses on one server (one Valkey, or a Valkey Cluster: sharded pub/sub), each standing for a process."""
     if request.param == "memory":
         shared = InMemoryQuoteVersionBus()  # the twin is the process and the server at once
         yield lambda: shared
         return
+    if request.param == "valkey-cluster":
+        cluster = request.getfixturevalue("valkey_cluster")
+        nodes = cluster_client(cluster)
+        yield lambda: ValkeyQuoteVersionBus(cluster_route(nodes, cluster))
+        await nodes.aclose()
+        return
     client = avalkey.Valkey.from_url(servers.valkey_url, socket_timeout=1, socket_connect_timeout=1)
-    yield lambda: ValkeyQuoteVersionBus(client, servers.valkey_url)
+    yield lambda: valkey_bus(client, servers.valkey_url)
     await client.aclose()
 
 
@@ -87,7 +99,7 @@ async def test_announcing_with_nobody_listening_is_fine(make_bus: MakeBus):
 # --- Valkey only: a lost server ------------------------------------------------------------------------
 async def test_announcing_without_valkey_does_not_raise():
     client = avalkey.Valkey.from_url("redis://127.0.0.1:1", socket_timeout=0.1, socket_connect_timeout=0.1)
-    await ValkeyQuoteVersionBus(client, "redis://127.0.0.1:1").announce(7)
+    await valkey_bus(client, "redis://127.0.0.1:1").announce(7)
     await client.aclose()
 
 
@@ -103,8 +115,8 @@ async def test_after_a_lost_subscription_it_hears_0_again_and_then_what_comes(
     servers: EmbeddedServers, proxy: TcpProxy
 ):
     client = avalkey.Valkey.from_url(servers.valkey_url, socket_timeout=1, socket_connect_timeout=1)
-    listener = ValkeyQuoteVersionBus(client, f"redis://127.0.0.1:{proxy.port}", connect_timeout_s=0.5)
-    announcer = ValkeyQuoteVersionBus(client, servers.valkey_url)
+    listener = valkey_bus(client, f"redis://127.0.0.1:{proxy.port}", connect_timeout_s=0.5)
+    announcer = valkey_bus(client, servers.valkey_url)
     try:
         async with listening(listener) as heard:
             proxy.cut()

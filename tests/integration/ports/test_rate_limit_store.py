@@ -10,16 +10,20 @@ from domain.adapters.memory.rate_limits import InMemoryRateLimitStore
 from domain.adapters.null_metrics import NullMetrics
 from domain.adapters.valkey_rate_limit import ValkeyRateLimitStore, window_key
 from domain.ports.rate_limits import RateLimitStore
+from tests.valkey_cluster import cluster_client
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["memory", "valkey"])
+@pytest.fixture(params=["memory", "valkey", "valkey-cluster"])
 async def store(request, servers):
     if request.param == "memory":
         yield InMemoryRateLimitStore()
         return
-    client = avalkey.Valkey.from_url(servers.valkey_url, socket_timeout=1)
+    if request.param == "valkey-cluster":
+        client = cluster_client(request.getfixturevalue("valkey_cluster"))
+    else:
+        client = avalkey.Valkey.from_url(servers.valkey_url, socket_timeout=1)
     yield ValkeyRateLimitStore(client, CircuitBreaker("test", failures=5, reset_s=1, metrics=NullMetrics()))
     await client.aclose()
 

@@ -422,3 +422,22 @@ def test_on_rabbitmq_every_platform_passes_broker_url_as_a_secret_reference() ->
     assert all("rabbit-pass-321" not in text for text in rendered.values())
     (container,) = ecs_files(Settings())["worker-task-definition.json"]["containerDefinitions"]
     assert "BROKER_URL" not in {s["name"] for s in container["secrets"]}  # on Valkey: nothing to set
+
+
+def test_on_a_valkey_cluster_every_platform_passes_the_cluster_urls_as_a_secret_reference() -> None:
+    cluster = Settings(
+        broker_url="amqp://folio:rabbit-pass-321@rabbit:5672/folio",
+        valkey_cluster_urls="rediss://:cluster-pass-654@node-1:6379,rediss://:cluster-pass-654@node-2:6379",
+    )
+    files = ecs_files(cluster)
+    for process in ("web", "worker", "clock"):
+        (container,) = files[f"{process}-task-definition.json"]["containerDefinitions"]
+        names = {s["name"] for s in container["secrets"]}
+        assert "VALKEY_CLUSTER_URLS" in names
+        assert "VALKEY_URL" not in names
+    app = json.loads(formation.render(spec_of(cluster))["app.json"])
+    assert app["env"]["VALKEY_CLUSTER_URLS"]["required"] is True
+    assert "value" not in app["env"]["VALKEY_CLUSTER_URLS"]
+    rendered = {**ecs.render(spec_of(cluster), ecs.EcsOptions()), **formation.render(spec_of(cluster))}
+    rendered |= kubernetes.render(spec_of(cluster))
+    assert all("cluster-pass-654" not in text for text in rendered.values())
