@@ -126,7 +126,8 @@ async def test_requests_recorded_together_answer_each_in_its_place(repo: ReportR
     assert (fresh.report.user_id, keyed.report.user_id, other_users_key.report.user_id) == (USER, OTHER, USER)
     assert len({fresh.report.id, keyed.report.id, other_users_key.report.id, earlier.report.id}) == 4
     assert await repo.get(keyed.report.id) == keyed.report
-    assert keyed.report.status == "queued" and keyed.report.deadline_at - keyed.report.created_at == timedelta(seconds=60)
+    assert keyed.report.status == "queued"
+    assert keyed.report.deadline_at - keyed.report.created_at == timedelta(seconds=60)
 
 
 @pytest.mark.parametrize("report_id", ["00000000-0000-4000-8000-000000000000", "not-a-uuid", ""])
