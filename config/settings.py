@@ -166,6 +166,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     jwt_issuer: str = "folio"
     jwt_audience: str = "folio-api"
     token_ttl_s: Positive = 3600
+    console_session_ttl_s: Positive = 8 * 3600  # an operator console session; never longer than its token
     auth_cache_max: Positive = 100_000  # verified tokens remembered until their expiry
     auth_negative_cache_max: NonNegative = 1024  # rejected tokens remembered for auth_negative_cache_s
     auth_negative_cache_s: PositiveFloat = 1.0

@@ -24,7 +24,7 @@ from gateway.security import operator_only
 
 log = logging.getLogger("folio.slow")
 # Routes that stay open for as long as their client wants (event streams): never "slow".
-LONG_LIVED = frozenset({"/api/user/{user_id}/portfolio/stream"})
+LONG_LIVED = frozenset({"/api/user/{user_id}/portfolio/stream", "/console/events"})
 
 UNMATCHED = "unmatched"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -16,8 +16,8 @@ from config.wiring.credentials import open_credentials
 from config.wiring.fleet import join_fleet
 from config.wiring.reports import report_policy, report_queue
 from config.wiring.resources import Resources, open_resources
-from config.wiring.webhooks import webhook_service
 from config.wiring.streams import open_streams
+from config.wiring.webhooks import webhook_service
 from domain.adapters.breaker import CircuitBreaker
 from domain.adapters.oidc import OidcExternalTokens
 from domain.adapters.postgres.audit import PostgresAuditLog

@@ -27,6 +27,7 @@ QUOTES_INGEST = "quotes.ingest"
 APIKEY_CREATE = "apikey.create"
 APIKEY_REVOKE = "apikey.revoke"
 SESSIONS_REVOKE = "sessions.revoke"
+REPORT_REQUEUE = "report.requeue"  # an operator put a dead letter (a failed report) back in the queue
 
 _canonical = msgspec.json.Encoder(order="sorted")
 
@@ -50,6 +51,10 @@ def trade_target(user_id: int, trade_id: int) -> str:
 
 def entry_target(user_id: int, entry_id: int) -> str:
     return f"{user_target(user_id)}/entry:{entry_id}"
+
+
+def report_target(user_id: int, report_id: str) -> str:
+    return f"{user_target(user_id)}/report:{report_id}"
 
 
 def key_target(user_id: int, key_id: str) -> str:

@@ -7,9 +7,17 @@ from datetime import datetime
 
 from psycopg_pool import AsyncConnectionPool
 
+from domain.adapters.postgres.audit import append_audit
 from domain.adapters.postgres.pool import connection, name_queries
 from domain.adapters.postgres.webhook_outbox import append_event
-from domain.errors import InvalidRequestError, UserErasedError, UserNotFoundError
+from domain.errors import (
+    InvalidRequestError,
+    ReportNotFailedError,
+    ReportNotFoundError,
+    UserErasedError,
+    UserNotFoundError,
+)
+from domain.models.audit import AuditEntry, report_target
 from domain.models.reports import Report, ReportClaim, ReportPage, ReportRequest, ReportStatus
 from domain.ports.reports import ReportRepository
 
@@ -68,6 +76,14 @@ WHERE id IN (
 )
 RETURNING id::text
 """
+# A dead letter back to the queue: fresh attempts, no reason, a new deadline; the email status is kept.
+_REQUEUE = """
+UPDATE reports SET status = 'queued', attempts = 0, error = NULL, started_at = NULL, finished_at = NULL,
+    deadline_at = now() + %s * interval '1 second'
+WHERE id = %s AND status = 'failed'
+RETURNING id::text, user_id, status, attempts, email_status, error, document IS NOT NULL,
+       created_at, started_at, finished_at, deadline_at
+"""
 _PAGE = """
 SELECT id::text, user_id, status, attempts, email_status, error, document IS NOT NULL,
        created_at, started_at, finished_at, deadline_at
@@ -88,8 +104,9 @@ _USER_ERASED_AT = "SELECT u.erased_at FROM users u WHERE u.id = %s"
 name_queries({
     _CREATE: "reports.create", _BY_KEY: "reports.by_key", _GET: "reports.get", _DOCUMENT: "reports.document",
     _CLAIM: "reports.claim", _STORE: "reports.store_document", _EMAIL: "reports.email_status",
-    _FINISH: "reports.finish", _RELEASE: "reports.release", _STALE: "reports.requeue_stale", _PAGE: "reports.page",
-    _OF_USER: "reports.of_user", _USER_ERASED_AT: "reports.user_erased_at",
+    _FINISH: "reports.finish", _RELEASE: "reports.release", _STALE: "reports.requeue_stale",
+    _REQUEUE: "reports.requeue_failed", _PAGE: "reports.page", _OF_USER: "reports.of_user",
+    _USER_ERASED_AT: "reports.user_erased_at",
 })  # fmt: skip
 
 
@@ -193,6 +210,18 @@ class PostgresReportRepository(ReportRepository):
             cur = await conn.execute(_STALE, (deadline_s, limit))
             rows = await cur.fetchall()
         return [r[0] for r in rows]
+
+    async def requeue_failed(self, report_id: str, deadline_s: float, *, audit: AuditEntry) -> Report:
+        if (rid := _uuid(report_id)) is None:
+            raise ReportNotFoundError(report_id)
+        async with connection(self._pool, write=True) as conn, conn.transaction():
+            row = await (await conn.execute(_REQUEUE, (deadline_s, rid))).fetchone()
+            if row is None:
+                found = await (await conn.execute(_GET, (rid,), prepare=True)).fetchone()
+                raise ReportNotFoundError(report_id) if found is None else ReportNotFailedError(report_id, found[2])
+            report = _report(row)
+            await append_audit(conn, audit.completed(target=report_target(report.user_id, report.id)))
+        return report
 
     async def by_status(self, status: ReportStatus, *, limit: int, cursor: str | None) -> ReportPage:
         return await self._page(_PAGE, status, limit, cursor)
