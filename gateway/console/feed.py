@@ -59,6 +59,7 @@ def point(now: panels.Reading, before: panels.Reading) -> dict[str, Any]:
         "t": round(now.at, 1), "rps": traffic["rps"], "p50_ms": traffic["p50_ms"], "p99_ms": traffic["p99_ms"],
         "errors_per_s": traffic["errors_per_s"], "hit_ratio": cache["hit_ratio"], "pool_in_use": database["in_use"],
         "queue_depth": now.gauges.get("folio_report_queue_depth", 0.0),
+        "projected_usd": panels.cost(now, before)["projected_usd"],
     }  # fmt: skip
 
 
@@ -114,6 +115,7 @@ class ConsoleFeed:
             "database": panels.database(now),
             "queue": panels.queue(now, before),
             "host": panels.host(now),
+            "cost": panels.cost(now, before),
             "slow_request_ms": services.settings.slow_request_ms,
         }
         try:

@@ -16,6 +16,8 @@ QUERY_DURATION = "folio_db_query_duration_seconds"
 BREAKER_STATES = {0.0: "closed", 1.0: "half-open", 2.0: "open"}
 TOP_ROUTES = 12
 TOP_QUERIES = 8
+HOURS_PER_MONTH = 730.0  # the billing month `cli cost` prices with (8,760 h / 12)
+BYTES_PER_GB = 1e9
 
 
 class Reading(msgspec.Struct, kw_only=True):
@@ -50,6 +52,8 @@ def _http(reading: Reading, name: str, labels: dict[str, str], value: float) -> 
         reading.buckets[le] = reading.buckets.get(le, 0.0) + value
     elif name == "folio_http_slow_requests_total":
         _add(reading.slow, route, value)
+    elif name == "folio_http_response_bytes_total":
+        _add(reading.gauges, name, value)
 
 
 def _other(reading: Reading, name: str, labels: dict[str, str], value: float) -> None:
@@ -189,4 +193,27 @@ def host(now: Reading) -> dict[str, object]:
         "cpu_percent": now.gauges.get("folio_host_cpu_percent"),
         "memory_percent": now.gauges.get("folio_host_memory_percent"),
         "fleet": dict(fleet),
+    }
+
+
+def cost(now: Reading, before: Reading) -> dict[str, object]:
+    """The month projected at this moment's fleet and bandwidth, priced as `cli cost` prices a month: instances
+    per hour, cache and database per month, bandwidth per GB; against MONTHLY_BUDGET_USD."""
+    g, seconds = now.gauges, now.at - before.at
+    per_hour = g.get("folio_instance_price_usd_per_hour", 0.0)
+    sent = _growth(now.gauges, before.gauges).get("folio_http_response_bytes_total", 0.0)
+    gb_per_month = (sent / seconds if seconds > 0 else 0.0) * HOURS_PER_MONTH * 3600 / BYTES_PER_GB
+    instances = {p: now.fleet.get(p, {}).get("folio_fleet_instances", 0.0) for p in ("web", "worker")}
+    components = {
+        "web instances": instances["web"] * per_hour * HOURS_PER_MONTH,
+        "worker instances": instances["worker"] * per_hour * HOURS_PER_MONTH,
+        "cache and database": g.get("folio_fixed_monthly_cost_usd", 0.0),
+        "bandwidth": gb_per_month * g.get("folio_bandwidth_price_usd_per_gb", 0.0),
+    }
+    total, budget = sum(components.values()), g.get("folio_monthly_budget_usd", 0.0)
+    return {
+        "projected_usd": round(total, 2),
+        "budget_usd": budget,
+        "share": round(total / budget, 4) if budget > 0 else None,
+        "components": {k: round(v, 2) for k, v in components.items()},
     }

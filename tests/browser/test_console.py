@@ -127,6 +127,8 @@ async def test_the_panels_show_numbers_that_move_with_traffic(browser, console_w
     assert await number(page, "database.size") > 0
     await expect(page.locator("#routes")).to_contain_text("/api/user/{user_id}/portfolio")
     await expect(page.locator("#traffic svg polyline").first).to_be_attached()
+    assert await number(page, "cost.budget_usd") > 0  # MONTHLY_BUDGET_USD, as the processes export it
+    await expect(page.locator("#cost-rows")).to_contain_text("web instances")
     await page.screenshot(path=screenshots / "console-desktop.png", full_page=False)
     assert page.csp_errors == []
     await context.close()
@@ -205,7 +207,7 @@ async def test_the_console_works_from_the_keyboard(browser, console_web, setting
     await expect(page.get_by_role("link", name="Skip to the panels")).to_be_focused()
     await page.keyboard.press("Tab")
     await expect(page.get_by_role("button", name="Sign out")).to_be_focused()
-    for name in ("Traffic", "Cache", "Database", "Queue and reports", "Webhooks", "Host and fleet", "Audit"):
+    for name in ("Traffic", "Cache", "Database", "Queue and reports", "Webhooks", "Host and fleet", "Cost", "Audit"):
         await page.keyboard.press("Tab")
         await expect(page.get_by_role("link", name=name, exact=True)).to_be_focused()
     await page.keyboard.press("Enter")

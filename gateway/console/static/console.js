@@ -28,9 +28,10 @@
     if (value === null || value === undefined) return "–";
     if (el && el.hasAttribute("data-pct")) return (value * 100).toFixed(1) + " %";
     const unit = (el && el.getAttribute("data-unit")) || "";
+    const prefix = (el && el.getAttribute("data-prefix")) || "";
     const n = Number(value);
     const text = Number.isInteger(n) ? n.toLocaleString("en") : n.toLocaleString("en", { maximumFractionDigits: 2 });
-    return text + unit;
+    return prefix + text + unit;
   }
 
   function pick(obj, path) {
@@ -129,6 +130,11 @@
       cell(tr, q.query, "id"); cell(tr, fmt(q.mean_ms), "num"); cell(tr, fmt(q.count), "num");
       return tr;
     }, "No queries yet");
+    fillTable("cost-rows", Object.entries(snap.cost.components), ([name, usd]) => {
+      const tr = document.createElement("tr");
+      cell(tr, name); cell(tr, fmt(usd), "num");
+      return tr;
+    }, "No prices set");
     const breakers = Object.entries(snap.cache.breakers || {});
     $("breakers").textContent = breakers.length ? breakers.map(([n, s]) => `${n} ${s}`).join(", ") : "none reported";
     $("notice").textContent = snap.unavailable ? `Lists unavailable: ${snap.unavailable}` : "";

@@ -48,3 +48,32 @@ def test_a_quantile_is_none_without_observations_and_interpolates_within_its_buc
     assert panels.quantile(0.5, {0.1: 0.0, float("inf"): 0.0}) is None
     assert panels.quantile(0.5, {0.1: 10.0, 0.2: 20.0, float("inf"): 20.0}) == 0.1
     assert abs(panels.quantile(0.75, {0.1: 10.0, 0.2: 20.0, float("inf"): 20.0}) - 0.15) < 1e-9
+
+
+PRICES = """
+# TYPE folio_instance_price_usd_per_hour gauge
+folio_instance_price_usd_per_hour 0.1
+# TYPE folio_bandwidth_price_usd_per_gb gauge
+folio_bandwidth_price_usd_per_gb 0.09
+# TYPE folio_fixed_monthly_cost_usd gauge
+folio_fixed_monthly_cost_usd 300
+# TYPE folio_monthly_budget_usd gauge
+folio_monthly_budget_usd 1000
+# TYPE folio_fleet_instances gauge
+folio_fleet_instances{process="web"} 2
+folio_fleet_instances{process="worker"} 1
+# TYPE folio_http_response_bytes counter
+folio_http_response_bytes_total{route="/api/x",encoding="gzip"} %d
+"""
+
+
+def test_the_projected_month_prices_the_fleet_now_and_the_bandwidth_rate():
+    before, after = panels.read(PRICES % 0, 0.0), panels.read(PRICES % 10_000_000, 10.0)  # 1 MB/s
+    cost = panels.cost(after, before)
+    parts = cost["components"]
+    assert parts["web instances"] == 2 * 0.1 * 730
+    assert parts["worker instances"] == 0.1 * 730
+    assert parts["cache and database"] == 300
+    assert parts["bandwidth"] == round(1e6 * 730 * 3600 / 1e9 * 0.09, 2)
+    assert cost["projected_usd"] == round(sum(parts.values()), 2)
+    assert cost["share"] == round(cost["projected_usd"] / 1000, 4)
