@@ -21,6 +21,7 @@ from config.wiring.web import WebServices
 from domain.errors import DomainError
 from domain.models.reports import Report
 from domain.models.webhooks import Delivery
+from domain.services.fleet import FleetView
 from gateway.console import panels
 from gateway.dependencies import ServicesHandle
 
@@ -52,6 +53,11 @@ def _delivery(d: Delivery) -> dict[str, Any]:
             "attempts": len(d.attempts), "reason": reason, "finished_at": d.finished_at}  # fmt: skip
 
 
+def _fleet(v: FleetView) -> dict[str, Any]:
+    return {"process": v.process, "live": v.live_instances, "desired": v.desired, "direction": v.direction,
+            "reason": v.reason, "cooldown_until": v.cooldown_until}  # fmt: skip
+
+
 def point(now: panels.Reading, before: panels.Reading) -> dict[str, Any]:
     """One history point: the few numbers the charts draw."""
     traffic, cache, database = panels.traffic(now, before), panels.cache(now, before), panels.database(now)
@@ -78,6 +84,7 @@ class ConsoleFeed:
         self._wake = asyncio.Event()
         self._tick: panels.Reading | None = None
         self._point: panels.Reading | None = None
+        self._sampled_at = 0.0
 
     async def run(self) -> None:
         while not self.draining:
@@ -103,6 +110,7 @@ class ConsoleFeed:
             self._point = reading
         if self.watchers:
             self.latest = event("snapshot", await self._snapshot(services, reading, before))
+            self._sampled_at = reading.at
             self._changed.set()
             self._changed = asyncio.Event()
 
@@ -123,6 +131,8 @@ class ConsoleFeed:
             snapshot["dead_letters"] = [_report(r) for r in failed.items]
             dead = await services.webhooks.dead(limit=DEAD_LETTERS, cursor=None)
             snapshot["dead_deliveries"] = [_delivery(d) for d in dead.items]
+            if services.fleet is not None:
+                snapshot["fleet"] = [_fleet(v) for v in await services.fleet.views()]
         except DomainError as e:  # the database is down: the metrics still show, the lists say why not
             snapshot["unavailable"] = str(e)
         return snapshot
@@ -143,16 +153,23 @@ class ConsoleFeed:
     async def stream(self, expires_at: float) -> AsyncIterator[bytes]:
         """One console's events: the hour's history, then each snapshot, until its session expires."""
         self.watchers += 1
+        changed = self._changed  # taken before the sample is asked for, so its snapshot is not missed
         self.refresh()
         try:
-            yield RETRY + event("history", list(self.history))
+            recent = (
+                self.latest if self.latest is not None and time.time() - self._sampled_at < self.tick_s * 2 else b""
+            )
+            yield RETRY + event("history", list(self.history)) + recent  # another console's fresh snapshot: at once
             while not self.draining and time.time() < expires_at:
-                changed = self._changed
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), self.tick_s * 5)
                 if self.stopping():
                     break
-                yield self.latest if changed.is_set() and self.latest is not None else HEARTBEAT
+                if changed.is_set() and self.latest is not None:
+                    changed = self._changed
+                    yield self.latest
+                else:
+                    yield HEARTBEAT
             if not self.draining:
                 yield event("expired", {"reason": "the console session has expired: sign in again"})
         finally:

@@ -129,7 +129,9 @@ async def test_the_panels_show_numbers_that_move_with_traffic(browser, console_w
     await expect(page.locator("#traffic svg polyline").first).to_be_attached()
     assert await number(page, "cost.budget_usd") > 0  # MONTHLY_BUDGET_USD, as the processes export it
     await expect(page.locator("#cost-rows")).to_contain_text("web instances")
-    await page.screenshot(path=screenshots / "console-desktop.png", full_page=False)
+    await expect(page.locator("#fleet-rows")).to_contain_text("web")
+    await page.evaluate("window.scrollTo(0, 0)")
+    await page.screenshot(path=screenshots / "console-overview.png")
     assert page.csp_errors == []
     await context.close()
 
@@ -146,7 +148,7 @@ async def test_a_dead_letter_is_requeued_from_the_console_and_then_succeeds(
     await expect(page.locator("#dead-letters")).to_contain_text("No dead letter matches the filter")
     await page.get_by_label("Filter dead letters by reason or user").fill("mail server refused")
     await expect(row).to_be_visible()
-    await page.screenshot(path=screenshots / "dead-letters.png")
+    await page.locator("#queue").screenshot(path=screenshots / "console-dead-letters.png")
     await page.get_by_role("button", name=f"Requeue report {report_id}").click()
     await expect(page.locator("#notice")).to_contain_text(f"Report {report_id[:8]} requeued")
     deadline = time.monotonic() + 60

@@ -101,8 +101,9 @@
     const caption = document.createElement("figcaption");
     keys.forEach((key, i) => {
       const span = document.createElement("span");
+      const values = points.map((p) => p[key]).filter((v) => v !== null && v !== undefined);
       span.className = "k" + i;
-      span.textContent = (i ? "  ·  " : "") + key.replace(/_/g, " ");
+      span.textContent = (i ? "  ·  " : "") + key.replace(/_/g, " ") + (values.length && line === null ? ` (top ${fmt(Math.max(...values))})` : "");
       caption.appendChild(span);
     });
     const since = span >= HOUR_S - 1 ? "last hour" : `since ${new Date(start * 1000).toLocaleTimeString("en-GB")}`;
@@ -130,6 +131,13 @@
       cell(tr, q.query, "id"); cell(tr, fmt(q.mean_ms), "num"); cell(tr, fmt(q.count), "num");
       return tr;
     }, "No queries yet");
+    fillTable("fleet-rows", snap.fleet || [], (f) => {
+      const tr = document.createElement("tr");
+      cell(tr, f.process); cell(tr, f.live, "num"); cell(tr, f.desired, "num"); cell(tr, f.direction);
+      cell(tr, f.reason, "reason");
+      cell(tr, f.cooldown_until ? new Date(f.cooldown_until * 1000).toLocaleTimeString("en-GB") : "–");
+      return tr;
+    }, "No decision yet");
     fillTable("cost-rows", Object.entries(snap.cost.components), ([name, usd]) => {
       const tr = document.createElement("tr");
       cell(tr, name); cell(tr, fmt(usd), "num");
@@ -137,7 +145,7 @@
     }, "No prices set");
     const breakers = Object.entries(snap.cache.breakers || {});
     $("breakers").textContent = breakers.length ? breakers.map(([n, s]) => `${n} ${s}`).join(", ") : "none reported";
-    $("notice").textContent = snap.unavailable ? `Lists unavailable: ${snap.unavailable}` : "";
+    $("unavailable").textContent = snap.unavailable ? `Lists unavailable: ${snap.unavailable}` : "";
     renderDeadLetters();
     renderDeadDeliveries();
   }
