@@ -157,3 +157,39 @@ async def test_a_read_only_operator_sees_everything_and_is_refused_any_action(br
 async def test_console_routes_stay_out_of_the_api_document(client):
     document = (await client.get("/docs/openapi.json")).json()
     assert not [path for path in document["paths"] if path.startswith("/console")]
+
+
+async def test_an_admin_redelivers_a_dead_webhook_delivery_and_a_reader_may_not(
+    browser, client, settings, auth_headers
+):
+    user = (await client.post("/api/users", json={"email": f"console-{uuid.uuid4().hex[:12]}@example.com",
+                                                  "name": "Console"})).json()["id"]  # fmt: skip
+    hooks = auth_headers(user)
+    endpoint = await client.post(
+        f"/api/user/{user}/webhooks", json={"url": "http://93.184.215.14/hooks/folio", "events": ["trade.created"]},
+        headers=hooks,
+    )  # fmt: skip
+    assert endpoint.status_code == 201, endpoint.text
+    endpoint_id, delivery_id = endpoint.json()["endpoint"]["id"], f"msg_{uuid.uuid4().hex}"
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO webhook_deliveries (id, endpoint_id, user_id, event_type, payload, status, attempts,"
+            " last_status_code, finished_at) VALUES (%s, %s, %s, 'trade.created', '{}', 'dead', 1, 500, now())",
+            (delivery_id, endpoint_id, user),
+        )
+        conn.execute(
+            "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, latency_ms) VALUES (%s, 1, 500, 12.5)",
+            (delivery_id,),
+        )
+    path = f"/console/webhooks/{user}/{endpoint_id}/deliveries/{delivery_id}/redeliver"
+    try:
+        reader, _ = await sign_in(browser, operator_token(settings, "watcher", role="read"))
+        assert (await browser.post(path, headers=reader)).status_code == 403
+        admin, _ = await sign_in(browser, operator_token(settings, "grace"))
+        done = await browser.post(path, headers=admin)
+        assert done.status_code == 201, done.text
+        assert done.json() == {"id": delivery_id, "status": "pending"}
+        audit = await browser.get("/console/audit?action=webhook.redeliver&actor=operator:grace", headers=admin)
+        assert f"user:{user}/webhook:{endpoint_id}" in [e["target"] for e in audit.json()["items"]]
+    finally:  # no delivery is left for a later worker to send
+        assert (await client.delete(f"/api/user/{user}/webhooks/{endpoint_id}", headers=hooks)).status_code == 204
