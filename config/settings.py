@@ -129,6 +129,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     metrics: bool = True
     metrics_dir: str = ""  # prometheus-client multiprocess folder; empty = DATA_DIR/metrics
     metrics_bind: str = ""
+    # The console's hour of history: from this Prometheus's HTTP API (query_range) when set, such as
+    # http://prometheus:9090; empty = each web process keeps the hour itself (10 s points).
+    prometheus_url: str = ""
     # Cost model and budget alert, in US dollars.
     instance_type: str = "t3.large"
     instance_price_per_hour: Annotated[float, msgspec.Meta(ge=0)] = 0.0832

@@ -16,6 +16,7 @@ from config.settings import Settings, load_settings
 from config.wiring.web import WebServices, open_web
 from gateway.auth import Authenticator
 from gateway.console.feed import ConsoleFeed
+from gateway.console.queue_routes import ConsoleQueueController
 from gateway.console.routes import ConsoleController
 from gateway.console.sessions import SessionSigner
 from gateway.dependencies import ServicesHandle
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
             WebhookController,
             DeadDeliveryController,
             ConsoleController,
+            ConsoleQueueController,
             create_static_files_router(DOCS_ASSETS, [swagger_ui.static_path], include_in_schema=False),
             swagger_init,
         ],

@@ -28,6 +28,9 @@ APIKEY_CREATE = "apikey.create"
 APIKEY_REVOKE = "apikey.revoke"
 SESSIONS_REVOKE = "sessions.revoke"
 REPORT_REQUEUE = "report.requeue"  # an operator put a dead letter (a failed report) back in the queue
+REPORT_CANCEL = "report.cancel"  # an operator cancelled a queued report or a dead letter
+REPORTS_PAUSE = "reports.pause"  # an operator paused report processing (workers hold off)
+REPORTS_RESUME = "reports.resume"  # an operator resumed report processing
 
 _canonical = msgspec.json.Encoder(order="sorted")
 

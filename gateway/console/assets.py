@@ -12,7 +12,11 @@ from pathlib import Path
 import msgspec
 
 STATIC = Path(__file__).parent / "static"
-ASSET_TYPES = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
+ASSET_TYPES = {
+    "console.js": "text/javascript; charset=utf-8",
+    "queue.js": "text/javascript; charset=utf-8",
+    "console.css": "text/css; charset=utf-8",
+}
 PAGE_CACHE = "no-cache"
 ASSET_CACHE = "public, max-age=31536000, immutable"
 ASSETS_PATH = "/console/assets"

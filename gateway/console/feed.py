@@ -17,10 +17,13 @@ from typing import Any
 
 import msgspec
 
+from config.queues import DELIVER_WEBHOOK_ACTOR, GENERATE_REPORT_ACTOR, QUEUE_ACTORS
 from config.wiring.web import WebServices
 from domain.errors import DomainError
+from domain.models.fleet import Backlog
 from domain.models.reports import Report
 from domain.models.webhooks import Delivery
+from domain.ports.metric_history import Point
 from domain.services.fleet import FleetView
 from gateway.console import panels
 from gateway.dependencies import ServicesHandle
@@ -41,16 +44,32 @@ def event(name: str, data: Any) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + _json.encode(data) + b"\n\n"
 
 
-def _report(r: Report) -> dict[str, Any]:
-    return {"id": r.id, "user_id": r.user_id, "attempts": r.attempts, "error": r.error,
-            "email_status": r.email_status, "finished_at": r.finished_at}  # fmt: skip
+def report_row(r: Report) -> dict[str, Any]:
+    return {"actor": GENERATE_REPORT_ACTOR, "id": r.id, "user_id": r.user_id, "attempts": r.attempts,
+            "error": r.error, "email_status": r.email_status, "finished_at": r.finished_at}  # fmt: skip
 
 
-def _delivery(d: Delivery) -> dict[str, Any]:
+def delivery_row(d: Delivery) -> dict[str, Any]:
     last = d.attempts[-1] if d.attempts else None
     reason = None if last is None else (last.error or f"HTTP {last.status_code}")
-    return {"id": d.id, "endpoint_id": d.endpoint_id, "user_id": d.user_id, "event_type": d.event_type,
-            "attempts": len(d.attempts), "reason": reason, "finished_at": d.finished_at}  # fmt: skip
+    return {"actor": DELIVER_WEBHOOK_ACTOR, "id": d.id, "endpoint_id": d.endpoint_id, "user_id": d.user_id,
+            "event_type": d.event_type, "attempts": len(d.attempts), "reason": reason,
+            "finished_at": d.finished_at}  # fmt: skip
+
+
+async def actor_rows(services: WebServices, now: panels.Reading, before: panels.Reading) -> list[dict[str, Any]]:
+    """One line per actor: its queue's waiting messages and oldest age, and what the actor finishes per second."""
+    throughput = panels.actors(now, before)
+    rows: list[dict[str, Any]] = []
+    for queue, names in QUEUE_ACTORS.items():
+        try:
+            backlog: Backlog | None = await services.queue_backlogs[queue].measure()
+        except DomainError:
+            backlog = None  # the broker is not answering: the line says so rather than a zero
+        rows.extend({"actor": actor, "queue": queue, "depth": None if backlog is None else backlog.queued,
+                     "oldest_age_s": None if backlog is None else round(backlog.oldest_age_s, 1),
+                     **throughput.get(actor, {})} for actor in names)  # fmt: skip
+    return rows
 
 
 def _fleet(v: FleetView) -> dict[str, Any]:
@@ -85,6 +104,8 @@ class ConsoleFeed:
         self._tick: panels.Reading | None = None
         self._point: panels.Reading | None = None
         self._sampled_at = 0.0
+        self.remote: list[Point] | None = None  # the hour read from Prometheus (PROMETHEUS_URL), while it answers
+        self._fetched_at = 0.0
 
     async def run(self) -> None:
         while not self.draining:
@@ -94,6 +115,7 @@ class ConsoleFeed:
                     await self.sample(services)
                 except (DomainError, OSError, ValueError) as e:
                     log.warning("console sample failed: %s", e)
+                await self._fetch_history(services)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.tick_s if self.watchers else self.point_s)
             self._wake.clear()
@@ -114,6 +136,20 @@ class ConsoleFeed:
             self._changed.set()
             self._changed = asyncio.Event()
 
+    async def _fetch_history(self, services: WebServices) -> None:
+        """Every 10 s, the hour from Prometheus when it is configured; its own ring while Prometheus fails."""
+        if services.history is None or time.time() - self._fetched_at < self.point_s * 0.95:
+            return
+        self._fetched_at = time.time()
+        try:
+            self.remote = await services.history.hour(self._fetched_at, self.point_s)
+        except DomainError as e:
+            self.remote = None
+            log.warning("console history not read from Prometheus (showing this process's own): %s", e)
+
+    def hour(self) -> list[Any]:
+        return self.remote if self.remote is not None else list(self.history)
+
     async def _snapshot(self, services: WebServices, now: panels.Reading, before: panels.Reading) -> dict[str, Any]:
         snapshot: dict[str, Any] = {
             "at": now.at,
@@ -125,12 +161,20 @@ class ConsoleFeed:
             "host": panels.host(now),
             "cost": panels.cost(now, before),
             "slow_request_ms": services.settings.slow_request_ms,
+            "history_from": "prometheus" if self.remote is not None else "folio",
         }
         try:
+            snapshot["slow_requests"] = [msgspec.structs.asdict(r) for r in await services.slow_requests.recent()]
+        except DomainError as e:
+            snapshot["slow_unavailable"] = str(e)
+        snapshot["queue"]["actors"] = await actor_rows(services, now, before)
+        try:
+            pause = await services.report_ops.pause()
+            snapshot["paused"] = None if pause is None else {"by": pause.paused_by, "at": pause.paused_at}
             failed = await services.reports.by_status("failed", limit=DEAD_LETTERS, cursor=None)
-            snapshot["dead_letters"] = [_report(r) for r in failed.items]
+            snapshot["dead_letters"] = [report_row(r) for r in failed.items]
             dead = await services.webhooks.dead(limit=DEAD_LETTERS, cursor=None)
-            snapshot["dead_deliveries"] = [_delivery(d) for d in dead.items]
+            snapshot["dead_deliveries"] = [delivery_row(d) for d in dead.items]
             if services.fleet is not None:
                 snapshot["fleet"] = [_fleet(v) for v in await services.fleet.views()]
         except DomainError as e:  # the database is down: the metrics still show, the lists say why not
@@ -159,7 +203,7 @@ class ConsoleFeed:
             recent = (
                 self.latest if self.latest is not None and time.time() - self._sampled_at < self.tick_s * 2 else b""
             )
-            yield RETRY + event("history", list(self.history)) + recent  # another console's fresh snapshot: at once
+            yield RETRY + event("history", self.hour()) + recent  # another console's fresh snapshot: at once
             while not self.draining and time.time() < expires_at:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), self.tick_s * 5)

@@ -35,6 +35,7 @@ class Reading(msgspec.Struct, kw_only=True):
     completed: dict[str, float] = msgspec.field(default_factory=dict)  # reports finished, per final status
     queries: dict[str, tuple[float, float]] = msgspec.field(default_factory=dict)  # name -> (seconds, count)
     fleet: dict[str, dict[str, float]] = msgspec.field(default_factory=dict)  # process -> metric -> value
+    messages: dict[str, dict[str, float]] = msgspec.field(default_factory=dict)  # actor -> outcome -> finished
 
 
 def _add(table: dict[str, float], key: str, value: float) -> None:
@@ -69,6 +70,8 @@ def _other(reading: Reading, name: str, labels: dict[str, str], value: float) ->
         seconds, count = reading.queries.get(labels.get("query", ""), (0.0, 0.0))
         pair = (seconds + value, count) if name.endswith("_sum") else (seconds, count + value)
         reading.queries[labels.get("query", "")] = pair
+    elif name == "folio_worker_messages_total":
+        _add(reading.messages.setdefault(labels.get("actor", ""), {}), labels.get("outcome", ""), value)
     elif "process" in labels:
         reading.fleet.setdefault(labels["process"], {})[name] = value
     elif not labels or name == "folio_db_pool_wait_timeouts_total":
@@ -172,6 +175,17 @@ def database(now: Reading) -> dict[str, object]:
         "timeouts": g.get("folio_db_pool_wait_timeouts_total", 0.0),
         "slowest": queries[:TOP_QUERIES],
     }
+
+
+def actors(now: Reading, before: Reading) -> dict[str, dict[str, float]]:
+    """Messages each actor finished per second over the interval, by outcome, and in all."""
+    seconds, table = now.at - before.at, {}
+    for actor, outcomes in now.messages.items():
+        grown = _growth(outcomes, before.messages.get(actor, {}))
+        table[actor] = {"done_per_s": _per_s(grown.get("done", 0.0), seconds),
+                        "failed_per_s": _per_s(grown.get("failed", 0.0), seconds),
+                        "done": outcomes.get("done", 0.0), "failed": outcomes.get("failed", 0.0)}  # fmt: skip
+    return table
 
 
 def queue(now: Reading, before: Reading) -> dict[str, object]:

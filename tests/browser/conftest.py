@@ -19,6 +19,7 @@ DEB_PACKAGE = "chromium"
 OUTPUT = ROOT / ".data" / "test-output" / "console"  # screenshots, kept after the run (git ignores .data/)
 # Reports give up fast and are swept often: a requeued report is picked up within a second.
 FAST_REPORTS = {"REPORT_SWEEP_INTERVAL_S": "0.3", "REPORT_MIN_BACKOFF_MS": "100", "REPORT_MAX_BACKOFF_MS": "300"}
+SLOW_AT_1_MS = {"SLOW_REQUEST_MS": "1"}  # so the Traffic panel lists slow requests the tests send
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -65,7 +66,7 @@ def screenshots() -> Path:
 
 @pytest.fixture(scope="module")
 def console_env(process_env: dict[str, str]) -> dict[str, str]:
-    return {**process_env, **FAST_REPORTS}
+    return {**process_env, **FAST_REPORTS, **SLOW_AT_1_MS}
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -116,9 +116,13 @@ async def test_the_panels_show_numbers_that_move_with_traffic(browser, console_w
     await live(page)
     before = await number(page, "traffic.total")
     user = {"Authorization": f"Bearer {mint_token(settings, subject=str(USER), scope='user')}"}
+    slow: dict[str, str] = {}  # request id -> Server-Timing, of responses over SLOW_REQUEST_MS (1 ms here)
     async with httpx.AsyncClient(base_url=console_web.url, headers=user) as client:
         for _ in range(60):
-            assert (await client.get(f"/api/user/{USER}/portfolio")).status_code == 200
+            r = await client.get(f"/api/user/{USER}/portfolio")
+            assert r.status_code == 200
+            if float(r.headers["server-timing"].rsplit("total;dur=", 1)[1]) > 1.0:
+                slow[r.headers["x-request-id"]] = r.headers["server-timing"]
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and (await number(page, "traffic.total")) < before + 60:
         await asyncio.sleep(0.5)
@@ -126,6 +130,10 @@ async def test_the_panels_show_numbers_that_move_with_traffic(browser, console_w
     assert await number(page, "cache.fills") >= 0
     assert await number(page, "database.size") > 0
     await expect(page.locator("#routes")).to_contain_text("/api/user/{user_id}/portfolio")
+    assert slow, "no request took over 1 ms"
+    listed = page.locator("#slow-rows tr", has_text=list(slow)[-1])
+    await expect(listed).to_contain_text(f"GET /api/user/{USER}/portfolio", timeout=15_000)
+    assert slow[list(slow)[-1]] in (await listed.locator("td").nth(1).get_attribute("title") or "")
     await expect(page.locator("#traffic svg polyline").first).to_be_attached()
     assert await number(page, "cost.budget_usd") > 0  # MONTHLY_BUDGET_USD, as the processes export it
     await expect(page.locator("#cost-rows")).to_contain_text("web instances")
@@ -144,9 +152,12 @@ async def test_a_dead_letter_is_requeued_from_the_console_and_then_succeeds(
     await sign_in(page, console_web, token(settings, "grace"))
     row = page.locator("#dead-letters tr", has_text=report_id[:8])
     await expect(row).to_contain_text("the mail server refused", timeout=15_000)
-    await page.get_by_label("Filter dead letters by reason or user").fill("no such reason anywhere")
+    await page.get_by_label("Reason contains").fill("no such reason anywhere")
+    await page.get_by_role("button", name="Filter", exact=True).click()
     await expect(page.locator("#dead-letters")).to_contain_text("No dead letter matches the filter")
-    await page.get_by_label("Filter dead letters by reason or user").fill("mail server refused")
+    await page.get_by_label("Reason contains").fill("MAIL SERVER refused")
+    await page.get_by_label("Dead letters of").select_option("generate_report")
+    await page.get_by_role("button", name="Filter", exact=True).click()
     await expect(row).to_be_visible()
     await page.locator("#queue").screenshot(path=screenshots / "console-dead-letters.png")
     await page.get_by_role("button", name=f"Requeue report {report_id}").click()
@@ -161,6 +172,52 @@ async def test_a_dead_letter_is_requeued_from_the_console_and_then_succeeds(
     await context.close()
 
 
+async def wait_status(settings: Settings, report_id: str, status: str, timeout_s: float = 60) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and report_status(settings, report_id) != status:
+        await asyncio.sleep(0.3)
+    return report_status(settings, report_id)
+
+
+@pytest.fixture
+def resumed_after(settings: Settings) -> Iterator[None]:
+    yield
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:  # never leave the workers paused
+        conn.execute("DELETE FROM report_processing_pause")
+
+
+async def test_paused_processing_holds_reports_until_resumed_and_a_batch_requeue_and_a_cancel_act(
+    browser, console_web, console_worker, settings, screenshots, resumed_after
+):
+    tag = uuid.uuid4().hex[:10]
+    batch = [failed_report(settings, f"gave up: renderer crashed {tag}") for _ in range(2)]
+    doomed = failed_report(settings, f"gave up: nobody wants this {tag}")
+    context, page = await new_page(browser)
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await sign_in(page, console_web, token(settings, "lin"))
+    await expect(page.locator("#processing")).to_contain_text("running", timeout=15_000)
+    await page.get_by_role("button", name="Pause report processing").click()
+    await expect(page.locator("#processing")).to_contain_text("paused by operator:lin", timeout=15_000)
+    await page.get_by_label("Reason contains").fill(f"renderer crashed {tag}")
+    await page.get_by_role("button", name="Filter", exact=True).click()
+    await expect(page.locator("#dead-letters tr")).to_have_count(2, timeout=15_000)
+    await page.get_by_role("button", name="Requeue matching reports").click()
+    await expect(page.locator("#notice")).to_contain_text("2 reports requeued")
+    await asyncio.sleep(3)  # a worker is running: while paused it leaves the requeued reports queued
+    assert [report_status(settings, r) for r in batch] == ["queued", "queued"]
+    await page.locator("#queue").screenshot(path=screenshots / "console-queue-paused.png")
+    await page.get_by_role("button", name="Resume report processing").click()
+    await expect(page.locator("#processing")).to_contain_text("running", timeout=15_000)
+    assert [await wait_status(settings, r, "succeeded") for r in batch] == ["succeeded", "succeeded"]
+    await page.get_by_role("button", name="Clear").click()
+    await page.get_by_role("button", name=f"Cancel report {doomed}").click()
+    await expect(page.locator("#notice")).to_contain_text(f"Report {doomed[:8]} cancelled")
+    assert report_status(settings, doomed) == "cancelled"
+    for action in ("reports.pause", "reports.resume", "report.cancel"):
+        await expect(page.locator("#audit-rows")).to_contain_text(action)
+    await context.close()
+
+
 async def test_a_read_only_operator_sees_no_action_and_a_forged_one_is_refused(browser, console_web, settings):
     report_id = failed_report(settings, "gave up after 3 attempts: read-only check")
     context, page = await new_page(browser)
@@ -168,7 +225,9 @@ async def test_a_read_only_operator_sees_no_action_and_a_forged_one_is_refused(b
     await expect(page.locator("#role")).to_have_text("read-only")
     row = page.locator("#dead-letters tr", has_text=report_id[:8])
     await expect(row).to_contain_text("read-only", timeout=15_000)
-    assert await page.get_by_role("button", name=re.compile("^(Requeue|Redeliver)")).count() == 0
+    await expect(page.locator("#processing")).to_contain_text("Report processing:")
+    actions = re.compile("^(Requeue|Redeliver|Cancel|Pause|Resume)")
+    assert await page.get_by_role("button", name=actions).count() == 0
     forged = await page.evaluate(
         """async (id) => {
             const session = await (await fetch('/console/session')).json();

@@ -63,7 +63,7 @@ async def test_the_page_and_its_files_are_served_under_a_strict_policy_and_load_
     assert "<script>" not in page.text  # no inline script
     assert " style=" not in page.text  # no inline style
     files = re.findall(r'(?:src|href)="(/console/assets/[0-9a-f]{16}/[a-z.]+)"', page.text)
-    assert sorted(f.rsplit("/", 1)[1] for f in files) == ["console.css", "console.js"]
+    assert sorted(f.rsplit("/", 1)[1] for f in files) == ["console.css", "console.js", "queue.js"]
     total = len(gzip.compress(page.content))
     for path in files:
         asset = await browser.get(path)

@@ -21,7 +21,7 @@ from domain.models.audit import AuditEntry, report_target
 from domain.models.reports import Report, ReportClaim, ReportPage, ReportRequest, ReportStatus
 from domain.ports.reports import ReportRepository
 
-# Columns of a Report, in order (see `_report`). Statements are spelled out in full: no SQL is built.
+# Columns of a Report, in order (see `report_of_row`). Statements are spelled out in full: no SQL is built.
 _CREATE = """
 INSERT INTO reports (id, user_id, idempotency_key, deadline_at)
 SELECT %s, u.id, %s, now() + %s * interval '1 second' FROM users u WHERE u.id = %s AND u.erased_at IS NULL
@@ -117,7 +117,7 @@ def _check_user(user_id: int, row: tuple[object, ...] | None) -> None:
         raise UserErasedError(user_id)
 
 
-def _report(row: tuple[object, ...]) -> Report:
+def report_of_row(row: tuple[object, ...]) -> Report:
     keys = ("id", "user_id", "status", "attempts", "email_status", "error", "has_document", "created_at",
             "started_at", "finished_at", "deadline_at")  # fmt: skip
     return Report(**dict(zip(keys, row, strict=True)))  # type: ignore[arg-type]
@@ -139,12 +139,12 @@ class PostgresReportRepository(ReportRepository):
             cur = await conn.execute(_CREATE, (uuid.uuid4(), idempotency_key, deadline_s, user_id))
             row = await cur.fetchone()
             if row is not None:
-                return ReportRequest(report=_report(row), created=True)
+                return ReportRequest(report=report_of_row(row), created=True)
             if idempotency_key is not None:
                 cur = await conn.execute(_BY_KEY, (user_id, idempotency_key))
                 row = await cur.fetchone()
                 if row is not None:
-                    return ReportRequest(report=_report(row), created=False)
+                    return ReportRequest(report=report_of_row(row), created=False)
         raise UserNotFoundError(user_id)
 
     async def get(self, report_id: str) -> Report | None:
@@ -153,7 +153,7 @@ class PostgresReportRepository(ReportRepository):
         async with connection(self._pool) as conn:
             cur = await conn.execute(_GET, (rid,), prepare=True)
             row = await cur.fetchone()
-        return _report(row) if row else None
+        return report_of_row(row) if row else None
 
     async def document(self, report_id: str) -> bytes | None:
         if (rid := _uuid(report_id)) is None:
@@ -219,7 +219,7 @@ class PostgresReportRepository(ReportRepository):
             if row is None:
                 found = await (await conn.execute(_GET, (rid,), prepare=True)).fetchone()
                 raise ReportNotFoundError(report_id) if found is None else ReportNotFailedError(report_id, found[2])
-            report = _report(row)
+            report = report_of_row(row)
             await append_audit(conn, audit.completed(target=report_target(report.user_id, report.id)))
         return report
 
@@ -239,7 +239,7 @@ class PostgresReportRepository(ReportRepository):
             rows = await cur.fetchall()
             if not rows and user_id is not None:  # an empty page of a user's: say whether there is such a user
                 _check_user(user_id, await (await conn.execute(_USER_ERASED_AT, (user_id,))).fetchone())
-        items = tuple(_report(r) for r in rows[:limit])
+        items = tuple(report_of_row(r) for r in rows[:limit])
         more = len(rows) > limit
         return ReportPage(items=items, next_cursor=_encode_cursor(items[-1]) if more and items else None)
 

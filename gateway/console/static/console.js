@@ -126,6 +126,14 @@
       cell(tr, fmt(r.slow), "num"); cell(tr, fmt(r.total), "num");
       return tr;
     }, "No requests yet");
+    fillTable("slow-rows", snap.slow_requests || [], (s) => {
+      const tr = document.createElement("tr");
+      cell(tr, new Date(s.at * 1000).toLocaleTimeString("en-GB"));
+      cell(tr, `${s.method} ${s.path}`, "id").title = `${s.route}\nServer-Timing: ${s.server_timing}`;
+      cell(tr, s.status, "num"); cell(tr, fmt(s.total_ms), "num"); cell(tr, fmt(s.db_ms), "num");
+      cell(tr, fmt(s.cache_ms), "num"); cell(tr, fmt(s.app_ms), "num"); cell(tr, s.request_id, "id");
+      return tr;
+    }, snap.slow_unavailable ? `Unavailable: ${snap.slow_unavailable}` : "No slow request yet");
     fillTable("queries", snap.database.slowest, (q) => {
       const tr = document.createElement("tr");
       cell(tr, q.query, "id"); cell(tr, fmt(q.mean_ms), "num"); cell(tr, fmt(q.count), "num");
@@ -146,48 +154,9 @@
     const breakers = Object.entries(snap.cache.breakers || {});
     $("breakers").textContent = breakers.length ? breakers.map(([n, s]) => `${n} ${s}`).join(", ") : "none reported";
     $("unavailable").textContent = snap.unavailable ? `Lists unavailable: ${snap.unavailable}` : "";
-    renderDeadLetters();
-    renderDeadDeliveries();
-  }
-
-  function actionButton(label, name, onClick) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = label;
-    button.setAttribute("aria-label", name);
-    button.addEventListener("click", onClick);
-    return button;
-  }
-
-  function renderDeadLetters() {
-    if (!state.last || !state.last.dead_letters) return;
-    const filter = $("dead-filter").value.trim().toLowerCase();
-    const rows = state.last.dead_letters.filter((r) =>
-      !filter || `${r.error || ""} ${r.user_id} ${r.id}`.toLowerCase().includes(filter));
-    const admin = state.session && state.session.role === "admin";
-    fillTable("dead-letters", rows, (r) => {
-      const tr = document.createElement("tr");
-      cell(tr, r.id.slice(0, 8), "id").title = r.id;
-      cell(tr, r.user_id, "num"); cell(tr, r.attempts, "num"); cell(tr, r.error, "reason");
-      const td = cell(tr, admin ? "" : "read-only", "act");
-      if (admin) td.appendChild(actionButton("Requeue", `Requeue report ${r.id}`, () => act(
-        `/console/reports/${encodeURIComponent(r.id)}/requeue`, `Report ${r.id.slice(0, 8)} requeued`)));
-      return tr;
-    }, filter ? "No dead letter matches the filter" : "No dead letters");
-  }
-
-  function renderDeadDeliveries() {
-    if (!state.last || !state.last.dead_deliveries) return;
-    const admin = state.session && state.session.role === "admin";
-    fillTable("dead-deliveries", state.last.dead_deliveries, (d) => {
-      const tr = document.createElement("tr");
-      cell(tr, d.id.slice(0, 12), "id").title = d.id;
-      cell(tr, d.user_id, "num"); cell(tr, d.event_type); cell(tr, d.attempts, "num"); cell(tr, d.reason, "reason");
-      const td = cell(tr, admin ? "" : "read-only", "act");
-      const url = `/console/webhooks/${d.user_id}/${encodeURIComponent(d.endpoint_id)}/deliveries/${encodeURIComponent(d.id)}/redeliver`;
-      if (admin) td.appendChild(actionButton("Redeliver", `Redeliver delivery ${d.id}`, () => act(url, `Delivery ${d.id.slice(0, 12)} redelivered`)));
-      return tr;
-    }, "No dead deliveries");
+    $("history-from").textContent = snap.history_from === "prometheus"
+      ? "The charts' hour: read from Prometheus" : "The charts' hour: kept by Folio (10 s points)";
+    window.FolioQueue.render(snap);
   }
 
   async function act(url, done) {
@@ -272,11 +241,13 @@
     showSignIn("Signed out.");
   }
 
+  // The queue panel (queue.js, loaded after this file) uses these.
+  window.FolioConsole = { $, state, call, fmt, cell, fillTable, problemText, act, loadAudit };
+
   document.addEventListener("DOMContentLoaded", async () => {
     $("sign-in-form").addEventListener("submit", signIn);
     $("sign-out").addEventListener("click", signOut);
     $("audit-form").addEventListener("submit", loadAudit);
-    $("dead-filter").addEventListener("input", renderDeadLetters);
     const r = await call("GET", "/console/session");
     if (r.ok) showConsole(r.body); else showSignIn("");
   });
