@@ -44,6 +44,7 @@ bench: venv
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.reports $(BENCH_REPORT_ARGS)
 	$(BIN)/python -m bench.webhooks $(BENCH_WEBHOOK_ARGS)
+	$(BIN)/python -m bench.console
 
 # requirements.txt: the runtime dependencies (no dev extras) pinned with hashes, for the Python buildpack and
 # the Containerfile. Pins that still satisfy pyproject.toml are kept; REQUIREMENTS_ARGS=--upgrade takes the latest.

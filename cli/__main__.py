@@ -79,13 +79,19 @@ def _clock(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.auth import mint_token
+    from gateway.auth import Role, mint_token
 
     subject = args.subject if args.operator else str(args.user)
     if args.ttl is not None and args.ttl <= 0:
         raise SettingsError("--ttl must be a positive number of seconds")
+    if args.read_only and not args.operator:
+        raise SettingsError("--read-only is for an operator token (--operator)")
     try:
-        print(mint_token(settings, subject=subject, scope="operator" if args.operator else "user", ttl_s=args.ttl))
+        if args.operator:
+            role: Role = "read" if args.read_only else "admin"
+            print(mint_token(settings, subject=subject, scope="operator", ttl_s=args.ttl, role=role))
+        else:
+            print(mint_token(settings, subject=subject, scope="user", ttl_s=args.ttl))
     except ValueError as e:  # a claim that no valid token may carry, e.g. --user 0
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -177,6 +183,9 @@ def _token_arguments(command: argparse.ArgumentParser) -> None:
     who.add_argument("--operator", action="store_true", help="an operator token (all users, operator routes)")
     command.add_argument("--subject", default="operator", help="operator name in the token (default: %(default)s)")
     command.add_argument("--ttl", type=int, default=None, help="lifetime in seconds (default: TOKEN_TTL_S)")
+    command.add_argument(
+        "--read-only", action="store_true", help="with --operator: role 'read', sees everything and changes nothing"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -201,6 +201,7 @@ def _announce_when_up(port: int, banner: str, output: Output, stopping: Callable
 def _banner(port: int, servers: EmbeddedServers, tokens: tuple[str, str]) -> str:
     api = f"http://127.0.0.1:{port}"
     user, operator = (f'-H "Authorization: Bearer {token}"' for token in tokens)
+    console = f"  Console     {api}/console   sign in with the operator token: {tokens[1]}"
     mail = f"  (messages in {servers.smtp.mail_dir})" if servers.smtp is not None else ""
     return "\n".join(
         [
@@ -212,6 +213,7 @@ def _banner(port: int, servers: EmbeddedServers, tokens: tuple[str, str]) -> str
             f"              curl -s {user} {api}/api/user/1/portfolio",
             f"              curl -s --compressed {user} {api}/api/market-data | head -c 600   (prices move)",
             f"  Operator    curl -s {operator} {api}/api/user/2/portfolio",
+            console,
             f"  Users       curl -s {operator} -H 'Content-Type: application/json' {api}/api/users"
             """ -d '{"email": "ada@example.com", "name": "Ada Lovelace"}'""",
             f"  API key     curl -s {user} -H 'Content-Type: application/json' {api}/api/user/1/api-keys"

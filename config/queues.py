@@ -20,3 +20,10 @@ DAILY_JOB_ACTORS: dict[str, str] = {
 # Webhook deliveries: the relay (in each worker) sends a delivery's id, the delivery actor attempts it.
 WEBHOOKS_QUEUE = "webhooks"
 DELIVER_WEBHOOK_ACTOR = "deliver_webhook"
+
+# Every queue and the actors that consume it (the console's queue panel, one line per actor).
+QUEUE_ACTORS: dict[str, tuple[str, ...]] = {
+    REPORTS_QUEUE: (GENERATE_REPORT_ACTOR,),
+    MARKET_QUEUE: tuple(DAILY_JOB_ACTORS.values()),
+    WEBHOOKS_QUEUE: (DELIVER_WEBHOOK_ACTOR,),
+}

@@ -136,6 +136,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     metrics: bool = True
     metrics_dir: str = ""  # prometheus-client multiprocess folder; empty = DATA_DIR/metrics
     metrics_bind: str = ""
+    # The console's hour of history: from this Prometheus's HTTP API (query_range) when set, such as
+    # http://prometheus:9090; empty = each web process keeps the hour itself (10 s points).
+    prometheus_url: str = ""
     # Cost model and budget alert, in US dollars.
     instance_type: str = "t3.large"
     instance_price_per_hour: Annotated[float, msgspec.Meta(ge=0)] = 0.0832
@@ -173,6 +176,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     jwt_issuer: str = "folio"
     jwt_audience: str = "folio-api"
     token_ttl_s: Positive = 3600
+    console_session_ttl_s: Positive = 8 * 3600  # an operator console session; never longer than its token
     auth_cache_max: Positive = 100_000  # verified tokens remembered until their expiry
     auth_negative_cache_max: NonNegative = 1024  # rejected tokens remembered for auth_negative_cache_s
     auth_negative_cache_s: PositiveFloat = 1.0

@@ -86,6 +86,16 @@ class ReportNotReadyError(ConflictError):
         super().__init__(f"report {report_id} has no document yet (status {status})")
 
 
+class ReportNotFailedError(ConflictError):
+    def __init__(self, report_id: str, status: str) -> None:
+        super().__init__(f"report {report_id} is {status}: only a failed report can be requeued")
+
+
+class ReportNotCancellableError(ConflictError):
+    def __init__(self, report_id: str, status: str) -> None:
+        super().__init__(f"report {report_id} is {status}: only a queued or failed report can be cancelled")
+
+
 class MailNotSentError(UnavailableError):
     """The mail server refused or could not be reached before the message was handed over: safe to retry."""
 

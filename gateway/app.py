@@ -15,6 +15,10 @@ from config.logs import configure_logging
 from config.settings import Settings, load_settings
 from config.wiring.web import WebServices, open_web
 from gateway.auth import Authenticator
+from gateway.console.feed import ConsoleFeed
+from gateway.console.queue_routes import ConsoleQueueController
+from gateway.console.routes import ConsoleController
+from gateway.console.sessions import SessionSigner
 from gateway.dependencies import ServicesHandle
 from gateway.docs import OfflineSwaggerPlugin, swagger_init
 from gateway.drain import on_sigterm
@@ -71,6 +75,11 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, 50, 1000)
 
 
+def _drain(services: WebServices, console_feed: ConsoleFeed) -> None:
+    services.streams.drain()
+    console_feed.drain()
+
+
 def create_app(settings: Settings | None = None, services: WebServices | None = None) -> Litestar:
     """Build the app; `services` lets tests hand in ready objects instead of opening real ones."""
     settings = settings or load_settings()
@@ -87,11 +96,13 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
             )
             authenticator.attach(opened)
             app.state.services = handle.services = opened
+            sampler = asyncio.create_task(console_feed.run(), name="console-feed")
+            stack.callback(sampler.cancel)
             if services is None:
                 tune_garbage_collector()
                 # On SIGTERM the streams end first (with a `retry:`), so Granian's drain is not held up by them.
                 loop = asyncio.get_running_loop()
-                stack.enter_context(on_sigterm(lambda: loop.call_soon_threadsafe(opened.streams.drain)))
+                stack.enter_context(on_sigterm(lambda: loop.call_soon_threadsafe(_drain, opened, console_feed)))
             try:
                 yield
             finally:
@@ -99,7 +110,8 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
 
     # Loads the JWT keys and the API key secret now: a production process without them refuses to start.
     authenticator = Authenticator(settings)
-    load_api_key_secret(settings)
+    secret = load_api_key_secret(settings)
+    console_feed = ConsoleFeed(handle)
     app = Litestar(
         route_handlers=[
             HealthController,
@@ -124,6 +136,8 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
             SessionController,
             WebhookController,
             DeadDeliveryController,
+            ConsoleController,
+            ConsoleQueueController,
             create_static_files_router(DOCS_ASSETS, [swagger_ui.static_path], include_in_schema=False),
             swagger_init,
         ],
@@ -142,6 +156,11 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
     )
     finish_document(app, quote_batch_max=settings.quote_batch_max)
     app.state.retry_after_s = settings.retry_after_s
+    app.state.authenticator = authenticator
+    app.state.console_feed = console_feed
+    app.state.console_signer = SessionSigner(
+        secret, ttl_s=settings.console_session_ttl_s, secure=settings.environment != "development"
+    )
     app.state.market_data_document = market_data_document()
     app.state.instruments_document = instruments_document()
     app.asgi_handler = build_stack(app, handle, settings, authenticator)  # type: ignore[assignment]

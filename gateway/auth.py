@@ -28,8 +28,10 @@ from domain.services.revocations import RevocationWatch, key_actor
 from domain.services.sign_in import ExternalSignIn
 
 Scope = Literal["user", "operator"]
+Role = Literal["read", "admin"]  # an operator token's `role` claim; a token without one is `admin`
 Kind = Literal["jwt", "key", "oidc"]
 SCOPES: frozenset[str] = frozenset(("user", "operator"))
+ROLES: frozenset[str] = frozenset(("read", "admin"))
 MAX_TOKEN_CHARS = 4096
 _CHALLENGE = 'Bearer realm="folio"'
 _MAX_USER_ID = 2**63 - 1
@@ -47,10 +49,13 @@ class Principal:
     """Who is calling: a user (subject = their id) or an operator, valid until `expires_at` (epoch s).
 
     `scopes` is None for a token (every scope) and a key's scopes for a key; `issued_at` is compared
-    with the revocation watermark of `actor` (`user:<id>`, `operator:<name>`, `apikey:<id>`).
+    with the revocation watermark of `actor` (`user:<id>`, `operator:<name>`, `apikey:<id>`). An operator
+    with `read_only` (a token whose `role` claim is `read`) sees everything and changes nothing.
     """
 
-    __slots__ = ("actor", "expires_at", "issued_at", "key_id", "kind", "scope", "scopes", "subject", "user_id")
+    __slots__ = (
+        "actor", "expires_at", "issued_at", "key_id", "kind", "read_only", "scope", "scopes", "subject", "user_id",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -62,8 +67,10 @@ class Principal:
         kind: Kind = "jwt",
         scopes: frozenset[str] | None = None,
         key_id: str | None = None,
+        read_only: bool = False,
     ) -> None:
         self.subject = subject
+        self.read_only = read_only and scope == "operator"
         self.scope = scope
         self.expires_at = expires_at
         self.issued_at = issued_at
@@ -115,8 +122,11 @@ def external_principal(user_id: int, claims: ExternalClaims, now: float, cache_s
     )
 
 
-def mint_token(settings: Settings, *, subject: str, scope: Scope, ttl_s: int | None = None) -> str:
-    """A signed token for `subject`; raises SettingsError when no signing key is configured."""
+def mint_token(
+    settings: Settings, *, subject: str, scope: Scope, ttl_s: int | None = None, role: Role | None = None
+) -> str:
+    """A signed token for `subject` (an operator's with a `role` claim when `role` is given); raises
+    SettingsError when no signing key is configured."""
     keys = load_jwt_keys(settings)
     if keys.signing is None:
         raise SettingsError("JWT_PRIVATE_KEY_FILE is not set: this process can verify tokens but not mint them")
@@ -131,6 +141,10 @@ def mint_token(settings: Settings, *, subject: str, scope: Scope, ttl_s: int | N
         "nbf": now,
         "exp": now + timedelta(seconds=ttl_s or settings.token_ttl_s),
     }
+    if role is not None:
+        if scope != "operator" or role not in ROLES:
+            raise ValueError("only an operator token has a role: 'read' or 'admin'")
+        claims["role"] = role
     return jwt.encode(claims, keys.signing, algorithm=keys.algorithm)
 
 
@@ -273,11 +287,16 @@ class Authenticator:
         except NotAuthorizedException as e:
             raise AuthenticationError(_reason(e.__cause__)) from None
         scope: Any = decoded.extras.get("scope")
+        role: Any = decoded.extras.get("role", "admin")  # operator tokens minted before roles act as admins
         try:
             _check_claims(decoded.sub, scope)
+            if role not in ROLES:
+                raise ValueError("role must be 'read' or 'admin'")
         except ValueError as e:
             raise AuthenticationError(f"the token is invalid: {e}") from None
-        return Principal(decoded.sub, scope, decoded.exp.timestamp(), issued_at=decoded.iat.timestamp())
+        return Principal(
+            decoded.sub, scope, decoded.exp.timestamp(), issued_at=decoded.iat.timestamp(), read_only=role == "read"
+        )
 
     @staticmethod
     def _remember(cache: dict[str, Any], token: str, value: Any, limit: int) -> None:

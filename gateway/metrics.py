@@ -8,7 +8,9 @@ route template (Litestar's, or the fast lane's; `unmatched` for requests answere
 `SLOW_REQUEST_MS`. `/metrics` serves the Prometheus exposition of every process to operators.
 """
 
+import asyncio
 import logging
+import time
 from typing import Any
 
 from litestar import Controller, Response, get
@@ -16,6 +18,7 @@ from litestar.datastructures import State
 
 from config.settings import Settings
 from domain.errors import NotFoundError
+from domain.models.slow_requests import SlowRequest
 from domain.ports.metrics import Metrics
 from domain.timing import RequestTiming
 from gateway.dependencies import ServicesHandle, services_of
@@ -24,7 +27,7 @@ from gateway.security import operator_only
 
 log = logging.getLogger("folio.slow")
 # Routes that stay open for as long as their client wants (event streams): never "slow".
-LONG_LIVED = frozenset({"/api/user/{user_id}/portfolio/stream"})
+LONG_LIVED = frozenset({"/api/user/{user_id}/portfolio/stream", "/console/events"})
 
 UNMATCHED = "unmatched"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -54,6 +57,7 @@ class RequestTelemetry:
         self.record = settings.metrics
         self.slow_s = settings.slow_request_ms / 1000
         self._metrics: Metrics | None = None
+        self._writes: set[asyncio.Task[None]] = set()  # slow requests being kept for the console
 
     def _find_metrics(self) -> Metrics | None:
         services = self.handle.services
@@ -77,6 +81,12 @@ class RequestTelemetry:
         self, scope: Any, route: str, method: str, status: int, seconds: float, timing: RequestTiming, rid: bytes
     ) -> None:
         total_ms, db_ms, cache_ms = seconds * 1000, timing.db_s * 1000, timing.cache_s * 1000
+        self._keep(SlowRequest(
+            at=time.time(), method=method, route=route, path=scope["path"], status=status, total_ms=round(total_ms, 3),
+            db_ms=round(db_ms, 3), cache_ms=round(cache_ms, 3), app_ms=round(max(total_ms - db_ms - cache_ms, 0.0), 3),
+            server_timing=(scope.get("state", {}).get("server_timing") or server_timing(timing, seconds)).decode(),
+            request_id=rid.decode(),
+        ))  # fmt: skip
         log.warning(
             "slow request: %s %s took %.1f ms (database %.1f ms, cache %.1f ms)",
             method, route, total_ms, db_ms, cache_ms,
@@ -86,6 +96,15 @@ class RequestTelemetry:
                 "handler_ms": round(max(total_ms - db_ms - cache_ms, 0.0), 3), "request_id": rid.decode(),
             },
         )  # fmt: skip
+
+    def _keep(self, request: SlowRequest) -> None:
+        """Keep it for the console after the response, on the loop: never on the request's path."""
+        services = self.handle.services
+        if services is None:
+            return
+        task = asyncio.get_running_loop().create_task(services.slow_requests.record(request))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
 
 
 class MetricsController(Controller):

@@ -82,7 +82,8 @@ class RequestContextMiddleware:
                 elapsed = time.perf_counter() - start
                 headers.append((b"x-request-id", rid))
                 headers.append((b"x-process-time", f"{elapsed:.6f}".encode()))
-                headers.append((b"server-timing", server_timing(spent, elapsed)))
+                scope["state"]["server_timing"] = breakdown = server_timing(spent, elapsed)  # as sent, for the console
+                headers.append((b"server-timing", breakdown))
                 if self.security_headers is not None:
                     self.security_headers.extend(scope, headers)
                 message["headers"] = headers

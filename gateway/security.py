@@ -25,7 +25,7 @@ from domain.errors import ForbiddenError
 from domain.models.audit import Actor, user_target
 from gateway.auth import AuthenticationError, Authenticator, Principal, authorization_header
 
-OPEN_PATHS = ("/health", "/docs")
+OPEN_PATHS = ("/health", "/docs", "/console")  # the console authenticates by its own cookie (gateway/console)
 SCOPE = "scope"  # the key of a route handler's `opt` that names the scope it needs
 MANAGE = "manage"  # keys and sessions: a scope no API key holds
 READS = frozenset(("GET", "HEAD"))
@@ -122,6 +122,8 @@ async def authorize(connection: Connection, handler: BaseRouteHandler) -> None:
     if not path.startswith(API_PREFIX) or connection.scope.get("method") == "OPTIONS":
         return  # open routes, and preflights (the middleware does not authenticate them either)
     principal = principal_of(connection)
+    if principal.read_only and connection.scope.get("method") not in READS:
+        raise ForbiddenError("this operator token is read-only (role 'read'): it may not change anything")
     if handler.opt.get("operator_only") or path.startswith(OPS_PREFIX):
         require_operator(principal)
     user_id = connection.path_params.get("user_id")

@@ -19,6 +19,13 @@ _COMMON: tuple[Header, ...] = (
 )
 _API_CSP: Header = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 _DOCS_CSP: Header = (b"content-security-policy", DOCS_CSP.encode())
+# The console: its own files only; no inline script or style, no frames, no plug-ins, forms post home.
+CONSOLE = "/console"
+_CONSOLE_CSP: Header = (
+    b"content-security-policy",
+    b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self';"
+    b" object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+)
 _NO_STORE: Header = (b"cache-control", b"no-store")
 
 
@@ -40,7 +47,11 @@ class SecurityHeaders:
                 headers.append(_NO_STORE)
             headers.append(_API_CSP)
         else:
-            headers.append(_DOCS_CSP if path.startswith(DOCS) else _API_CSP)
+            if path.startswith(CONSOLE) and not any(name == b"cache-control" for name, _ in headers):
+                headers.append(_NO_STORE)  # the session and the events (the page and its files say their own)
+            headers.append(
+                _DOCS_CSP if path.startswith(DOCS) else _CONSOLE_CSP if path.startswith(CONSOLE) else _API_CSP
+            )
         headers.extend(_COMMON)
         if self._hsts is not None and self._over_tls(scope):
             headers.append(self._hsts)

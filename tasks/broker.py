@@ -37,6 +37,25 @@ class ServicesMiddleware(Middleware):
             self._context = None
 
 
+class ActorMetrics(Middleware):
+    """Counts each finished message by actor and outcome: the console's throughput per actor."""
+
+    def __init__(self, services: ServicesMiddleware) -> None:
+        self.services = services
+
+    def _count(self, message: Any, outcome: str) -> None:
+        if self.services.services is not None:
+            self.services.services.metrics.worker_message(message.actor_name, outcome)
+
+    def after_process_message(
+        self, broker: dramatiq.Broker, message: Any, *, result: Any = None, exception: BaseException | None = None
+    ) -> None:
+        self._count(message, "done" if exception is None else "failed")
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        self._count(message, "skipped")
+
+
 def services() -> WorkerServices:
     """The services the worker opened at boot (for the actors)."""
     for middleware in dramatiq.get_broker().middleware:
@@ -86,5 +105,6 @@ def setup() -> None:
     broker = build_broker(settings)
     tune_for_reports(broker, settings)
     broker.add_middleware(AsyncIO())
-    broker.add_middleware(ServicesMiddleware(settings))
+    broker.add_middleware(opened := ServicesMiddleware(settings))
+    broker.add_middleware(ActorMetrics(opened))
     dramatiq.set_broker(broker)

@@ -2,7 +2,7 @@
 
 from dramatiq import Broker
 
-from config.queues import GENERATE_REPORT_ACTOR, REPORTS_QUEUE
+from config.queues import GENERATE_REPORT_ACTOR, QUEUE_ACTORS, REPORTS_QUEUE
 from config.settings import Settings
 from config.wiring.resources import Resources
 from domain.adapters.amqp_queue import AmqpProbe, AmqpQueueBacklog, AmqpReportQueue, build_amqp_broker
@@ -52,6 +52,15 @@ def report_backlog(resources: Resources) -> QueueBacklog:
     if resources.amqp is not None:
         return AmqpQueueBacklog(resources.amqp, REPORTS_QUEUE, PostgresReportStatistics(resources.pool))
     return ValkeyQueueBacklog(_broker_valkey(resources), REPORTS_QUEUE)
+
+
+def queue_backlogs(resources: Resources) -> dict[str, QueueBacklog]:
+    """Every queue's depth and oldest age on Valkey; on RabbitMQ the reports' only (RabbitMQ tells no message's
+    age, so only the report queue has one, from the rows)."""
+    if resources.amqp is not None:
+        return {REPORTS_QUEUE: report_backlog(resources)}
+    valkey = _broker_valkey(resources)
+    return {queue: ValkeyQueueBacklog(valkey, queue) for queue in QUEUE_ACTORS}
 
 
 def broker_probe(resources: Resources) -> DependencyProbe:

@@ -11,7 +11,7 @@ from config.settings import Settings
 from config.wiring.background import run_in_background
 from config.wiring.credentials import open_credentials
 from config.wiring.fleet import join_fleet
-from config.wiring.reports import broker_probe, report_backlog, report_policy, report_queue
+from config.wiring.reports import broker_probe, queue_backlogs, report_backlog, report_policy, report_queue
 from config.wiring.resources import Resources, open_resources
 from config.wiring.streams import open_streams
 from config.wiring.webhooks import webhook_service
@@ -25,19 +25,25 @@ from domain.adapters.postgres.ledger import PostgresLedger
 from domain.adapters.postgres.performance import PostgresValueHistory
 from domain.adapters.postgres.pool import PostgresProbe
 from domain.adapters.postgres.quotes import PostgresQuoteRepository
+from domain.adapters.postgres.report_control import PostgresReportControl
 from domain.adapters.postgres.report_stats import PostgresReportStatistics
 from domain.adapters.postgres.reports import PostgresReportRepository
 from domain.adapters.postgres.trades import PostgresTradeStore
 from domain.adapters.postgres.users import PostgresUserStore
+from domain.adapters.prometheus_history import PrometheusHistory
 from domain.adapters.valkey import ValkeyProbe
 from domain.adapters.valkey_bus import ValkeyInvalidationBus
 from domain.adapters.valkey_cache import ValkeyHoldingsCache
 from domain.adapters.valkey_quote_bus import ValkeyQuoteVersionBus
 from domain.adapters.valkey_rate_limit import ValkeyRateLimitStore
+from domain.adapters.valkey_slow_requests import ValkeySlowRequestLog
 from domain.errors import UnavailableError
 from domain.models.ledger import FeePolicy
+from domain.ports.fleet import QueueBacklog
 from domain.ports.identity import ExternalTokens
+from domain.ports.metric_history import MetricHistory
 from domain.ports.metrics import Metrics
+from domain.ports.slow_requests import SlowRequestLog
 from domain.services.api_keys import ApiKeyService
 from domain.services.audit import AuditTrail, ReadRecorder
 from domain.services.corporate_actions import CorporateActionService
@@ -51,6 +57,7 @@ from domain.services.performance import CACHED_REPORTS, PerformanceService
 from domain.services.portfolios import PortfolioService
 from domain.services.rate_limits import RateLimiter
 from domain.services.reports.desk import ReportDesk
+from domain.services.reports.operations import ReportOperations
 from domain.services.revocations import RevocationWatch
 from domain.services.sign_in import ExternalSignIn
 from domain.services.streams.hub import PortfolioStreams
@@ -82,6 +89,10 @@ class WebServices:
     quotes: QuoteBook
     market_data: MarketDataService
     reports: ReportDesk
+    report_ops: ReportOperations  # the console's dead letters, batch requeue, cancel, pause
+    queue_backlogs: dict[str, QueueBacklog]  # each queue's waiting messages, for the console
+    slow_requests: SlowRequestLog  # the last slow requests of every process, for the console
+    history: MetricHistory | None  # the console's hour from Prometheus (PROMETHEUS_URL); None = its own ring
     health: HealthService
     fleet: FleetService
     rate_limits: RateLimiter | None  # None when RATE_LIMIT is off
@@ -148,6 +159,12 @@ async def open_web(settings: Settings, portfolio_wire: JsonPortfolioWire | None 
                 book, PostgresQuoteRepository(resources.pool), _quote_bus(resources), max_batch=settings.quote_batch_max
             ),
             reports=ReportDesk(reports, report_queue(resources), report_policy(settings)),
+            report_ops=ReportOperations(
+                PostgresReportControl(resources.pool), reports, report_queue(resources), report_policy(settings)
+            ),
+            queue_backlogs=queue_backlogs(resources),
+            slow_requests=ValkeySlowRequestLog(resources.valkey),
+            history=await _prometheus_history(settings, stack),
             health=_health(resources, stack),
             fleet=join_fleet(resources, stack),
             rate_limits=_rate_limits(resources, stack),
@@ -300,6 +317,15 @@ def _health(resources: Resources, stack: contextlib.AsyncExitStack) -> HealthSer
     )
     run_in_background(stack, health.sample_forever(), "health-sampler")
     return health
+
+
+async def _prometheus_history(settings: Settings, stack: contextlib.AsyncExitStack) -> MetricHistory | None:
+    """The console's history from Prometheus when PROMETHEUS_URL is set."""
+    if not settings.prometheus_url:
+        return None
+    history = PrometheusHistory(settings.prometheus_url)
+    stack.push_async_callback(history.aclose)
+    return history
 
 
 def _sample_reports(resources: Resources, stack: contextlib.AsyncExitStack) -> None:

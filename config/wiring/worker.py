@@ -18,6 +18,7 @@ from config.wiring.webhooks import webhook_delivery
 from domain.adapters.pdf import ReportlabRenderer, warm_up
 from domain.adapters.postgres.holdings import PostgresHoldingsRepository
 from domain.adapters.postgres.quotes import PostgresQuoteRepository
+from domain.adapters.postgres.report_control import PostgresReportControl
 from domain.adapters.postgres.reports import PostgresReportRepository
 from domain.adapters.smtp import SmtpMailer
 from domain.models.quotes import QuoteSnapshot
@@ -55,6 +56,7 @@ async def open_worker(settings: Settings) -> AsyncIterator[WorkerServices]:
             report_queue(resources),
             _tools(resources),
             report_policy(settings),
+            paused=PostgresReportControl(resources.pool).pause,
         )
         await asyncio.to_thread(warm_up)  # the first report should not pay for importing matplotlib
         run_in_background(stack, runner.sweep_forever(settings.report_sweep_interval_s), "report-sweeper")

@@ -37,6 +37,9 @@ class NullMetrics(Metrics):
     def reports(self, counts: dict[str, int], queue_depth: int, oldest_age_s: float) -> None:
         pass
 
+    def worker_message(self, actor: str, outcome: str) -> None:
+        pass
+
     def report_attempt(self, outcome: str, seconds: float) -> None:
         pass
 

@@ -145,10 +145,13 @@ class PrometheusMetrics(Metrics):
 
     def reports(self, counts: dict[str, int], queue_depth: int, oldest_age_s: float) -> None:
         f = self._families
-        for status in ("queued", "running", "succeeded", "failed"):
+        for status in ("queued", "running", "succeeded", "failed", "cancelled"):
             f.reports.labels(status).set(counts.get(status, 0))
         f.queue_depth.set(queue_depth)
         f.queue_oldest_age.set(oldest_age_s)
+
+    def worker_message(self, actor: str, outcome: str) -> None:
+        self._families.worker_messages.labels(actor, outcome).inc()
 
     def report_attempt(self, outcome: str, seconds: float) -> None:
         self._families.report_duration.observe(seconds)

@@ -74,6 +74,10 @@ class Families:
         self.reports_completed = Counter(
             "folio_reports_completed", "Reports finished, by final status.", ["status"], registry=None
         )
+        self.worker_messages = Counter(
+            "folio_worker_messages", "Messages the workers finished, by actor and outcome.", ["actor", "outcome"],
+            registry=None,
+        )  # fmt: skip
         self.queue_depth = _gauge("folio_report_queue_depth", "Messages waiting for a worker.", "livemostrecent")
         self.queue_oldest_age = _gauge(
             "folio_report_queue_oldest_age_seconds", "How long the oldest waiting message has waited.",

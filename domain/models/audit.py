@@ -27,6 +27,10 @@ QUOTES_INGEST = "quotes.ingest"
 APIKEY_CREATE = "apikey.create"
 APIKEY_REVOKE = "apikey.revoke"
 SESSIONS_REVOKE = "sessions.revoke"
+REPORT_REQUEUE = "report.requeue"  # an operator put a dead letter (a failed report) back in the queue
+REPORT_CANCEL = "report.cancel"  # an operator cancelled a queued report or a dead letter
+REPORTS_PAUSE = "reports.pause"  # an operator paused report processing (workers hold off)
+REPORTS_RESUME = "reports.resume"  # an operator resumed report processing
 
 _canonical = msgspec.json.Encoder(order="sorted")
 
@@ -50,6 +54,10 @@ def trade_target(user_id: int, trade_id: int) -> str:
 
 def entry_target(user_id: int, entry_id: int) -> str:
     return f"{user_target(user_id)}/entry:{entry_id}"
+
+
+def report_target(user_id: int, report_id: str) -> str:
+    return f"{user_target(user_id)}/report:{report_id}"
 
 
 def key_target(user_id: int, key_id: str) -> str:

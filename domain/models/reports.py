@@ -8,7 +8,7 @@ import msgspec
 
 from domain.models.quotes import AssetClass, DailyClose
 
-ReportStatus = Literal["queued", "running", "succeeded", "failed"]
+ReportStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 EmailStatus = Literal["pending", "sending", "sent", "unknown"]
 
 
@@ -130,3 +130,18 @@ class Email(msgspec.Struct, frozen=True, kw_only=True):
     attachment: bytes
     attachment_type: str = "application/pdf"
     headers: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class DeadLetterFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """Which failed reports an operator means: `reason` is found in the failure's text (any case), and
+    `older_than_s` keeps those that failed at least that many seconds ago. None matches every report."""
+
+    reason: str | None = None
+    older_than_s: float | None = None
+
+
+class ProcessingPause(msgspec.Struct, frozen=True, kw_only=True):
+    """Report processing is paused (by whom, since when): workers leave reports queued until resumed."""
+
+    paused_by: str
+    paused_at: datetime

@@ -53,6 +53,10 @@ class Metrics(Protocol):
         """Report rows per status, and the queue's depth and its oldest message's age, sampled now."""
 
     @abstractmethod
+    def worker_message(self, actor: str, outcome: str) -> None:
+        """A worker finished a message of `actor`: `done`, `failed` (raised), or `skipped`."""
+
+    @abstractmethod
     def report_attempt(self, outcome: str, seconds: float) -> None:
         """One report attempt ended: `succeeded` or `failed` (final), `retry`, `superseded`."""
 

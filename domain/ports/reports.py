@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from domain.errors import UserNotFoundError
+from domain.models.audit import AuditEntry
 from domain.models.reports import (
     Email,
     Report,
@@ -80,6 +81,17 @@ class ReportRepository(Protocol):
         """Reports in `queued` or `running` past their deadline, put back to `queued` with a new deadline.
 
         Safe under concurrent sweepers: each stale report is returned to one of them.
+        """
+
+    @abstractmethod
+    async def requeue_failed(self, report_id: str, deadline_s: float, *, audit: AuditEntry) -> Report:
+        """Put a `failed` report (a dead letter) back to `queued` with fresh attempts and a new deadline, and
+        append `audit` in the same transaction. The email status is kept: an email that may have gone out is
+        still never sent again.
+
+        Raises:
+            ReportNotFoundError: no such report.
+            ReportNotFailedError: the report is not `failed` (it is queued, running or succeeded).
         """
 
     @abstractmethod

@@ -160,6 +160,18 @@ async def test_the_token_cli_mints_tokens_the_app_accepts(client, process_env):
     assert (await client.get("/api/user/12/portfolio", headers=operator)).status_code == 200
 
 
+async def test_a_read_only_operator_token_reads_everything_and_changes_nothing(client, process_env):
+    reader = {"Authorization": f"Bearer {_cli_token(process_env, '--operator', '--subject', 'auditor', '--read-only')}"}
+    assert (await client.get("/api/user/12/portfolio", headers=reader)).status_code == 200
+    assert (await client.get("/api/ops/reports?status=failed", headers=reader)).status_code == 200
+    refused = await client.post("/api/users", json={"email": "ro@example.com", "name": "Ro"}, headers=reader)
+    assert refused.status_code == 403
+    assert "read-only" in refused.json()["detail"]
+    admin = {"Authorization": f"Bearer {_cli_token(process_env, '--operator', '--subject', 'auditor')}"}
+    created = await client.post("/api/users", json={"email": "ro@example.com", "name": "Ro"}, headers=admin)
+    assert created.status_code == 201, created.text
+
+
 def test_every_web_process_shares_the_key_and_checks_tokens(two_web_processes, auth_headers):
     for p in two_web_processes:
         url = f"{p.url}/api/user/3/portfolio"

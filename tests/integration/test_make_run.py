@@ -132,6 +132,12 @@ def test_the_banner_names_the_api_and_its_tokens_work(make_run: MakeRun) -> None
     assert other.status_code == 403  # a user's token, not an operator's
     ops = httpx.get(f"{make_run.url}/api/ops/scaling", headers=bearer(make_run.operator_token), timeout=10)
     assert ops.status_code == 200, ops.text
+    console = re.search(r"^  Console     (\S+)   sign in with the operator token: ([\w.-]+)$", text, re.MULTILINE)
+    assert console is not None, text
+    assert console.group(1) == f"{make_run.url}/console"
+    assert httpx.get(console.group(1), timeout=10).status_code == 200
+    signed_in = httpx.post(f"{console.group(1)}/session", json={"token": console.group(2)}, timeout=10)
+    assert signed_in.status_code == 201, signed_in.text
 
 
 def make_token(make_run: MakeRun, *args: str) -> subprocess.CompletedProcess[str]:

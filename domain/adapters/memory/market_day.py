@@ -42,7 +42,9 @@ class InMemoryMarketDayStore(MarketDayStore):
         if (RETENTION_JOB, day) in self.runs:
             return None
         old = [
-            r.id for r in self.reports.rows.values() if r.status in ("succeeded", "failed") and r.created_at < before
+            r.id
+            for r in self.reports.rows.values()
+            if r.status in ("succeeded", "failed", "cancelled") and r.created_at < before
         ]
         for report_id in old:
             del self.reports.rows[report_id]

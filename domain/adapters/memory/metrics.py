@@ -55,6 +55,9 @@ class InMemoryMetrics(NullMetrics):
         self.gauges[("queue", "depth")] = queue_depth
         self.gauges[("queue", "oldest_age_s")] = oldest_age_s
 
+    def worker_message(self, actor: str, outcome: str) -> None:
+        self.counts[("message", actor, outcome)] += 1
+
     def report_attempt(self, outcome: str, seconds: float) -> None:
         self.counts[("report", outcome)] += 1
         self._observe(("report",), seconds)

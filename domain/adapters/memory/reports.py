@@ -8,8 +8,16 @@ from datetime import datetime, timedelta
 
 import msgspec
 
+from domain.adapters.memory.audit import InMemoryAuditLog
 from domain.adapters.memory.clock import FixedClock
-from domain.errors import InvalidRequestError, UnavailableError, UserNotFoundError
+from domain.errors import (
+    InvalidRequestError,
+    ReportNotFailedError,
+    ReportNotFoundError,
+    UnavailableError,
+    UserNotFoundError,
+)
+from domain.models.audit import AuditEntry, report_target
 from domain.models.reports import Email, Report, ReportClaim, ReportDocument, ReportPage, ReportRequest, ReportStatus
 from domain.ports.clock import Clock
 from domain.ports.reports import Mailer, ReportQueue, ReportRenderer, ReportRepository, ReportStatistics
@@ -18,12 +26,18 @@ from domain.ports.reports import Mailer, ReportQueue, ReportRenderer, ReportRepo
 class InMemoryReportRepository(ReportRepository):
     """The Postgres repository's rules in a dict: fenced writes, idempotency keys, stale requeue."""
 
-    def __init__(self, users: dict[int, tuple[str, str]] | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        users: dict[int, tuple[str, str]] | None = None,
+        clock: Clock | None = None,
+        audit: InMemoryAuditLog | None = None,
+    ) -> None:
         self.users = users if users is not None else {}  # id -> (email, name)
         self.rows: dict[str, Report] = {}
         self.documents: dict[str, bytes] = {}
         self.keys: dict[tuple[int, str], str] = {}
         self.clock = clock or FixedClock()  # stands for the database server's now()
+        self.audit = audit or InMemoryAuditLog(self.clock)
 
     def _due(self, seconds: float) -> datetime:
         return self.clock.now() + timedelta(seconds=seconds)
@@ -102,6 +116,20 @@ class InMemoryReportRepository(ReportRepository):
         for r in stale:
             self.rows[r.id] = msgspec.structs.replace(r, status="queued", deadline_at=self._due(deadline_s))
         return [r.id for r in stale]
+
+    async def requeue_failed(self, report_id: str, deadline_s: float, *, audit: AuditEntry) -> Report:
+        r = self.rows.get(report_id)
+        if r is None:
+            raise ReportNotFoundError(report_id)
+        if r.status != "failed":
+            raise ReportNotFailedError(report_id, r.status)
+        r = msgspec.structs.replace(
+            r, status="queued", attempts=0, error=None, started_at=None, finished_at=None,
+            deadline_at=self._due(deadline_s),
+        )  # fmt: skip
+        self.rows[report_id] = r
+        self.audit.record(audit.completed(target=report_target(r.user_id, r.id)))
+        return r
 
     async def by_status(self, status: ReportStatus, *, limit: int, cursor: str | None) -> ReportPage:
         return self._page(lambda r: r.status == status, limit, cursor)

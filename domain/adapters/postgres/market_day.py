@@ -29,7 +29,7 @@ UPDATE quotes SET previous_close = price, day_high = price, day_low = price, vol
 WHERE previous_close <> price OR day_high <> price OR day_low <> price OR volume <> 0
 """
 _PUBLISH = "INSERT INTO quote_versions (quotes) VALUES (%s) RETURNING version"
-_PURGE = "DELETE FROM reports WHERE status IN ('succeeded', 'failed') AND created_at < %s"
+_PURGE = "DELETE FROM reports WHERE status IN ('succeeded', 'failed', 'cancelled') AND created_at < %s"
 name_queries({
     _LAST_RUN: "market_day.last_run", _CLAIM: "market_day.claim", _OUTCOME: "market_day.outcome",
     _RECORD_CLOSES: "market_day.record_closes", _ROLL: "market_day.roll", _PURGE: "market_day.purge_reports",

@@ -9,13 +9,21 @@ from datetime import datetime
 from psycopg_pool import AsyncConnectionPool
 
 from domain.adapters.postgres import report_intake
+from domain.adapters.postgres.audit import append_audit
 from domain.adapters.postgres.pool import connection, name_queries
 from domain.adapters.postgres.webhook_outbox import append_event
-from domain.errors import InvalidRequestError, UserErasedError, UserNotFoundError
+from domain.errors import (
+    InvalidRequestError,
+    ReportNotFailedError,
+    ReportNotFoundError,
+    UserErasedError,
+    UserNotFoundError,
+)
+from domain.models.audit import AuditEntry, report_target
 from domain.models.reports import Report, ReportClaim, ReportPage, ReportRequest, ReportStatus
 from domain.ports.reports import ReportRepository
 
-# Columns of a Report, in order (see `_report`). Statements are spelled out in full: no SQL is built.
+# Columns of a Report, in order (see `report_of_row`). Statements are spelled out in full: no SQL is built.
 _CREATE = """
 INSERT INTO reports (id, user_id, idempotency_key, deadline_at)
 SELECT %s, u.id, %s, now() + %s * interval '1 second' FROM users u WHERE u.id = %s AND u.erased_at IS NULL
@@ -70,6 +78,14 @@ WHERE id IN (
 )
 RETURNING id::text
 """
+# A dead letter back to the queue: fresh attempts, no reason, a new deadline; the email status is kept.
+_REQUEUE = """
+UPDATE reports SET status = 'queued', attempts = 0, error = NULL, started_at = NULL, finished_at = NULL,
+    deadline_at = now() + %s * interval '1 second'
+WHERE id = %s AND status = 'failed'
+RETURNING id::text, user_id, status, attempts, email_status, error, document IS NOT NULL,
+       created_at, started_at, finished_at, deadline_at
+"""
 _PAGE = """
 SELECT id::text, user_id, status, attempts, email_status, error, document IS NOT NULL,
        created_at, started_at, finished_at, deadline_at
@@ -90,8 +106,9 @@ _USER_ERASED_AT = "SELECT u.erased_at FROM users u WHERE u.id = %s"
 name_queries({
     _CREATE: "reports.create", _BY_KEY: "reports.by_key", _GET: "reports.get", _DOCUMENT: "reports.document",
     _CLAIM: "reports.claim", _STORE: "reports.store_document", _EMAIL: "reports.email_status",
-    _FINISH: "reports.finish", _RELEASE: "reports.release", _STALE: "reports.requeue_stale", _PAGE: "reports.page",
-    _OF_USER: "reports.of_user", _USER_ERASED_AT: "reports.user_erased_at",
+    _FINISH: "reports.finish", _RELEASE: "reports.release", _STALE: "reports.requeue_stale",
+    _REQUEUE: "reports.requeue_failed", _PAGE: "reports.page", _OF_USER: "reports.of_user",
+    _USER_ERASED_AT: "reports.user_erased_at",
 })  # fmt: skip
 
 
@@ -102,7 +119,7 @@ def _check_user(user_id: int, row: tuple[object, ...] | None) -> None:
         raise UserErasedError(user_id)
 
 
-def _report(row: tuple[object, ...]) -> Report:
+def report_of_row(row: tuple[object, ...]) -> Report:
     keys = ("id", "user_id", "status", "attempts", "email_status", "error", "has_document", "created_at",
             "started_at", "finished_at", "deadline_at")  # fmt: skip
     return Report(**dict(zip(keys, row, strict=True)))  # type: ignore[arg-type]
@@ -124,12 +141,12 @@ class PostgresReportRepository(ReportRepository):
             cur = await conn.execute(_CREATE, (uuid.uuid4(), idempotency_key, deadline_s, user_id))
             row = await cur.fetchone()
             if row is not None:
-                return ReportRequest(report=_report(row), created=True)
+                return ReportRequest(report=report_of_row(row), created=True)
             if idempotency_key is not None:
                 cur = await conn.execute(_BY_KEY, (user_id, idempotency_key))
                 row = await cur.fetchone()
                 if row is not None:
-                    return ReportRequest(report=_report(row), created=False)
+                    return ReportRequest(report=report_of_row(row), created=False)
         raise UserNotFoundError(user_id)
 
     async def create_many(
@@ -143,7 +160,7 @@ class PostgresReportRepository(ReportRepository):
         async with connection(self._pool) as conn:
             cur = await conn.execute(_GET, (rid,), prepare=True)
             row = await cur.fetchone()
-        return _report(row) if row else None
+        return report_of_row(row) if row else None
 
     async def document(self, report_id: str) -> bytes | None:
         if (rid := _uuid(report_id)) is None:
@@ -201,6 +218,18 @@ class PostgresReportRepository(ReportRepository):
             rows = await cur.fetchall()
         return [r[0] for r in rows]
 
+    async def requeue_failed(self, report_id: str, deadline_s: float, *, audit: AuditEntry) -> Report:
+        if (rid := _uuid(report_id)) is None:
+            raise ReportNotFoundError(report_id)
+        async with connection(self._pool, write=True) as conn, conn.transaction():
+            row = await (await conn.execute(_REQUEUE, (deadline_s, rid))).fetchone()
+            if row is None:
+                found = await (await conn.execute(_GET, (rid,), prepare=True)).fetchone()
+                raise ReportNotFoundError(report_id) if found is None else ReportNotFailedError(report_id, found[2])
+            report = report_of_row(row)
+            await append_audit(conn, audit.completed(target=report_target(report.user_id, report.id)))
+        return report
+
     async def by_status(self, status: ReportStatus, *, limit: int, cursor: str | None) -> ReportPage:
         return await self._page(_PAGE, status, limit, cursor)
 
@@ -217,7 +246,7 @@ class PostgresReportRepository(ReportRepository):
             rows = await cur.fetchall()
             if not rows and user_id is not None:  # an empty page of a user's: say whether there is such a user
                 _check_user(user_id, await (await conn.execute(_USER_ERASED_AT, (user_id,))).fetchone())
-        items = tuple(_report(r) for r in rows[:limit])
+        items = tuple(report_of_row(r) for r in rows[:limit])
         more = len(rows) > limit
         return ReportPage(items=items, next_cursor=_encode_cursor(items[-1]) if more and items else None)
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from domain.errors import ReportNotFoundError, ReportNotReadyError, UnavailableError, UserNotFoundError
+from domain.models.audit import REPORT_REQUEUE, Actor, AuditEntry
 from domain.models.reports import Report, ReportPage, ReportRequest, ReportStatus
 from domain.ports.reports import ReportQueue, ReportRepository
 from domain.services.reports.intake import TurnBatch
@@ -47,6 +48,18 @@ class ReportDesk:
                 log.warning("reports queued, broker unavailable: the sweeper will send them (%s)", e.detail,
                             extra={"report_ids": created})  # fmt: skip
         return results
+
+    async def requeue(self, report_id: str, *, caller: Actor) -> Report:
+        """Put a failed report back in the queue (audited as `caller`), then wake a worker; the sweeper sends
+        it if the broker is down. ReportNotFoundError, or ReportNotFailedError when it has not failed."""
+        entry = AuditEntry.by(caller, REPORT_REQUEUE, report_id)
+        report = await self._reports.requeue_failed(report_id, self._policy.deadline_s, audit=entry)
+        try:
+            await self._queue.send(report.id)
+        except UnavailableError as e:
+            log.warning("report requeued, broker unavailable: the sweeper will send it (%s)", e.detail,
+                        extra={"report_id": report.id})  # fmt: skip
+        return report
 
     def estimated_completion(self, report: Report) -> datetime:
         return report.created_at + timedelta(seconds=self._policy.estimate_s)

@@ -65,8 +65,17 @@ class ReportTools:
 class ReportRunner:
     """Runs report attempts and sends stale reports again; the worker's side of reports."""
 
-    def __init__(self, reports: ReportRepository, queue: ReportQueue, tools: ReportTools, policy: ReportPolicy) -> None:
+    def __init__(
+        self,
+        reports: ReportRepository,
+        queue: ReportQueue,
+        tools: ReportTools,
+        policy: ReportPolicy,
+        *,
+        paused: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
         self._reports = reports
+        self._paused = paused  # truthy while operators have paused report processing
         self._queue = queue
         self._tools = tools
         self._policy = policy
@@ -81,6 +90,10 @@ class ReportRunner:
         finish every report later and none sooner. Waiting reports stay `queued` (their lease has not
         started); the email, which waits on the network, goes out after the gate is passed on.
         """
+        if self._paused is not None and await self._paused():
+            # Held, not lost: the row stays `queued`; resuming (or the sweeper) sends the report again.
+            log.info("report processing is paused: report left queued", extra={"report_id": report_id})
+            return "paused"
         async with self._compute_gate:
             claim = await self._reports.claim(report_id, self._policy.deadline_s)
             if claim is None:

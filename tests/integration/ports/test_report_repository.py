@@ -17,7 +17,8 @@ from domain.adapters.memory.reports import InMemoryReportRepository
 from domain.adapters.null_metrics import NullMetrics
 from domain.adapters.postgres.pool import Pool, open_pool
 from domain.adapters.postgres.reports import PostgresReportRepository
-from domain.errors import InvalidRequestError, UserNotFoundError
+from domain.errors import InvalidRequestError, ReportNotFailedError, ReportNotFoundError, UserNotFoundError
+from domain.models.audit import REPORT_REQUEUE, AuditEntry
 from domain.models.reports import ReportClaim
 from domain.ports.reports import ReportRepository
 
@@ -364,3 +365,37 @@ async def test_of_user_is_an_empty_page_for_a_user_without_reports_and_refuses_a
         await repo.of_user(NO_SUCH_USER, limit=10, cursor=None)
     with pytest.raises(InvalidRequestError):  # a cursor it did not give out, whoever is asked about
         await repo.of_user(NO_SUCH_USER, limit=10, cursor="not-a-cursor")
+
+
+# --- requeue a dead letter --------------------------------------------------------------------------
+async def test_requeue_failed_puts_a_dead_letter_back_with_fresh_attempts_and_audits_it(repo: ReportRepository):
+    dead = await claimed(repo)
+    assert await repo.finish(dead, "failed", "gave up after 1 attempts: mail server down") is True
+    entry = AuditEntry(actor="operator:ada", action=REPORT_REQUEUE, target=dead.report_id, request_id="r1", change={})
+    report = await repo.requeue_failed(dead.report_id, 60.0, audit=entry)
+    assert (report.status, report.attempts, report.error, report.finished_at) == ("queued", 0, None, None)
+    again = await repo.claim(dead.report_id, LEASE_S)
+    assert again is not None
+    assert again.attempt == 1  # the report gets every attempt again
+    assert await repo.finish(again, "succeeded", None) is True
+
+
+@pytest.mark.parametrize("status", ["queued", "running", "succeeded"])
+async def test_requeue_failed_refuses_a_report_that_has_not_failed_and_an_unknown_one(
+    repo: ReportRepository, status: str
+):
+    entry = AuditEntry(actor="operator:ada", action=REPORT_REQUEUE, target="x", request_id=None, change={})
+    report_id = await queued(repo)
+    if status != "queued":
+        claim = await repo.claim(report_id, LEASE_S)
+        assert claim is not None
+        if status == "succeeded":
+            assert await repo.finish(claim, "succeeded", None) is True
+    with pytest.raises(ReportNotFailedError):
+        await repo.requeue_failed(report_id, 60.0, audit=entry)
+    after = await repo.get(report_id)
+    assert after is not None
+    assert after.status == status
+    for unknown in ("00000000-0000-4000-8000-000000000000", "not-a-uuid"):
+        with pytest.raises(ReportNotFoundError):
+            await repo.requeue_failed(unknown, 60.0, audit=entry)
