@@ -20,6 +20,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     environment: Literal["development", "test", "production"] = "development"
     # Connections. Empty means: the dev runner and the test suite start embedded servers.
     database_url: str = ""
+    # Migrations, the demo data load and the release's role defaults need a session of their own: a direct URL
+    # when DATABASE_URL goes through a transaction-mode pooler. Empty: DATABASE_URL.
+    database_direct_url: str = ""
+    # "pgbouncer": DATABASE_URL is a transaction-mode pooler, so connections send no startup `options` and
+    # prepare no statements (the server connection under them changes from one transaction to the next).
+    database_pooler: Literal["", "pgbouncer"] = ""
     valkey_url: str = ""
     smtp_url: str = ""
     # The Dramatiq broker: empty (or VALKEY_URL itself) for its Redis broker on Valkey; amqp:// or amqps:// for
@@ -232,6 +238,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def broker(self) -> str:
         """The broker's URL: BROKER_URL, else VALKEY_URL."""
         return self.broker_url or self.valkey_url
+
+    @property
+    def database_session_url(self) -> str:
+        """Where work that needs a session of its own connects: DATABASE_DIRECT_URL, else DATABASE_URL."""
+        return self.database_direct_url or self.database_url
 
     @property
     def broker_is_amqp(self) -> bool:
