@@ -14,9 +14,10 @@ from config.settings import Settings, SettingsError, load_settings
 
 
 def _database_url(settings: Settings) -> str:
+    """Where a command that needs a session of its own connects: DATABASE_DIRECT_URL, else DATABASE_URL."""
     if not settings.database_url:
         raise SettingsError("DATABASE_URL is not set (make run sets it to an embedded PostgreSQL)")
-    return settings.database_url
+    return settings.database_session_url
 
 
 def _dev(settings: Settings, args: argparse.Namespace) -> int:
@@ -26,10 +27,12 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from config.wiring.release import migrate
+    from config.wiring.release import migrate, pooler_defaults
 
     applied = migrate(settings)
     print(f"migrate: {applied} migration(s) applied" if applied else "migrate: schema is up to date")
+    if (defaults := pooler_defaults(settings)) is not None:
+        print(f"migrate: {defaults}")
     return 0
 
 
@@ -129,8 +132,8 @@ def _cost(settings: Settings, args: argparse.Namespace) -> int:
 
 _COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] = {
     "dev": ("run embedded servers (for unset URLs), release, demo data, then the Procfile's processes", _dev),
-    "migrate": ("apply the outstanding database migrations to DATABASE_URL", _migrate),
-    "demo-data": ("load the demo data into DATABASE_URL (a no-op when it is there)", _demo_data),
+    "migrate": ("apply the outstanding database migrations (DATABASE_DIRECT_URL, else DATABASE_URL)", _migrate),
+    "demo-data": ("load the demo data (DATABASE_DIRECT_URL, else DATABASE_URL; a no-op when it is there)", _demo_data),
     "daily-values": ("store every user's missing daily values up to today (after loading data)", _daily_values),
     "simulate": ("development only: move random prices every second and publish them as new versions", _simulate),
     "clock": ("send the market day's jobs at MARKET_CLOSE_UTC, and those of the days it missed", _clock),

@@ -20,6 +20,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     environment: Literal["development", "test", "production"] = "development"
     # Connections. Empty means: the dev runner and the test suite start embedded servers.
     database_url: str = ""
+    # Migrations, the demo data load and the release's role defaults need a session of their own: a direct URL
+    # when DATABASE_URL goes through a transaction-mode pooler. Empty: DATABASE_URL.
+    database_direct_url: str = ""
+    # "pgbouncer": DATABASE_URL is a transaction-mode pooler, so connections send no startup `options` and
+    # prepare no statements (the server connection under them changes from one transaction to the next).
+    database_pooler: Literal["", "pgbouncer"] = ""
     valkey_url: str = ""
     # Comma-separated startup nodes of a Valkey Cluster (redis://host:port each): it replaces VALKEY_URL for the
     # cache, the buses (sharded pub/sub), the rate limiter and the fleet registry, and needs BROKER_URL=amqp://.
@@ -249,6 +255,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def valkey_cluster_nodes(self) -> tuple[str, ...]:
         """VALKEY_CLUSTER_URLS, one URL per startup node; empty on a single Valkey."""
         return tuple(url.strip() for url in self.valkey_cluster_urls.split(",") if url.strip())
+
+    @property
+    def database_session_url(self) -> str:
+        """Where work that needs a session of its own connects: DATABASE_DIRECT_URL, else DATABASE_URL."""
+        return self.database_direct_url or self.database_url
 
     @property
     def broker_is_amqp(self) -> bool:

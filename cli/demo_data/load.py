@@ -121,6 +121,7 @@ def load_demo_data(database_url: str, *, seed: int = DEFAULT_SEED, base_currency
                 loaded=False, seed=seed, reason=reason, elapsed_s=round(time.perf_counter() - started, 3)
             )
         cursor.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute("SET LOCAL statement_timeout = 0")  # a one-off load, not bound by the role's default (a pooler)
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
         deferred = _defer_constraints(cursor, ("daily_prices", "quotes", "holdings"))
         instruments = _build_instruments(seed)

@@ -21,6 +21,10 @@ CLOCK_SIZE = "standard-1x"  # 512 MB: the clock sends a few messages a day (Eco 
 STOP_S = 30
 _SECRETS: dict[str, Json] = {
     "DATABASE_URL": {"description": "PostgreSQL URL (set by the heroku-postgresql add-on)"},
+    "DATABASE_DIRECT_URL": {
+        "description": "PostgreSQL itself, for the release and the demo load, when DATABASE_URL is a PgBouncer",
+        "required": True,
+    },
     "VALKEY_URL": {
         "description": "the heroku-redis add-on's REDIS_URL with ?ssl_cert_reqs=none (its certificate is self-signed)"
     },

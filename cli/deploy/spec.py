@@ -93,16 +93,21 @@ class DeploySpec:
         return self.settings.worker_target_backlog * self.settings.worker_processes
 
     def secret_variables(self) -> tuple[str, ...]:
-        """The secret variables every process reads: BROKER_URL too when the broker is RabbitMQ, and
-        VALKEY_CLUSTER_URLS instead of VALKEY_URL on a Valkey Cluster (its nodes' URLs may carry a password)."""
+        """The secret variables every process reads: BROKER_URL too when the broker is RabbitMQ,
+        VALKEY_CLUSTER_URLS instead of VALKEY_URL on a Valkey Cluster (its nodes' URLs may carry a password), and
+        DATABASE_DIRECT_URL behind a transaction pooler."""
         names: tuple[str, ...] = (*SECRET_VARIABLES, "BROKER_URL") if self.settings.broker_is_amqp else SECRET_VARIABLES
         if self.settings.valkey_cluster_nodes:
             names = tuple("VALKEY_CLUSTER_URLS" if name == "VALKEY_URL" else name for name in names)
+        if self.settings.database_pooler:  # DATABASE_URL is the pooler; the release and the demo load need a session
+            names = (*names, "DATABASE_DIRECT_URL")
         return names
 
     def environment(self, process: str) -> dict[str, str]:
         """The non-secret variables of a process type, with the values of these settings."""
         env = {"ENVIRONMENT": "production"}
+        if self.settings.database_pooler:
+            env["DATABASE_POOLER"] = self.settings.database_pooler
         for field in (*_PROCESS_FIELDS[process], *_SCALING_FIELDS):
             env[field.upper()] = env_value(getattr(self.settings, field))
         return env

@@ -95,6 +95,7 @@ def pool_config(settings: Settings, name: str) -> PoolConfig:
         write_deadline_s=settings.db_write_deadline_s,
         check_idle_after_s=settings.pool_pre_ping_idle_s,
         name=name,
+        pooled=settings.database_pooler == "pgbouncer",
     )
 
 

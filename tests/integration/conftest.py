@@ -1,4 +1,5 @@
-"""The suite's RabbitMQ and Valkey Cluster, each started once, on first use."""
+"""The suite's RabbitMQ (for the tests that run on both brokers), Valkey Cluster and PgBouncer, each started once,
+on first use."""
 
 import os
 from collections.abc import Iterator
@@ -6,6 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from cli.embedded import EmbeddedServers
+from cli.embedded.pgbouncer import PgBouncer
+from tests.pgbouncer import DEB_PACKAGE as PGB_PACKAGE
+from tests.pgbouncer import install_pgbouncer
 from tests.rabbitmq import DEB_PACKAGE, RabbitMQServer, install_rabbitmq
 from tests.valkey_cluster import ValkeyClusterServers
 
@@ -36,3 +40,21 @@ def valkey_cluster(servers: EmbeddedServers) -> Iterator[ValkeyClusterServers]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(servers: EmbeddedServers) -> Iterator[PgBouncer]:
+    """A PgBouncer of the session's own in transaction mode in front of its PostgreSQL, with few server
+    connections (so clients share them, as in production); skips (fails under CI) without Debian's package."""
+    problem = install_pgbouncer()
+    if problem is not None:
+        message = f"PgBouncer is not installed and {problem}; install Debian's package: apt-get install {PGB_PACKAGE}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    bouncer = PgBouncer(servers.database_url, servers.data_dir / "pgbouncer", pool_size=4)
+    try:
+        bouncer.start()
+        yield bouncer
+    finally:
+        bouncer.stop()

@@ -98,6 +98,7 @@ class PoolConfig:
         write_deadline_s: float,
         check_idle_after_s: float = 1.0,
         name: str = "folio",
+        pooled: bool = False,
     ) -> None:
         self.url = url
         self.min_size = min_size
@@ -111,6 +112,7 @@ class PoolConfig:
         self.write_deadline_s = write_deadline_s
         self.check_idle_after_s = check_idle_after_s
         self.name = name
+        self.pooled = pooled  # the URL is a transaction-mode pooler (PgBouncer): no session state of ours
 
 
 async def open_pool(config: PoolConfig, metrics: Metrics) -> Pool:
@@ -132,8 +134,8 @@ async def open_pool(config: PoolConfig, metrics: Metrics) -> Pool:
         kwargs={
             "autocommit": True,
             "connect_timeout": config.connect_timeout,
-            "options": f"-c statement_timeout={config.statement_timeout_ms}",
-            "application_name": config.name,
+            "application_name": config.name,  # PgBouncer tracks it, setting it on each server connection it lends
+            **session_kwargs(config),
             **extra,
         },
         reconnect_timeout=30,
@@ -144,6 +146,20 @@ async def open_pool(config: PoolConfig, metrics: Metrics) -> Pool:
     pool.write_deadline_s = config.write_deadline_s
     await pool.open(wait=False)
     return pool
+
+
+def session_kwargs(config: PoolConfig) -> dict[str, Any]:
+    """What a connection may set for its whole session: nothing, through a transaction-mode pooler.
+
+    There each transaction may run on another server connection, which other clients share. A prepared
+    statement is then missing (or already taken) on the next one, so none is prepared (`prepare_threshold`
+    None overrides every `prepare=True`); and PgBouncer refuses the `options` startup parameter, so the
+    statement timeout comes from the role's default in the database instead (`set_role_timeout`, run by the
+    release step over the direct URL).
+    """
+    if config.pooled:
+        return {"prepare_threshold": None}
+    return {"options": f"-c statement_timeout={config.statement_timeout_ms}"}
 
 
 @asynccontextmanager

@@ -259,8 +259,24 @@ async def contract_pool(contract_database: str, settings: Settings) -> AsyncIter
     await pool.close()
 
 
-@pytest.fixture(params=["memory", "postgres"])
+@pytest.fixture(scope="package")
+async def pooled_contract_pool(
+    contract_database: str, settings: Settings, request: pytest.FixtureRequest
+) -> AsyncIterator[Pool]:
+    """The same database through the suite's PgBouncer in transaction mode (DATABASE_POOLER=pgbouncer)."""
+    bouncer = request.getfixturevalue("pgbouncer")  # skips these cases, saying why, where PgBouncer cannot be had
+    changes = {"database_url": bouncer.url(contract_database.rsplit("/", 1)[1]), "database_pooler": "pgbouncer"}
+    config = pool_config(with_settings(settings, **changes), "folio-test-contracts-pgbouncer")
+    config.min_size, config.max_size = 2, 8
+    pool = await open_pool(config, NullMetrics())
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(params=["memory", "postgres", "pgbouncer"])
 def world(request: pytest.FixtureRequest, contract_pool: Pool) -> World:
     if request.param == "memory":
         return MemoryWorld()
+    if request.param == "pgbouncer":
+        return PostgresWorld(request.getfixturevalue("pooled_contract_pool"))
     return PostgresWorld(contract_pool)

@@ -441,3 +441,24 @@ def test_on_a_valkey_cluster_every_platform_passes_the_cluster_urls_as_a_secret_
     rendered = {**ecs.render(spec_of(cluster), ecs.EcsOptions()), **formation.render(spec_of(cluster))}
     rendered |= kubernetes.render(spec_of(cluster))
     assert all("cluster-pass-654" not in text for text in rendered.values())
+
+
+def test_behind_pgbouncer_every_platform_passes_the_direct_url_as_a_secret_and_names_the_pooler() -> None:
+    pooled = Settings(
+        database_url="postgresql://folio:bouncer-pass-987@pgbouncer:6432/folio",
+        database_direct_url="postgresql://folio:direct-pass-987@db:5432/folio",
+        database_pooler="pgbouncer",
+    )
+    files = ecs_files(pooled)
+    for process in ("web", "worker", "clock"):
+        (container,) = files[f"{process}-task-definition.json"]["containerDefinitions"]
+        assert "DATABASE_DIRECT_URL" in {s["name"] for s in container["secrets"]}
+        assert {"name": "DATABASE_POOLER", "value": "pgbouncer"} in container["environment"]
+    app = json.loads(formation.render(spec_of(pooled))["app.json"])
+    assert app["env"]["DATABASE_DIRECT_URL"]["required"] is True
+    assert app["env"]["DATABASE_POOLER"] == {"value": "pgbouncer"}
+    rendered = {**ecs.render(spec_of(pooled), ecs.EcsOptions()), **formation.render(spec_of(pooled))}
+    rendered |= kubernetes.render(spec_of(pooled))
+    assert all("pass-987" not in text for text in rendered.values())
+    (container,) = ecs_files(Settings())["web-task-definition.json"]["containerDefinitions"]
+    assert "DATABASE_DIRECT_URL" not in {s["name"] for s in container["secrets"]}  # straight to PostgreSQL
