@@ -5,46 +5,27 @@ says why and exits 0, having done nothing. It stops by itself; Ctrl-C or SIGTERM
 """
 
 import argparse
-import asyncio
 import signal
 import sys
 import time
 from pathlib import Path
 from types import FrameType
 
-from bench.fleet.capacity import capacity
-from bench.fleet.coherence import coherence
-from bench.fleet.faults import host_loss, rolling_restart
-from bench.fleet.figures import Figures
-from bench.fleet.fleet import ROOT, Fleet, open_fleet
+from bench.fleet.hosts import ROOT
 from bench.fleet.install import unavailable_reason
+from bench.fleet.rehearsal import Options, rehearse
 
 
-async def scenarios(fleet: Fleet, args: argparse.Namespace) -> list[Figures]:
-    done = [await coherence(fleet, trials=args.trials)]
-    done.append(await rolling_restart(fleet, connections=args.connections))
-    done.append(await host_loss(fleet, connections=args.connections))
-    if args.capacity_s > 0:
-        await asyncio.to_thread(fleet.apps["app2"].start)  # the lost host comes back for the measurement
-        done.append(await capacity(fleet, connections=args.connections * 2, seconds=args.capacity_s))
-    return done
-
-
-def run(args: argparse.Namespace) -> list[str]:
-    """Build the fleet, run the scenarios; the failed figures (empty: all held)."""
-    with open_fleet(args.data_dir, report_deadline_s=args.report_deadline_s) as fleet:
-        figures = asyncio.run(scenarios(fleet, args))
-    return [failure for f in figures for failure in f.failures]
-
-
-def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="make fleet", description=__doc__)
-    parser.add_argument("--data-dir", type=Path, default=ROOT / ".data" / "fleet")
-    parser.add_argument("--trials", type=int, default=100, help="trade-then-read trials across hosts")
-    parser.add_argument("--connections", type=int, default=16, help="load clients during the scenarios")
-    parser.add_argument("--capacity-s", type=float, default=15.0, help="seconds per capacity measurement (0: none)")
-    parser.add_argument("--report-deadline-s", type=float, default=20.0, help="REPORT_DEADLINE_S on every host")
-    return parser.parse_args(argv)
+def parse(argv: list[str]) -> Options:
+    defaults = Options(ROOT / ".data" / "fleet")
+    parser = argparse.ArgumentParser(prog="python -m bench.fleet", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=defaults.data_dir)
+    parser.add_argument("--trials", type=int, default=defaults.trials, help="trade-then-read trials across hosts")
+    parser.add_argument("--connections", type=int, default=defaults.connections, help="load clients")
+    parser.add_argument("--capacity-s", type=float, default=defaults.capacity_s, help="seconds per capacity figure")
+    parser.add_argument("--report-deadline-s", type=float, default=defaults.report_deadline_s)
+    args = parser.parse_args(argv)
+    return Options(args.data_dir, args.trials, args.connections, args.capacity_s, args.report_deadline_s)
 
 
 def _interrupted(signum: int, frame: FrameType | None) -> None:
@@ -52,13 +33,13 @@ def _interrupted(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: list[str]) -> int:
-    args = parse(argv)
+    options = parse(argv)
     if (reason := unavailable_reason()) is not None:
         print(f"fleet rehearsal skipped: {reason}")
         return 0
     signal.signal(signal.SIGTERM, _interrupted)
     started = time.monotonic()
-    failures = run(args)
+    failures = rehearse(options)
     print(f"\nfleet rehearsal finished in {time.monotonic() - started:.0f} s", flush=True)
     for failure in failures:
         print(f"FAILED {failure}")

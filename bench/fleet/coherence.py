@@ -89,10 +89,10 @@ async def request_reports(http: httpx.AsyncClient, base_url: str, fleet: Fleet, 
 
 
 async def wait_reports(
-    http: httpx.AsyncClient, base_url: str, fleet: Fleet, ids: dict[str, int], timeout: float
+    http: httpx.AsyncClient, base_url: str, fleet: Fleet, ids: dict[str, int], within_s: float
 ) -> dict[str, str]:
-    """Poll until every report has ended (or `timeout`); {id: status}."""
-    deadline, statuses = time.monotonic() + timeout, dict.fromkeys(ids, "queued")
+    """Poll until every report has ended (or `within_s` passed); {id: status}."""
+    deadline, statuses = time.monotonic() + within_s, dict.fromkeys(ids, "queued")
     while time.monotonic() < deadline:
         for report_id in [i for i, s in statuses.items() if s in ("queued", "running")]:
             r = await http.get(f"{base_url}/api/reports/{report_id}", headers=fleet.headers(ids[report_id]))
@@ -118,7 +118,7 @@ async def reports_on_free_workers(fleet: Fleet, figures: Figures) -> None:
     app1 = fleet.apps["app1"].url
     async with httpx.AsyncClient(timeout=10) as http:
         ids = await request_reports(http, app1, fleet, REPORT_USERS)
-        statuses = await wait_reports(http, app1, fleet, ids, timeout=120)
+        statuses = await wait_reports(http, app1, fleet, ids, within_s=120)
     done = sum(s == "succeeded" for s in statuses.values())
     figures.check("reports requested through app1 that succeeded", f"{done} of {len(ids)}", done == len(ids), "all")
     counts = computed_on(fleet, list(ids))

@@ -1,21 +1,24 @@
-"""The `db` host: PostgreSQL and Valkey from the pip packages `make run` uses, listening on the host's address.
+"""The `db` host: PostgreSQL and Valkey from the pip packages `make run` uses, listening on the host's address,
+and the mail server the reports go to (a process of its own, so the runner's load does not slow it).
 
 Run inside the `db` namespace by the rehearsal (`python -m bench.fleet.dbhost <data dir>`); it writes
-`ready` in its data folder once both answer, and stops both on SIGTERM. The servers are this process's
+`ready` in its data folder once all answer, and stops them on SIGTERM. The servers are this process's
 children (their own process groups, and they die with it), so stopping it by PID stops them.
 """
 
+import shutil
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
 
-from cli.embedded import EmbeddedPostgres, EmbeddedValkey
+from cli.embedded import EmbeddedPostgres, EmbeddedValkey, SmtpSink
 from cli.embedded.processes import spawn
 
 POSTGRES_PORT = 5432
 VALKEY_PORT = 6379
+SMTP_PORT = 2525
 
 
 class HostPostgres(EmbeddedPostgres):
@@ -52,18 +55,36 @@ class HostValkey(EmbeddedValkey):
             time.sleep(0.05)
 
 
+class HostSmtpSink(SmtpSink):
+    """The embedded mail sink (one .eml file per message), on every address of its host."""
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        from cli.embedded.smtp import _MailFolderHandler
+
+        self.mail_dir.mkdir(parents=True, exist_ok=True)
+        handler = _MailFolderHandler(self.mail_dir)
+        self._controller = Controller(handler, hostname="0.0.0.0", port=self.port, ready_timeout=10)
+        self._controller.start()
+
+
 def main(data_dir: Path) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     postgres = HostPostgres(data_dir / "postgres", fast=True, port=POSTGRES_PORT)
     valkey = HostValkey(data_dir / "valkey", port=VALKEY_PORT)
+    shutil.rmtree(data_dir / "mail", ignore_errors=True)  # this run's messages only
+    mail = HostSmtpSink(data_dir / "mail", port=SMTP_PORT)
     try:
         postgres.start()
         valkey.start()
+        mail.start()
         (data_dir / "ready").write_text("ready\n")
         stop.wait()
     finally:
+        mail.stop()
         valkey.stop()
         postgres.stop()
 

@@ -22,4 +22,6 @@ class Figures:
 
     @property
     def failures(self) -> list[str]:
-        return [f"{self.scenario}: {label} = {value}, expected {bound}" for label, value, bound, ok in self.rows if not ok]
+        return [
+            f"{self.scenario}: {label} = {value}, expected {bound}" for label, value, bound, ok in self.rows if not ok
+        ]

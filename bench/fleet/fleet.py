@@ -15,15 +15,17 @@ from pathlib import Path
 
 import psycopg
 
+from bench.fleet.dbhost import SMTP_PORT
 from bench.fleet.hosts import LB_PORT, ROOT, AppHost, HostProcess, start_db, start_haproxy
 from bench.fleet.net import Network, network
-from bench.fleet.sinks import HookReceiver, MailSink, sinks
+from bench.fleet.sinks import HookReceiver, MailFolder, hook_receiver
 from config.settings import Settings, load_settings
 from gateway.auth import mint_token
 
 JWT_SECRET = "folio-fleet-secret-" + "0123456789abcdef" * 2
 API_KEY_SECRET = "folio-fleet-api-keys-" + "fedcba9876543210" * 2
 APP_HOSTS = ("app1", "app2")
+TEMPLATE_DB, RUN_DB = "folio", "folio_fleet"  # migrated and seeded once; a fresh copy of it for each run
 
 
 def deadlines(report_deadline_s: float) -> dict[str, str]:
@@ -49,7 +51,7 @@ class Fleet:
     data_dir: Path
     database_url: str
     apps: dict[str, AppHost]
-    mail: MailSink
+    mail: MailFolder
     hooks: HookReceiver
     settings: Settings
     symbols: list[str] = field(default_factory=list)
@@ -70,10 +72,10 @@ class Fleet:
         return {"Authorization": f"Bearer {self.token(user_id)}"}
 
 
-def app_env(net: Network, mail: MailSink, report_deadline_s: float, rate_limit: int) -> dict[str, str]:
+def app_env(net: Network, mail: MailFolder, report_deadline_s: float, rate_limit: int) -> dict[str, str]:
     db = net.address("db")
     return {
-        "DATABASE_URL": f"postgresql://postgres@{db}:5432/folio",
+        "DATABASE_URL": f"postgresql://postgres@{db}:5432/{RUN_DB}",
         "VALKEY_URL": f"redis://{db}:6379/0",
         "SMTP_URL": mail.url,
         "ENVIRONMENT": "test",  # WEBHOOK_ALLOW_PRIVATE: the receiver is on a private address
@@ -89,13 +91,19 @@ def app_env(net: Network, mail: MailSink, report_deadline_s: float, rate_limit: 
 
 
 def _release(env: dict[str, str]) -> None:
-    """The Procfile's release step (migrations), then the demo data, from the runner (it reaches `db`)."""
+    """The release step (migrations) and the demo data on the template (from the runner: it reaches `db`), then
+    this run's database, a file copy of the template: every run starts from the same rows, in seconds."""
+    run_url = env["DATABASE_URL"]
+    template_env = {**os.environ, **env, "DATABASE_URL": run_url.replace(f"/{RUN_DB}", f"/{TEMPLATE_DB}")}
     for step in (["-m", "cli", "migrate"], ["-m", "cli", "demo-data"]):
         done = subprocess.run(
-            [sys.executable, *step], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, check=False
+            [sys.executable, *step], cwd=ROOT, env=template_env, capture_output=True, text=True, check=False
         )
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(step[1:])} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    with psycopg.connect(run_url.replace(f"/{RUN_DB}", "/postgres"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {RUN_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {RUN_DB} TEMPLATE {TEMPLATE_DB} STRATEGY FILE_COPY")
 
 
 @contextlib.contextmanager
@@ -107,15 +115,16 @@ def open_fleet(
     with contextlib.ExitStack() as stack:
         net = stack.enter_context(network(os.getpid()))
         say(f"network: bridge {net.bridge}, hosts {', '.join(f'{h}={net.address(h)}' for h in ('db', *hosts, 'lb'))}")
-        mail, hooks = stack.enter_context(sinks(net.address("root"), data_dir))
+        hooks = stack.enter_context(hook_receiver(net.address("root")))
         started: list[HostProcess] = []
         apps: dict[str, AppHost] = {}
         stack.callback(_stop_all, started, apps)
         started.append(start_db(net, data_dir / "db"))
-        say("db: PostgreSQL and Valkey ready")
+        say("db: PostgreSQL, Valkey and the mail server ready")
+        mail = MailFolder(net.address("db"), SMTP_PORT, data_dir / "db" / "mail")
         env = app_env(net, mail, report_deadline_s, rate_limit)
         _release(env)
-        say("release: migrations applied, demo data loaded")
+        say(f"release: migrations applied, demo data loaded, {RUN_DB} copied from it")
         for host in hosts:
             apps[host] = app = AppHost(net, host, env, data_dir / host)
             app.start()

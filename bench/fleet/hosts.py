@@ -4,6 +4,7 @@ Every process is started here through `ip netns exec <host>` (which execs, so th
 a process group of its own, dies with the runner (parent-death signal), and is stopped by its PID's group.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import psutil
 
 from bench.fleet.net import Network
 from cli.devrun import read_procfile
@@ -38,15 +40,20 @@ class HostProcess:
     def log(self) -> str:
         return log_tail(self.log_path, self._offset, lines=60)
 
+    def members(self) -> list[psutil.Process]:
+        """This process and all its descendants."""
+        with contextlib.suppress(psutil.Error):
+            leader = psutil.Process(self.proc.pid)
+            return [leader, *leader.children(recursive=True)]
+        return []
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def signal(self, sig: int) -> None:
         if self.alive():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
 
     def stop(self, timeout: float = 30.0) -> float:
         """SIGTERM, wait up to `timeout` (then SIGKILL); the seconds it took to exit."""
@@ -60,10 +67,8 @@ class HostProcess:
 
     def kill(self) -> None:
         self.signal(signal.SIGKILL)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def wait_until(check: Callable[[], bool], what: str, proc: HostProcess, timeout: float) -> None:
@@ -115,7 +120,7 @@ class AppHost:
 
     def start_web(self, timeout: float = 90.0) -> None:
         self.web = web = self._run("web")
-        wait_until(lambda: self.ready(), "readiness", web, timeout)
+        wait_until(self.ready, "readiness", web, timeout)
 
     def start_worker(self, timeout: float = 90.0) -> None:
         self.worker = worker = self._run("worker")
@@ -134,9 +139,19 @@ class AppHost:
     def processes(self) -> list[HostProcess]:
         return [p for p in (self.web, self.worker) if p is not None]
 
-    def kill(self) -> None:
+    def kill(self) -> tuple[float, float]:
+        """SIGKILL every process of the host at once; (when the signals went, when every one was gone), monotonic.
+
+        Gone means each process, Granian's and Dramatiq's children too: on a busy machine a killed process
+        takes a while to be torn down, and its sockets stay open until it is."""
+        members = [member for proc in self.processes() for member in proc.members()]
+        signalled = time.monotonic()
         for proc in self.processes():
-            proc.kill()
+            proc.signal(signal.SIGKILL)
+        psutil.wait_procs(members, timeout=10)
+        for proc in self.processes():
+            proc.kill()  # reaps the group leader
+        return signalled, time.monotonic()
 
     def stop(self) -> None:
         for proc in self.processes():
@@ -184,9 +199,7 @@ def start_haproxy(net: Network, app_hosts: list[str], data_dir: Path) -> HostPro
     servers = "\n".join(f"    server {h} {net.address(h)}:{WEB_PORT}" for h in app_hosts)
     config = data_dir / "haproxy.cfg"
     socket = data_dir / "haproxy.sock"
-    config.write_text(
-        HAPROXY_CONFIG.format(socket=socket, lb=net.address("lb"), lb_port=LB_PORT, servers=servers)
-    )
+    config.write_text(HAPROXY_CONFIG.format(socket=socket, lb=net.address("lb"), lb_port=LB_PORT, servers=servers))
     proc = HostProcess(net, "lb", "haproxy", [haproxy_path(), "-db", "-f", str(config)], {}, data_dir / "haproxy.log")
     wait_until(lambda: lb_ready(net), "HAProxy", proc, 30)
     return proc
@@ -201,4 +214,3 @@ def lb_ready(net: Network) -> bool:
 
 def haproxy_path() -> str:
     return shutil.which("haproxy") or "/usr/sbin/haproxy"
-

@@ -18,7 +18,15 @@ def install_haproxy() -> str | None:
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         return "HAProxy is not installed and this is not root with apt-get: apt-get install haproxy"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "-q", "-o", f"DPkg::Lock::Timeout={APT_TIMEOUT_S}", "install", "-y", "--no-install-recommends"]
+    install = [
+        "apt-get",
+        "-q",
+        "-o",
+        f"DPkg::Lock::Timeout={APT_TIMEOUT_S}",
+        "install",
+        "-y",
+        "--no-install-recommends",
+    ]
     own_policy = not POLICY_RC_D.exists()
     if own_policy:  # the package's postinst must not start the system's HAProxy (the Docker idiom)
         POLICY_RC_D.write_text("#!/bin/sh\nexit 101\n")

@@ -52,8 +52,8 @@ class LoadResult:
     def rps(self) -> float:
         return len(self.outcomes) / self.seconds if self.seconds else 0.0
 
-    def in_flight_at(self, instant: float) -> list[Outcome]:
-        return [o for o in self.outcomes if o.started <= instant <= o.ended]
+    def in_flight_during(self, start: float, end: float) -> list[Outcome]:
+        return [o for o in self.outcomes if o.started <= end and o.ended >= start]
 
     def summary(self) -> str:
         by_status: dict[int, int] = {}

@@ -1,4 +1,5 @@
-"""The world outside the fleet, run by the runner on the bridge's address: a mail server and a webhook receiver."""
+"""The world outside the fleet: the mail the `db` host's sink stored, and a webhook receiver run by the runner
+on the bridge's address."""
 
 import json
 import threading
@@ -8,35 +9,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from cli.embedded.processes import free_port
 
+class MailFolder:
+    """The `db` host's mail server, seen from the runner: its URL and the messages it has stored."""
 
-class MailSink:
-    """An SMTP server (aiosmtpd, in a thread) that counts messages by recipient."""
+    def __init__(self, host: str, port: int, mail_dir: Path) -> None:
+        self.url = f"smtp://{host}:{port}"
+        self.mail_dir = mail_dir
 
-    def __init__(self, host: str) -> None:
-        self.port = free_port(host)
-        self.url = f"smtp://{host}:{self.port}"
-        self.recipients: list[str] = []
-        self._lock = threading.Lock()
-        from aiosmtpd.controller import Controller
-
-        self._controller = Controller(self, hostname=host, port=self.port, ready_timeout=10)
-
-    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802 - aiosmtpd hook
-        with self._lock:
-            self.recipients.extend(envelope.rcpt_tos)
-        return "250 Message accepted for delivery"
-
-    def count(self) -> int:
-        with self._lock:
-            return len(self.recipients)
-
-    def start(self) -> None:
-        self._controller.start()
-
-    def stop(self) -> None:
-        self._controller.stop()
+    def recipients(self) -> list[str]:
+        """One entry per stored message: its `X-RcptTo` header (the sink writes it first)."""
+        found = []
+        for path in sorted(self.mail_dir.glob("*.eml")):
+            with path.open("rb") as f:
+                for line in f.read(4096).decode(errors="replace").splitlines():
+                    if line.startswith("X-RcptTo:"):
+                        found.append(line.removeprefix("X-RcptTo:").strip())
+                        break
+        return found
 
 
 class HookReceiver:
@@ -73,7 +63,7 @@ def _handler(receiver: HookReceiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self) -> None:  # noqa: N802 - the base class's name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             receiver.record(self.headers.get("webhook-id", ""), body)
             self.send_response(204)
@@ -87,12 +77,10 @@ def _handler(receiver: HookReceiver) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def sinks(host: str, _data_dir: Path) -> Iterator[tuple[MailSink, HookReceiver]]:
-    mail, hooks = MailSink(host), HookReceiver(host)
-    mail.start()
+def hook_receiver(host: str) -> Iterator[HookReceiver]:
+    hooks = HookReceiver(host)
     hooks.start()
     try:
-        yield mail, hooks
+        yield hooks
     finally:
         hooks.stop()
-        mail.stop()
