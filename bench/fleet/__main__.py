@@ -22,7 +22,7 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--data-dir", type=Path, default=defaults.data_dir)
     parser.add_argument("--trials", type=int, default=defaults.trials, help="trade-then-read trials across hosts")
     parser.add_argument("--connections", type=int, default=defaults.connections, help="load clients")
-    parser.add_argument("--capacity-s", type=float, default=defaults.capacity_s, help="seconds per capacity figure")
+    parser.add_argument("--capacity-s", type=int, default=defaults.capacity_s, help="seconds per capacity figure")
     parser.add_argument("--report-deadline-s", type=float, default=defaults.report_deadline_s)
     args = parser.parse_args(argv)
     return Options(args.data_dir, args.trials, args.connections, args.capacity_s, args.report_deadline_s)

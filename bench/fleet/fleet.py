@@ -126,8 +126,10 @@ def open_fleet(
         _release(env)
         say(f"release: migrations applied, demo data loaded, {RUN_DB} copied from it")
         for host in hosts:
-            apps[host] = app = AppHost(net, host, env, data_dir / host)
-            app.start()
+            apps[host] = AppHost(net, host, env, data_dir / host)
+            apps[host].launch()
+        for app in apps.values():
+            app.wait_started()
             say(f"{app.host}: web (2 Granian workers) and worker ready")
         started.append(start_haproxy(net, list(hosts), data_dir / "lb"))
         say("lb: HAProxy ready")

@@ -118,17 +118,20 @@ class AppHost:
         command = ["sh", "-c", f"exec {self.commands[kind]}"]
         return HostProcess(self.net, self.host, kind, command, env, self.log_dir / f"{kind}.log")
 
-    def start_web(self, timeout: float = 90.0) -> None:
-        self.web = web = self._run("web")
-        wait_until(self.ready, "readiness", web, timeout)
+    def launch(self) -> None:
+        """Start `web` and `worker` (without waiting: hosts boot side by side)."""
+        self.web, self.worker = self._run("web"), self._run("worker")
 
-    def start_worker(self, timeout: float = 90.0) -> None:
-        self.worker = worker = self._run("worker")
+    def wait_started(self, timeout: float = 120.0) -> None:
+        web, worker = self.web, self.worker
+        assert web is not None
+        assert worker is not None
+        wait_until(self.ready, "readiness", web, timeout)
         wait_until(lambda: "ready for action" in worker.log(), "worker readiness", worker, timeout)
 
     def start(self) -> None:
-        self.start_web()
-        self.start_worker()
+        self.launch()
+        self.wait_started()
 
     def ready(self) -> bool:
         try:
@@ -189,7 +192,10 @@ backend app
     balance roundrobin
     option httpchk GET /health/ready
     http-check expect status 200
-    default-server check inter 500ms fall 2 rise 2 maxconn 1000
+    # Out after 3 failed checks (a host that stops refuses at once, and its requests are redispatched
+    # meanwhile); a check may take 3 s, so that a host slowed by load is not taken out with the other one.
+    timeout check 3s
+    default-server check inter 1s fall 3 rise 2 maxconn 1000
 {servers}
 """
 

@@ -15,8 +15,8 @@ from bench.fleet.fleet import Fleet, open_fleet
 class Options:
     data_dir: Path
     trials: int = 100  # trade-then-read trials across hosts
-    connections: int = 16  # load clients during the scenarios (twice as many for the capacity figures)
-    capacity_s: float = 15.0  # seconds per capacity measurement; 0: none
+    connections: int = 16  # load clients during the scenarios (64 wrk connections for the capacity figures)
+    capacity_s: int = 15  # seconds per capacity measurement; 0: none
     report_deadline_s: float = 20.0  # REPORT_DEADLINE_S on every host
 
 
@@ -26,7 +26,7 @@ async def scenarios(fleet: Fleet, options: Options) -> list[Figures]:
     done.append(await host_loss(fleet, connections=options.connections))
     if options.capacity_s > 0:
         await asyncio.to_thread(fleet.apps["app2"].start)  # the lost host comes back for the measurement
-        done.append(await capacity(fleet, connections=options.connections * 2, seconds=options.capacity_s))
+        done.append(await capacity(fleet, connections=64, seconds=options.capacity_s))
     return done
 
 
