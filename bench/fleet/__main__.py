@@ -24,8 +24,11 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--connections", type=int, default=defaults.connections, help="load clients")
     parser.add_argument("--capacity-s", type=int, default=defaults.capacity_s, help="seconds per capacity figure")
     parser.add_argument("--report-deadline-s", type=float, default=defaults.report_deadline_s)
+    parser.add_argument("--pgbouncer", action="store_true", help="the processes reach PostgreSQL through PgBouncer")
     args = parser.parse_args(argv)
-    return Options(args.data_dir, args.trials, args.connections, args.capacity_s, args.report_deadline_s)
+    return Options(
+        args.data_dir, args.trials, args.connections, args.capacity_s, args.report_deadline_s, pgbouncer=args.pgbouncer
+    )
 
 
 def _interrupted(signum: int, frame: FrameType | None) -> None:

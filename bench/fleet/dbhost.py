@@ -8,17 +8,34 @@ children (their own process groups, and they die with it), so stopping it by PID
 
 import shutil
 import signal
+import socket
+import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
 from cli.embedded import EmbeddedPostgres, EmbeddedValkey, SmtpSink
-from cli.embedded.processes import spawn
+from cli.embedded.processes import spawn, stop_process
 
 POSTGRES_PORT = 5432
 VALKEY_PORT = 6379
 SMTP_PORT = 2525
+PGBOUNCER_PORT = 6432
+PGBOUNCER_CONFIG = """\
+[databases]
+* = host=127.0.0.1 port={postgres_port}
+
+[pgbouncer]
+listen_addr = 0.0.0.0
+listen_port = {port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {auth_file}
+pool_mode = transaction
+max_client_conn = 4000
+default_pool_size = 20
+"""
 
 
 class HostPostgres(EmbeddedPostgres):
@@ -69,7 +86,36 @@ class HostSmtpSink(SmtpSink):
         self._controller.start()
 
 
-def main(data_dir: Path) -> None:
+def start_pgbouncer(data_dir: Path) -> "subprocess.Popen[bytes]":
+    """Debian's PgBouncer in transaction mode in front of PostgreSQL (it refuses to run as root: the
+    embedded server's system user runs it)."""
+    from cli.embedded.processes import PG_SYSTEM_USER
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    auth_file, config = data_dir / "userlist.txt", data_dir / "pgbouncer.ini"
+    auth_file.write_text('"postgres" ""\n')
+    config.write_text(PGBOUNCER_CONFIG.format(postgres_port=POSTGRES_PORT, port=PGBOUNCER_PORT, auth_file=auth_file))
+    for path in (data_dir, auth_file, config):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    command = ["pgbouncer", "-u", PG_SYSTEM_USER, str(config)]
+    proc = spawn(command, data_dir / "pgbouncer.log", cwd=data_dir, death_signal=signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while not _accepts(PGBOUNCER_PORT):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"PgBouncer did not start; see {data_dir / 'pgbouncer.log'}")
+        time.sleep(0.05)
+    return proc
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def main(data_dir: Path, *, pgbouncer: bool) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -77,17 +123,21 @@ def main(data_dir: Path) -> None:
     valkey = HostValkey(data_dir / "valkey", port=VALKEY_PORT)
     shutil.rmtree(data_dir / "mail", ignore_errors=True)  # this run's messages only
     mail = HostSmtpSink(data_dir / "mail", port=SMTP_PORT)
+    bouncer = None
     try:
         postgres.start()
         valkey.start()
         mail.start()
+        bouncer = start_pgbouncer(data_dir / "pgbouncer") if pgbouncer else None
         (data_dir / "ready").write_text("ready\n")
         stop.wait()
     finally:
+        if bouncer is not None:
+            stop_process(bouncer, signal.SIGINT, 10)  # SIGINT: PgBouncer's safe shutdown
         mail.stop()
         valkey.stop()
         postgres.stop()
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), pgbouncer="--pgbouncer" in sys.argv[2:])

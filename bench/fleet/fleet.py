@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.fleet.dbhost import SMTP_PORT
+from bench.fleet.dbhost import PGBOUNCER_PORT, POSTGRES_PORT, SMTP_PORT
 from bench.fleet.hosts import LB_PORT, ROOT, AppHost, HostProcess, start_db, start_haproxy
 from bench.fleet.net import Network, network
 from bench.fleet.sinks import HookReceiver, MailFolder, hook_receiver
@@ -75,7 +75,7 @@ class Fleet:
 def app_env(net: Network, mail: MailFolder, report_deadline_s: float, rate_limit: int) -> dict[str, str]:
     db = net.address("db")
     return {
-        "DATABASE_URL": f"postgresql://postgres@{db}:5432/{RUN_DB}",
+        "DATABASE_URL": f"postgresql://postgres@{db}:{POSTGRES_PORT}/{RUN_DB}",
         "VALKEY_URL": f"redis://{db}:6379/0",
         "SMTP_URL": mail.url,
         "ENVIRONMENT": "test",  # WEBHOOK_ALLOW_PRIVATE: the receiver is on a private address
@@ -87,6 +87,17 @@ def app_env(net: Network, mail: MailFolder, report_deadline_s: float, rate_limit
         "RATE_LIMIT_PER_MINUTE": str(rate_limit),
         "RATE_LIMIT_OPERATOR_PER_MINUTE": "1000000",
         **deadlines(report_deadline_s),
+    }
+
+
+def through_pgbouncer(env: dict[str, str]) -> dict[str, str]:
+    """The processes' database through PgBouncer (transaction pooling); sessions (migrations, locks, LISTEN)
+    keep the server itself as DATABASE_DIRECT_URL."""
+    direct = env["DATABASE_URL"]
+    return {
+        **env,
+        "DATABASE_URL": direct.replace(f":{POSTGRES_PORT}/", f":{PGBOUNCER_PORT}/"),
+        "DATABASE_DIRECT_URL": direct,
     }
 
 
@@ -108,7 +119,12 @@ def _release(env: dict[str, str]) -> None:
 
 @contextlib.contextmanager
 def open_fleet(
-    data_dir: Path, *, hosts: tuple[str, ...] = APP_HOSTS, report_deadline_s: float = 20.0, rate_limit: int = 600
+    data_dir: Path,
+    *,
+    hosts: tuple[str, ...] = APP_HOSTS,
+    report_deadline_s: float = 20.0,
+    rate_limit: int = 600,
+    pgbouncer: bool = False,
 ) -> Iterator[Fleet]:
     say = _Say()
     data_dir = data_dir.resolve()
@@ -119,11 +135,14 @@ def open_fleet(
         started: list[HostProcess] = []
         apps: dict[str, AppHost] = {}
         stack.callback(_stop_all, started, apps)
-        started.append(start_db(net, data_dir / "db"))
+        started.append(start_db(net, data_dir / "db", pgbouncer=pgbouncer))
         say("db: PostgreSQL, Valkey and the mail server ready")
         mail = MailFolder(net.address("db"), SMTP_PORT, data_dir / "db" / "mail")
         env = app_env(net, mail, report_deadline_s, rate_limit)
-        _release(env)
+        _release(env)  # on the server itself
+        if pgbouncer:
+            env = through_pgbouncer(env)
+            say(f"db: the processes reach PostgreSQL through PgBouncer (transaction mode, port {PGBOUNCER_PORT})")
         say(f"release: migrations applied, demo data loaded, {RUN_DB} copied from it")
         for host in hosts:
             apps[host] = AppHost(net, host, env, data_dir / host)
@@ -134,7 +153,8 @@ def open_fleet(
         started.append(start_haproxy(net, list(hosts), data_dir / "lb"))
         say("lb: HAProxy ready")
         settings = load_settings({**env, "RATE_LIMIT_PER_MINUTE": str(rate_limit)})
-        fleet = Fleet(net, data_dir, env["DATABASE_URL"], apps, mail, hooks, settings, started=started)
+        direct = env.get("DATABASE_DIRECT_URL", env["DATABASE_URL"])  # the runner's checks read the server itself
+        fleet = Fleet(net, data_dir, direct, apps, mail, hooks, settings, started=started)
         fleet.symbols = usd_equities(fleet.database_url)
         yield fleet
 

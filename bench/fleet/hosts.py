@@ -81,10 +81,10 @@ def wait_until(check: Callable[[], bool], what: str, proc: HostProcess, timeout:
         time.sleep(0.1)
 
 
-def start_db(net: Network, data_dir: Path) -> HostProcess:
+def start_db(net: Network, data_dir: Path, *, pgbouncer: bool = False) -> HostProcess:
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "ready").unlink(missing_ok=True)
-    command = [sys.executable, "-m", "bench.fleet.dbhost", str(data_dir)]
+    command = [sys.executable, "-m", "bench.fleet.dbhost", str(data_dir), *(["--pgbouncer"] if pgbouncer else [])]
     proc = HostProcess(net, "db", "database and cache", command, {}, data_dir / "dbhost.log")
     wait_until((data_dir / "ready").exists, "PostgreSQL and Valkey", proc, 120)
     return proc

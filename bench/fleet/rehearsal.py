@@ -18,6 +18,9 @@ class Options:
     connections: int = 16  # load clients during the scenarios (64 wrk connections for the capacity figures)
     capacity_s: int = 15  # seconds per capacity measurement; 0: none
     report_deadline_s: float = 20.0  # REPORT_DEADLINE_S on every host
+    # PgBouncer (transaction mode) on the db host between the processes and PostgreSQL: needs the pooler-safe
+    # database sessions (DATABASE_DIRECT_URL for migrations, locks and LISTEN; no server-side prepared statements).
+    pgbouncer: bool = False
 
 
 async def scenarios(fleet: Fleet, options: Options) -> list[Figures]:
@@ -32,6 +35,8 @@ async def scenarios(fleet: Fleet, options: Options) -> list[Figures]:
 
 def rehearse(options: Options) -> list[str]:
     """Every figure that missed its bound (empty: all held); everything started is gone when this returns."""
-    with open_fleet(options.data_dir, report_deadline_s=options.report_deadline_s) as fleet:
+    with open_fleet(
+        options.data_dir, report_deadline_s=options.report_deadline_s, pgbouncer=options.pgbouncer
+    ) as fleet:
         figures = asyncio.run(scenarios(fleet, options))
     return [failure for f in figures for failure in f.failures]
