@@ -41,8 +41,13 @@ def main(argv: list[str]) -> int:
         print(f"fleet rehearsal skipped: {reason}")
         return 0
     signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGINT, _interrupted)  # also when started in the background, where SIGINT is ignored
     started = time.monotonic()
-    failures = rehearse(options)
+    try:
+        failures = rehearse(options)
+    except KeyboardInterrupt:
+        print("\nfleet rehearsal interrupted: every process it started is stopped, every namespace deleted")
+        return 130
     print(f"\nfleet rehearsal finished in {time.monotonic() - started:.0f} s", flush=True)
     for failure in failures:
         print(f"FAILED {failure}")
