@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run token test lint fmt bench clean requirements
+.PHONY: venv run token test lint fmt bench fleet clean requirements
 
 venv: $(STAMP)
 
@@ -55,3 +55,8 @@ requirements: venv
 
 clean:
 	rm -rf .data
+
+# A multi-host rehearsal on this machine (needs root): namespaces db, app1, app2 and lb (HAProxy), the mixed
+# load through HAProxy, coherence, a rolling restart, the loss of a host, and the capacity with 1 and 2 hosts.
+fleet: venv
+	$(BIN)/python -m bench.fleet $(FLEET_ARGS)
