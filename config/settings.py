@@ -170,6 +170,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # HTTP.
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     web_concurrency: Positive = 2
+    # On SIGTERM, `python -m cli.web` keeps serving this long with readiness answering 503 (so a load balancer
+    # takes the instance out) before the server stops; 0 = stop at once (a router that stops at SIGTERM).
+    web_drain_delay_s: Annotated[float, msgspec.Meta(ge=0, le=20)] = 0.0
+    web_drain_file: str = ""  # set by `python -m cli.web` for the server it runs: present = stopping
     slow_request_ms: Positive = 500
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     access_log: bool = True

@@ -1,4 +1,6 @@
-"""Health for the platform: liveness, readiness, and the seed's /health with its scaling signal."""
+"""Health for the platform: liveness, readiness, and /health with its scaling signal."""
+
+import os
 
 from litestar import Controller, Response, get
 from litestar.datastructures import State
@@ -17,7 +19,8 @@ READY = ResponseSpec(
 NOT_READY = ResponseSpec(
     data_container=NotReadyProblem,
     media_type=PROBLEM_JSON,
-    description="The database does not answer: take this instance out of the router; `down` names what is down",
+    description="The database does not answer, or the instance is stopping: take it out of the router; `down` names"
+    " what is down",
     generate_examples=False,
 )
 
@@ -43,7 +46,7 @@ class HealthController(Controller):
         "/ready",
         operation_id="readiness",
         summary="200 while the database answers (`degraded`, naming the cache or broker, when they do not);"
-        " 503 naming what is down when the database does not",
+        " 503 naming what is down when the database does not, or while the instance is stopping",
         responses={**FOREIGN_HOST, 200: READY, 503: NOT_READY},
     )
     async def ready(self, state: State) -> Response[ReadyView | NotReadyProblem]:
@@ -51,10 +54,15 @@ class HealthController(Controller):
         # so only a critical dependency takes an instance out of the router: a Valkey outage must not
         # make every instance unready at once.
         services = services_of(state)
+        retry = str(services.settings.retry_after_s)
+        drain_file = services.settings.web_drain_file
+        # Stopping: out of rotation before the listener closes (a stat of a local temporary file: microseconds).
+        if drain_file and os.path.exists(drain_file):  # noqa: ASYNC240
+            body = NotReadyProblem(detail="not ready: this instance is stopping", down=[], checks={})
+            return Response(body, status_code=503, media_type=PROBLEM_JSON, headers={"Retry-After": retry})
         checks = await services.health.checks()
         down = sorted(name for name, check in checks.items() if check.status == "down")
         if not services.health.critical.intersection(down):
             return Response(ReadyView(status="degraded" if down else "ready", down=down, checks=checks_view(checks)))
         body = NotReadyProblem(detail="not ready: " + ", ".join(down) + " down", down=down, checks=checks_view(checks))
-        retry = str(services.settings.retry_after_s)
         return Response(body, status_code=503, media_type=PROBLEM_JSON, headers={"Retry-After": retry})

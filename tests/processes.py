@@ -21,12 +21,15 @@ BIN = Path(sys.executable).parent
 class WebProcess:
     """One `granian` serving the app factory on a free port, as the Procfile's web line does."""
 
-    def __init__(self, env: Mapping[str, str], *, workers: int = 1, log_path: Path) -> None:
+    def __init__(
+        self, env: Mapping[str, str], *, workers: int = 1, log_path: Path, prefix: tuple[str, ...] = ()
+    ) -> None:
+        """`prefix` runs the server under another command, as the Procfile's `python -m cli.web` does."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         args = [
-            str(BIN / "granian"), "--interface", "asgi", "--factory", "--host", "127.0.0.1",
+            *prefix, str(BIN / "granian"), "--interface", "asgi", "--factory", "--host", "127.0.0.1",
             "--port", str(self.port), "--workers", str(workers), "--workers-kill-timeout", "5",
             "gateway.app:create_app",
         ]  # fmt: skip

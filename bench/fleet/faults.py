@@ -49,10 +49,13 @@ async def restart_host(fleet: Fleet, host: str, figures: Figures) -> dict[str, i
         reports = await request_reports(http, fleet.lb_url, fleet, range(45, 53))
     assert app.web is not None
     assert app.worker is not None
+    readiness = asyncio.create_task(readiness_until_closed(app.url))
     web_s, worker_s = await asyncio.gather(  # the platform stops the host's processes together
         asyncio.to_thread(app.web.stop, DRAIN_DEADLINE_S + 5), asyncio.to_thread(app.worker.stop, DRAIN_DEADLINE_S + 5)
     )
     body = await asyncio.wait_for(stream, 10)
+    stopping_503 = await asyncio.wait_for(readiness, 10)
+    figures.check(f"{host} readiness 503 before its listener closed", stopping_503, stopping_503, "True")
     figures.check(
         f"{host} web exit after SIGTERM", f"{web_s:.1f} s", web_s <= DRAIN_DEADLINE_S, f"<= {DRAIN_DEADLINE_S:.0f} s"
     )
@@ -67,6 +70,19 @@ async def restart_host(fleet: Fleet, host: str, figures: Figures) -> dict[str, i
     up = await asyncio.to_thread(wait_status, fleet.lb_socket, host, "UP")
     figures.check(f"{host} back in HAProxy after restart", up, up, "True")
     return reports
+
+
+async def readiness_until_closed(url: str) -> bool:
+    """Poll the host's readiness until its listener closes: whether it answered the stopping 503 first."""
+    seen = False
+    async with httpx.AsyncClient(timeout=2) as http:
+        while True:
+            try:
+                r = await http.get(f"{url}/health/ready")
+            except httpx.TransportError:
+                return seen
+            seen = seen or (r.status_code == 503 and "stopping" in r.text)
+            await asyncio.sleep(0.2)
 
 
 async def rolling_restart(fleet: Fleet, connections: int) -> Figures:

@@ -42,6 +42,9 @@ def deadlines(report_deadline_s: float) -> dict[str, str]:
         "WEBHOOK_RETRY_SCHEDULE_S": "0,1,2,4,8,16",
         "WEBHOOK_RETRY_JITTER": "0",
         "WEBHOOK_RELAY_INTERVAL_S": "0.2",
+        # A stopping web answers 503 on readiness this long before its listener closes: HAProxy's checks (every
+        # 1 s, out after 3 failures) take it out meanwhile.
+        "WEB_DRAIN_DELAY_S": "4",
     }
 
 
