@@ -20,10 +20,13 @@ FIRST_LOAD_MAX = 150 * 1024
 
 
 @pytest.fixture
-async def browser(app: Litestar) -> AsyncTestClient[Litestar]:
-    """A client without the suite's bearer header: the console authenticates by its cookie."""
-    async with AsyncTestClient(app=app) as c:
-        yield c
+def browser(app: Litestar, client: AsyncTestClient[Litestar]) -> AsyncTestClient[Litestar]:
+    """A client without the suite's bearer header (the console authenticates by its cookie), on the session's
+    running app: entering a test client of its own would run the app's lifespan again, and that client's exit
+    would shut down the services every later test uses."""
+    c = AsyncTestClient(app=app)
+    c.blocking_portal = client.blocking_portal
+    return c
 
 
 def operator_token(settings: Settings, name: str, role: str | None = None) -> str:
@@ -93,13 +96,13 @@ async def test_an_operator_token_signs_in_with_a_strict_http_only_cookie(browser
 
 
 @pytest.mark.parametrize(
-    ("token", "detail"),
+    ("given", "detail"),
     [("not-a-token", "the token is invalid"), ("user", "this is not an operator token")],
 )
-async def test_a_bad_token_is_refused_with_a_clear_message(browser, settings, token, detail):
-    if token == "user":
-        token = mint_token(settings, subject=str(USER), scope="user")
-    r = await browser.post("/console/session", json={"token": token})
+async def test_a_bad_token_is_refused_with_a_clear_message(browser, settings, given, detail):
+    if given == "user":
+        given = mint_token(settings, subject=str(USER), scope="user")
+    r = await browser.post("/console/session", json={"token": given})
     assert r.status_code == 401
     assert r.headers["content-type"].startswith("application/problem+json")
     assert detail in r.json()["detail"]
