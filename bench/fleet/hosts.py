@@ -66,7 +66,11 @@ class HostProcess:
         return time.monotonic() - started
 
     def kill(self) -> None:
+        members = self.members()
         self.signal(signal.SIGKILL)
+        for member in members:  # a descendant may run in a session of its own
+            with contextlib.suppress(psutil.Error):
+                member.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(10)
 
@@ -151,6 +155,9 @@ class AppHost:
         signalled = time.monotonic()
         for proc in self.processes():
             proc.signal(signal.SIGKILL)
+        for member in members:  # also those in a session of their own (the web line's server under `cli.web`)
+            with contextlib.suppress(psutil.Error):
+                member.kill()
         psutil.wait_procs(members, timeout=10)
         for proc in self.processes():
             proc.kill()  # reaps the group leader
