@@ -94,13 +94,14 @@ def app_env(net: Network, mail: MailFolder, report_deadline_s: float, rate_limit
 
 
 def through_pgbouncer(env: dict[str, str]) -> dict[str, str]:
-    """The processes' database through PgBouncer (transaction pooling); sessions (migrations, locks, LISTEN)
-    keep the server itself as DATABASE_DIRECT_URL."""
+    """The processes' database through PgBouncer (transaction pooling); what needs a session (the migrations, the
+    demo load) keeps the server itself as DATABASE_DIRECT_URL."""
     direct = env["DATABASE_URL"]
     return {
         **env,
         "DATABASE_URL": direct.replace(f":{POSTGRES_PORT}/", f":{PGBOUNCER_PORT}/"),
         "DATABASE_DIRECT_URL": direct,
+        "DATABASE_POOLER": "pgbouncer",  # no prepared statements, no startup options
     }
 
 
