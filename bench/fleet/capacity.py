@@ -47,6 +47,8 @@ class ConnectionPeak:
 
     def _run(self) -> None:
         names = {self.fleet.net.address(host): host for host in self.fleet.apps}
+        # With --pgbouncer the server's clients are PgBouncer's connections, from the db host itself.
+        names |= {self.fleet.net.address("db"): "PgBouncer", "127.0.0.1": "PgBouncer"}
         with psycopg.connect(self.fleet.database_url, autocommit=True) as conn:
             while not self._stop.wait(0.5):
                 for address, count in conn.execute(self.QUERY).fetchall():
@@ -88,6 +90,7 @@ async def capacity(fleet: Fleet, connections: int, seconds: int) -> Figures:
     peak = connections_at_postgres.peak
     shown = ", ".join(f"{host}: {n}" for host, n in sorted(peak.items()))
     figures.note(
-        "PostgreSQL connections at peak, per host (2 web processes + 1 worker)", f"{shown}; total {sum(peak.values())}"
+        "PostgreSQL connections at peak, per host (2 web processes + 1 worker) or from PgBouncer",
+        f"{shown}; total {sum(peak.values())}",
     )
     return figures
