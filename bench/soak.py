@@ -1,0 +1,290 @@
+"""`python -m bench.soak` (`make soak`): Folio at half its measured capacity for ten minutes, checked for drift.
+
+Starts embedded PostgreSQL/Valkey/SMTP for unset URLs under `.data/soak/` with the bench's demo data (a fresh
+copy), the Procfile's web line (one Granian worker, core 0) and a worker as the Procfile runs it. It measures
+the mix's closed-loop throughput for 10 s, then offers a fraction of it (paced wrk on core 1, one run per
+minute, so each minute has its throughput, p99 and errors) while 500 portfolio streams stay open and quotes
+tick, a few users request reports at a steady small rate, and their webhook endpoints (a local receiver)
+get their trades and reports. Every 10 s it samples each Folio process's RSS and open descriptors.
+After the warm-up minute it checks the criteria (bench/soak_criteria.py), prints PASS/FAIL per criterion,
+writes `bench/results/soak.json` and the chart `docs/soak.png`, and exits non-zero on a FAIL.
+Everything it starts is stopped by its PID, also on a failure or Ctrl-C.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import asdict
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from bench import report
+from bench.__main__ import API_KEY_SECRET, BENCH_RATE_LIMITS, JWT_SECRET, PRODUCTION, SEED, USERS, ZIPF_S, mint_tokens
+from bench.data import BenchData, prepare
+from bench.scenarios import LUA_DIR
+from bench.servers import APP_TARGET, ROOT, WebServer, die_with_parent, pinned, pinning_cpus, web_command
+from bench.soak_chart import write_chart
+from bench.soak_criteria import Failures, Minute, judge
+from bench.soak_watch import ReportRequester, Sampler, deliveries, register_endpoints, reports_not_succeeded
+from bench.streams import stream_env
+from bench.webhooks import Receiver
+from bench.wrk import WrkMissingError, WrkRun, ensure_wrk, run_wrk, wrk_version
+from cli.embedded import EmbeddedServerError
+from config.settings import load_settings
+from tests.processes import worker_process
+
+PROCFILE = ROOT / "Procfile"
+DEFAULT_OUTPUT = ROOT / "bench" / "results" / "soak.json"
+DEFAULT_CHART = ROOT / "docs" / "soak.png"
+CONNECTIONS = 64  # as `make bench`: the capacity and the paced load use the same connections
+CAPACITY_S = 10
+SAMPLE_S = 10.0
+REPORT_USERS = range(1, 6)  # they take turns asking for a report
+REPORT_INTERVAL_S = 5.0  # 12 reports a minute: a steady trickle a worker of 4 threads keeps up with
+WEBHOOK_USERS = range(1, 51)  # their trades (from the mix) and reports (REPORT_USERS) make deliveries
+DRAIN_S = 180.0  # after the load: how long the last reports and deliveries may take to finish
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--minutes", type=int, default=10, help="minutes of load, the first one warm-up (default %(default)s)"
+    )
+    parser.add_argument(
+        "--fraction", type=float, default=0.5, help="of the measured capacity offered (default %(default)s)"
+    )
+    parser.add_argument(
+        "--streams", type=int, default=500, help="live portfolio streams held open (default %(default)s)"
+    )
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results (default %(default)s)")
+    parser.add_argument("--chart", type=Path, default=DEFAULT_CHART, help="PNG chart (default %(default)s)")
+    return parser  # fmt: skip
+
+
+def web_env(data: BenchData, streams: int) -> dict[str, str]:
+    """The bench's production configuration (a variable set in the environment wins), room for the streams."""
+    env = {
+        **data.env,
+        **{name: os.environ.get(name, value) for name, value in {**PRODUCTION, **BENCH_RATE_LIMITS}.items()},
+    }
+    return stream_env({**env, "JWT_SECRET": JWT_SECRET, "API_KEY_SECRET": API_KEY_SECRET}, streams)  # fmt: skip
+
+
+def worker_env(web: dict[str, str]) -> dict[str, str]:
+    # The receiver is plain HTTP on loopback, which production refuses to deliver to; the rest is the web's.
+    return {**web, "ENVIRONMENT": "test", "WEBHOOK_ALLOW_PRIVATE": "true"}
+
+
+class Load:
+    """wrk against the server, pinned to the load core, with the bench's Lua settings."""
+
+    def __init__(self, wrk: str, url: str, lua_env: dict[str, str], log: Path, cpu: int | None) -> None:
+        self.wrk, self.url, self.lua_env, self.log, self.cpu = wrk, url, lua_env, log, cpu
+
+    def run(self, script: str, seconds: int, **extra: str) -> WrkRun:
+        return run_wrk(self.wrk, LUA_DIR / script, self.url, seconds=seconds, connections=CONNECTIONS,
+                       env={**self.lua_env, **extra}, log_path=self.log, cpu=self.cpu)  # fmt: skip
+
+
+def start_streams(stack: ExitStack, web: WebServer, tokens: Path, args: argparse.Namespace, data_dir: Path,
+                  cpu: int | None) -> subprocess.Popen[bytes]:  # fmt: skip
+    """bench/stream_load.py as its own process on the load core, for the whole run."""
+    command = [sys.executable, "-m", "bench.stream_load", "--url", web.url, "--tokens", str(tokens),
+               "--server-pid", str(web.proc.pid), "--streams", str(args.streams),
+               "--seconds", str(args.minutes * 60), "--warmup", "2"]  # fmt: skip
+    with (data_dir / "stream-load.log").open("wb") as err:
+        proc = subprocess.Popen(pinned(command, cpu), cwd=ROOT, stdout=subprocess.PIPE, stderr=err,
+                                process_group=0, preexec_fn=die_with_parent)  # fmt: skip # noqa: PLW1509
+    stack.callback(_stop, proc)
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def stream_figures(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """The stream generator's JSON line once its run ends ({} if it failed)."""
+    try:
+        out, _ = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        return {}
+    lines = out.decode().strip().splitlines()
+    return json.loads(lines[-1]) if proc.returncode == 0 and lines else {}
+
+
+def run_minutes(load: Load, minutes: int, offered: float, t0: float) -> tuple[list[Minute], list[dict[str, Any]]]:
+    """One paced wrk run a minute; the warm-up minute also calibrates the pace (see `calibrated`)."""
+    series, summaries = [], []
+    interval_ms = CONNECTIONS * 1000 / offered
+    for i in range(minutes):
+        start = time.monotonic() - t0
+        result = load.run("mix_paced.lua", 60, BENCH_MIX_INTERVAL_MS=f"{interval_ms:.1f}").summary()
+        series.append(Minute(round(start, 1), result["rps"], result["p99_ms"], result["errors"]))
+        summaries.append({"minute": i + 1, "start_s": round(start, 1), "interval_ms": round(interval_ms, 1), **result})
+        warm = " (warm-up)" if i == 0 else ""
+        print(f"    minute {i + 1}{warm}: {result['rps']:,.0f} req/s  p50 {result['p50_ms']:.2f} ms"
+              f"  p99 {result['p99_ms']:.2f} ms  errors {result['errors']}", flush=True)  # fmt: skip
+        if i == 0:
+            interval_ms = calibrated(interval_ms, result["all_rps"], offered)
+            print(f"    pace: {interval_ms:.1f} ms between a connection's requests from now on", flush=True)
+    return series, summaries
+
+
+def calibrated(interval_ms: float, achieved: float, offered: float) -> float:
+    """The pause that offers `offered` req/s, given that `interval_ms` achieved `achieved`.
+
+    Each connection waits for its answer before its pause, so its cycle is the pause plus the answer's time:
+    the warm-up minute measures that time under this very load, and the measured minutes pause that much less."""
+    if achieved <= 0:
+        return interval_ms
+    answer_ms = CONNECTIONS * 1000 / achieved - interval_ms
+    return max(1.0, CONNECTIONS * 1000 / offered - answer_ms)
+
+
+def soak(args: argparse.Namespace, wrk: str, data: BenchData, data_dir: Path, stack: ExitStack) -> dict[str, Any]:
+    env, cpus = web_env(data, args.streams), pinning_cpus()
+    web = WebServer("soak", web_command(PROCFILE, APP_TARGET), env, data_dir / "web.log", cpus[0])
+    stack.callback(web.stop)
+    print(f"--> web server on {web.url} (log {web.log_path.relative_to(ROOT)})", flush=True)
+    web.wait_ready("/health/ready")
+    tokens = mint_tokens(web.url, range(1, USERS + 1), data_dir / "tokens", env)
+    if tokens is None:
+        raise RuntimeError("no tokens for the load")
+    by_user = dict(line.split(maxsplit=1) for line in tokens.read_text().splitlines())
+    receiver = Receiver()
+    register_endpoints(env["DATABASE_URL"], WEBHOOK_USERS, f"http://127.0.0.1:{receiver.port}/hook")
+    worker = stack.enter_context(worker_process(worker_env(env), data_dir / "worker.log", processes=1, threads=4))
+    symbols = data_dir / "symbols.txt"
+    symbols.write_text("\n".join(data.symbols) + "\n")
+    lua_env = {"BENCH_USERS": str(USERS), "BENCH_ZIPF_S": str(ZIPF_S), "BENCH_SEED": str(SEED),
+               "BENCH_SYMBOLS": str(symbols), "BENCH_TOKENS": str(tokens)}  # fmt: skip
+    load = Load(wrk, web.url, lua_env, data_dir / "wrk.log", cpus[1])
+    print(f"--> capacity: the mix, closed loop, {CONNECTIONS} connections, {CAPACITY_S} s", flush=True)
+    load.run("mix.lua", 3)  # warms the pools and caches, so the capacity is a steady state's
+    capacity = load.run("mix.lua", CAPACITY_S).summary()
+    offered = capacity["rps"] * args.fraction
+    print(f"    {capacity['rps']:,.0f} req/s, p99 {capacity['p99_ms']:.2f} ms; offering {offered:,.0f} req/s"
+          f" ({args.fraction:.0%}) with {args.streams} streams, reports and webhooks", flush=True)  # fmt: skip
+    t0 = time.monotonic()
+    streams = start_streams(stack, web, tokens, args, data_dir, cpus[1])
+    sampler = Sampler({"web master": (web.proc.pid, "web worker"), "worker": (worker.proc.pid, "worker process")},
+                      t0, SAMPLE_S)  # fmt: skip
+    requester = ReportRequester(web.url, {u: by_user[str(u)] for u in REPORT_USERS}, REPORT_INTERVAL_S)
+    sampler.sample()
+    sampler.start()
+    requester.start()
+    series, summaries = run_minutes(load, args.minutes, offered, t0)
+    requester.stop()
+    sampler.stop()
+    return {
+        "capacity": capacity, "offered_rps": round(offered, 1),
+        "series": series, "minutes": summaries, "samples": sampler.samples,
+        "restarted": sorted(label for label, pids in sampler.pids.items() if len(pids) > 1),
+        **drain(env["DATABASE_URL"], requester, stream_figures(streams), len(set(receiver.ids)), args.streams),
+    }  # fmt: skip
+
+
+def drain(database_url: str, requester: ReportRequester, streams: dict[str, Any], received: int,
+          wanted_streams: int) -> dict[str, Any]:  # fmt: skip
+    """After the load: the streams' figures, the reports and deliveries once finished, as Failures."""
+    print(f"--> waiting for {len(requester.task_ids)} reports and their webhook deliveries", flush=True)
+    not_ok, report_statuses = reports_not_succeeded(database_url, requester.task_ids, DRAIN_S)
+    hooks = deliveries(database_url, WEBHOOK_USERS, DRAIN_S)
+    finished = report_statuses.get("succeeded", 0) + report_statuses.get("failed", 0)
+    notes = [f"report requests refused: {requester.refused}"] if requester.refused else []
+    # Every finished report of these users is an event their endpoint subscribed to: a missing one was lost.
+    lost = max(0, finished - hooks.get("report_events", 0))
+    failures = Failures(
+        streams_not_open=wanted_streams - int(streams.get("open", 0)),
+        streams_dropped=int(streams.get("open", 0)) - int(streams.get("still_open", 0)),
+        reports_not_succeeded=not_ok + len(requester.refused),
+        webhooks_not_delivered=hooks.get("pending", 0) + hooks.get("dead", 0) + hooks.get("outbox", 0) + lost,
+        notes=notes if streams else [*notes, "the stream generator gave no figures"],
+    )
+    reports = {"requested": len(requester.task_ids), **report_statuses}
+    webhooks = {**hooks, "received_distinct": received}
+    return {"streams": streams, "failures": failures, "reports": reports, "webhooks": webhooks}
+
+
+def document(args: argparse.Namespace, wrk: str, run: dict[str, Any], argv: list[str]) -> dict[str, Any]:
+    warmup_s = run["series"][1].start_s if len(run["series"]) > 1 else float("inf")
+    verdicts = judge(run["series"], run["samples"], run["failures"], warmup_s)
+    return {
+        "date": report.now_iso(), "command": " ".join(["python -m bench.soak", *argv]),
+        "machine": report.machine_info(wrk_version(wrk)),
+        "settings": {"minutes": args.minutes, "fraction": args.fraction, "streams": args.streams,
+                     "connections": CONNECTIONS, "report_every_s": REPORT_INTERVAL_S, "sample_every_s": SAMPLE_S,
+                     "report_users": len(REPORT_USERS), "webhook_users": len(WEBHOOK_USERS)},
+        "capacity": run["capacity"], "offered_rps": run["offered_rps"],
+        "warmup_s": warmup_s if warmup_s != float("inf") else None, "minutes": run["minutes"],
+        "samples": [{"at_s": s.at_s, "processes": {k: {"rss_mb": round(r / 2**20, 1), "fds": f}
+                     for k, (r, f) in s.processes.items()}} for s in run["samples"]],
+        "streams": run["streams"], "reports": run["reports"], "webhooks": run["webhooks"],
+        "restarted_processes": run["restarted"], "failures": asdict(run["failures"]),
+        "verdicts": [asdict(v) for v in verdicts], "passed": all(v.passed for v in verdicts) and not run["restarted"],
+    }  # fmt: skip
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    if args.minutes < 2 or not 0 < args.fraction <= 1:
+        print("error: --minutes must be at least 2 (one warm-up) and --fraction in (0, 1]", file=sys.stderr)
+        return 2
+    try:
+        wrk = ensure_wrk()
+    except WrkMissingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    data_dir = (ROOT / load_settings().data_dir / "soak").resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "wrk.log").write_text("")
+    try:
+        with ExitStack() as stack:
+            data = prepare(data_dir, PROCFILE)
+            stack.callback(data.close)
+            run = soak(args, wrk, data, data_dir, stack)
+            print("Stopping the processes and embedded servers ...", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (EmbeddedServerError, RuntimeError, subprocess.CalledProcessError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return finish(args, wrk, run, argv)
+
+
+def finish(args: argparse.Namespace, wrk: str, run: dict[str, Any], argv: list[str]) -> int:
+    result = document(args, wrk, run, argv)
+    report.write_json(result, args.output)
+    write_chart(result, args.chart)
+    print()
+    for verdict in result["verdicts"]:
+        print(f"{'PASS' if verdict['passed'] else 'FAIL'}  {verdict['name']}: {verdict['detail']}")
+    if result["restarted_processes"]:
+        print(f"FAIL  processes restarted during the run: {', '.join(result['restarted_processes'])}")
+    print(f"\nresults in {args.output}, chart in {args.chart}")
+    return 0 if result["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
