@@ -12,7 +12,6 @@ Everything it starts is stopped by its PID, also on a failure or Ctrl-C.
 """
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -30,8 +29,8 @@ from bench.data import BenchData, prepare
 from bench.scenarios import LUA_DIR
 from bench.servers import APP_TARGET, ROOT, WebServer, die_with_parent, pinned, pinning_cpus, web_command
 from bench.soak_chart import write_chart
-from bench.soak_criteria import Failures, Minute, judge
-from bench.soak_watch import ReportRequester, Sampler, deliveries, register_endpoints, reports_not_succeeded
+from bench.soak_criteria import Minute, judge
+from bench.soak_watch import WEBHOOK_USERS, ReportRequester, Sampler, drain, register_endpoints, stream_figures
 from bench.streams import stream_env
 from bench.webhooks import Receiver
 from bench.wrk import WrkMissingError, WrkRun, ensure_wrk, run_wrk, wrk_version
@@ -47,7 +46,7 @@ CAPACITY_S = 10
 SAMPLE_S = 10.0
 REPORT_USERS = range(1, 6)  # they take turns asking for a report
 REPORT_INTERVAL_S = 5.0  # 12 reports a minute: a steady trickle a worker of 4 threads keeps up with
-WEBHOOK_USERS = range(1, 51)  # their trades (from the mix) and reports (REPORT_USERS) make deliveries
+STEADY_AFTER_S = 3.0
 DRAIN_S = 180.0  # after the load: how long the last reports and deliveries may take to finish
 
 
@@ -86,10 +85,20 @@ class Load:
 
     def __init__(self, wrk: str, url: str, lua_env: dict[str, str], log: Path, cpu: int | None) -> None:
         self.wrk, self.url, self.lua_env, self.log, self.cpu = wrk, url, lua_env, log, cpu
+        self.since: float | None = None  # when the running wrk started
 
     def run(self, script: str, seconds: int, **extra: str) -> WrkRun:
-        return run_wrk(self.wrk, LUA_DIR / script, self.url, seconds=seconds, connections=CONNECTIONS,
-                       env={**self.lua_env, **extra}, log_path=self.log, cpu=self.cpu)  # fmt: skip
+        self.since = time.monotonic()
+        try:
+            return run_wrk(self.wrk, LUA_DIR / script, self.url, seconds=seconds, connections=CONNECTIONS,
+                           env={**self.lua_env, **extra}, log_path=self.log, cpu=self.cpu)  # fmt: skip
+        finally:
+            self.since = None
+
+    def steady(self) -> bool:
+        """A wrk runs and has had time to open its connections."""
+        since = self.since
+        return since is not None and time.monotonic() - since > STEADY_AFTER_S
 
 
 def start_streams(stack: ExitStack, web: WebServer, tokens: Path, args: argparse.Namespace, data_dir: Path,
@@ -115,16 +124,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
-def stream_figures(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
-    """The stream generator's JSON line once its run ends ({} if it failed)."""
-    try:
-        out, _ = proc.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        return {}
-    lines = out.decode().strip().splitlines()
-    return json.loads(lines[-1]) if proc.returncode == 0 and lines else {}
-
-
 def run_minutes(load: Load, minutes: int, offered: float, t0: float) -> tuple[list[Minute], list[dict[str, Any]]]:
     """One paced wrk run a minute; the warm-up minute also calibrates the pace (see `calibrated`)."""
     series, summaries = [], []
@@ -134,9 +133,10 @@ def run_minutes(load: Load, minutes: int, offered: float, t0: float) -> tuple[li
         result = load.run("mix_paced.lua", 60, BENCH_MIX_INTERVAL_MS=f"{interval_ms:.1f}").summary()
         series.append(Minute(round(start, 1), result["rps"], result["p99_ms"], result["errors"]))
         summaries.append({"minute": i + 1, "start_s": round(start, 1), "interval_ms": round(interval_ms, 1), **result})
-        warm = " (warm-up)" if i == 0 else ""
-        print(f"    minute {i + 1}{warm}: {result['rps']:,.0f} req/s  p50 {result['p50_ms']:.2f} ms"
-              f"  p99 {result['p99_ms']:.2f} ms  errors {result['errors']}", flush=True)  # fmt: skip
+        kinds = ", ".join(f"{kind} {n}" for kind, n in result["error_kinds"].items() if n)  # status: HTTP >= 400
+        print(f"    minute {i + 1}{' (warm-up)' if i == 0 else ''}: {result['rps']:,.0f} req/s"
+              f"  p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  errors {result['errors']}"
+              f"{f' ({kinds})' if kinds else ''}", flush=True)  # fmt: skip
         if i == 0:
             interval_ms = calibrated(interval_ms, result["all_rps"], offered)
             print(f"    pace: {interval_ms:.1f} ms between a connection's requests from now on", flush=True)
@@ -152,6 +152,17 @@ def calibrated(interval_ms: float, achieved: float, offered: float) -> float:
         return interval_ms
     answer_ms = CONNECTIONS * 1000 / achieved - interval_ms
     return max(1.0, CONNECTIONS * 1000 / offered - answer_ms)
+
+
+def measure_capacity(load: Load, args: argparse.Namespace) -> tuple[dict[str, Any], float]:
+    """The mix's closed-loop figures on this server, and the req/s to offer (`--fraction` of its throughput)."""
+    print(f"--> capacity: the mix, closed loop, {CONNECTIONS} connections, {CAPACITY_S} s", flush=True)
+    load.run("mix.lua", 3)  # warms the pools and caches, so the capacity is a steady state's
+    capacity = load.run("mix.lua", CAPACITY_S).summary()
+    offered = capacity["rps"] * args.fraction
+    print(f"    {capacity['rps']:,.0f} req/s, p99 {capacity['p99_ms']:.2f} ms; offering {offered:,.0f} req/s"
+          f" ({args.fraction:.0%}) with {args.streams} streams, reports and webhooks", flush=True)  # fmt: skip
+    return capacity, offered
 
 
 def soak(args: argparse.Namespace, wrk: str, data: BenchData, data_dir: Path, stack: ExitStack) -> dict[str, Any]:
@@ -172,16 +183,11 @@ def soak(args: argparse.Namespace, wrk: str, data: BenchData, data_dir: Path, st
     lua_env = {"BENCH_USERS": str(USERS), "BENCH_ZIPF_S": str(ZIPF_S), "BENCH_SEED": str(SEED),
                "BENCH_SYMBOLS": str(symbols), "BENCH_TOKENS": str(tokens)}  # fmt: skip
     load = Load(wrk, web.url, lua_env, data_dir / "wrk.log", cpus[1])
-    print(f"--> capacity: the mix, closed loop, {CONNECTIONS} connections, {CAPACITY_S} s", flush=True)
-    load.run("mix.lua", 3)  # warms the pools and caches, so the capacity is a steady state's
-    capacity = load.run("mix.lua", CAPACITY_S).summary()
-    offered = capacity["rps"] * args.fraction
-    print(f"    {capacity['rps']:,.0f} req/s, p99 {capacity['p99_ms']:.2f} ms; offering {offered:,.0f} req/s"
-          f" ({args.fraction:.0%}) with {args.streams} streams, reports and webhooks", flush=True)  # fmt: skip
+    capacity, offered = measure_capacity(load, args)
     t0 = time.monotonic()
     streams = start_streams(stack, web, tokens, args, data_dir, cpus[1])
     sampler = Sampler({"web master": (web.proc.pid, "web worker"), "worker": (worker.proc.pid, "worker process")},
-                      t0, SAMPLE_S)  # fmt: skip
+                      t0, SAMPLE_S, load.steady)  # fmt: skip
     requester = ReportRequester(web.url, {u: by_user[str(u)] for u in REPORT_USERS}, REPORT_INTERVAL_S)
     sampler.sample()
     sampler.start()
@@ -193,30 +199,9 @@ def soak(args: argparse.Namespace, wrk: str, data: BenchData, data_dir: Path, st
         "capacity": capacity, "offered_rps": round(offered, 1),
         "series": series, "minutes": summaries, "samples": sampler.samples,
         "restarted": sorted(label for label, pids in sampler.pids.items() if len(pids) > 1),
-        **drain(env["DATABASE_URL"], requester, stream_figures(streams), len(set(receiver.ids)), args.streams),
+        **drain(env["DATABASE_URL"], requester, stream_figures(streams), len(set(receiver.ids)), args.streams,
+                DRAIN_S),
     }  # fmt: skip
-
-
-def drain(database_url: str, requester: ReportRequester, streams: dict[str, Any], received: int,
-          wanted_streams: int) -> dict[str, Any]:  # fmt: skip
-    """After the load: the streams' figures, the reports and deliveries once finished, as Failures."""
-    print(f"--> waiting for {len(requester.task_ids)} reports and their webhook deliveries", flush=True)
-    not_ok, report_statuses = reports_not_succeeded(database_url, requester.task_ids, DRAIN_S)
-    hooks = deliveries(database_url, WEBHOOK_USERS, DRAIN_S)
-    finished = report_statuses.get("succeeded", 0) + report_statuses.get("failed", 0)
-    notes = [f"report requests refused: {requester.refused}"] if requester.refused else []
-    # Every finished report of these users is an event their endpoint subscribed to: a missing one was lost.
-    lost = max(0, finished - hooks.get("report_events", 0))
-    failures = Failures(
-        streams_not_open=wanted_streams - int(streams.get("open", 0)),
-        streams_dropped=int(streams.get("open", 0)) - int(streams.get("still_open", 0)),
-        reports_not_succeeded=not_ok + len(requester.refused),
-        webhooks_not_delivered=hooks.get("pending", 0) + hooks.get("dead", 0) + hooks.get("outbox", 0) + lost,
-        notes=notes if streams else [*notes, "the stream generator gave no figures"],
-    )
-    reports = {"requested": len(requester.task_ids), **report_statuses}
-    webhooks = {**hooks, "received_distinct": received}
-    return {"streams": streams, "failures": failures, "reports": reports, "webhooks": webhooks}
 
 
 def document(args: argparse.Namespace, wrk: str, run: dict[str, Any], argv: list[str]) -> dict[str, Any]:

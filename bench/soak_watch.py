@@ -7,18 +7,23 @@ a local receiver (bench/webhooks.py's), so their trades and reports make deliver
 """
 
 import contextlib
+import json
+import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import httpx
 import psutil
 import psycopg
 
-from bench.soak_criteria import Sample
+from bench.soak_criteria import Failures, Sample
 from domain.models.webhooks import generate_secret
 
 WEBHOOK_EVENTS = ["trade.created", "report.succeeded", "report.failed"]
+# Their trades (from the mix) and reports (the soak asks for users 1 to 5's) make deliveries.
+WEBHOOK_USERS = range(1, 51)
 
 
 def process_labels(roots: Mapping[str, tuple[int, str]]) -> dict[str, psutil.Process]:
@@ -37,8 +42,10 @@ def process_labels(roots: Mapping[str, tuple[int, str]]) -> dict[str, psutil.Pro
 class Sampler:
     """Every `interval_s`, each Folio process's (RSS, open fds), the time counted from `t0`."""
 
-    def __init__(self, roots: Mapping[str, tuple[int, str]], t0: float, interval_s: float) -> None:
-        self.roots, self.t0, self.interval_s = roots, t0, interval_s
+    def __init__(self, roots: Mapping[str, tuple[int, str]], t0: float, interval_s: float,
+                 steady: Callable[[], bool]) -> None:  # fmt: skip
+        # `steady`: whether the load runs now (not between two minutes' wrk runs, whose connections close).
+        self.roots, self.t0, self.interval_s, self.steady = roots, t0, interval_s, steady
         self.samples: list[Sample] = []
         self.pids: dict[str, set[int]] = {}  # a label with more than one pid: that process was restarted
         self._stop = threading.Event()
@@ -50,7 +57,6 @@ class Sampler:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(10)
-        self.sample()  # the last point: the state at the end of the load
 
     def sample(self) -> None:
         figures: dict[str, tuple[int, int]] = {}
@@ -62,7 +68,8 @@ class Sampler:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
-            self.sample()
+            if self.steady():
+                self.sample()
 
 
 class ReportRequester:
@@ -148,3 +155,36 @@ def deliveries(database_url: str, users: range, timeout_s: float) -> dict[str, i
             if not (statuses.get("pending") or statuses["outbox"]) or time.monotonic() > deadline:
                 return statuses
             time.sleep(1)
+
+
+def stream_figures(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """The stream generator's JSON line once its run ends ({} if it failed)."""
+    try:
+        out, _ = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        return {}
+    lines = out.decode().strip().splitlines()
+    return json.loads(lines[-1]) if proc.returncode == 0 and lines else {}
+
+
+def drain(database_url: str, requester: ReportRequester, streams: dict[str, Any], received: int,
+          wanted_streams: int, drain_s: float) -> dict[str, Any]:  # fmt: skip
+    """After the load: the streams' figures, the reports and deliveries once finished, as Failures."""
+    print(f"--> waiting for {len(requester.task_ids)} reports and their webhook deliveries", flush=True)
+    not_ok, report_statuses = reports_not_succeeded(database_url, requester.task_ids, drain_s)
+    hooks = deliveries(database_url, WEBHOOK_USERS, drain_s)
+    finished = report_statuses.get("succeeded", 0) + report_statuses.get("failed", 0)
+    notes = [f"report requests refused: {requester.refused}"] if requester.refused else []
+    # Every finished report of these users is an event their endpoint subscribed to: a missing one was lost.
+    # And every delivery recorded succeeded arrived here: the receiver counts what a user's server would see.
+    lost = max(0, finished - hooks.get("report_events", 0)) + max(0, hooks.get("succeeded", 0) - received)
+    failures = Failures(
+        streams_not_open=wanted_streams - int(streams.get("open", 0)),
+        streams_dropped=int(streams.get("open", 0)) - int(streams.get("still_open", 0)),
+        reports_not_succeeded=not_ok + len(requester.refused),
+        webhooks_not_delivered=hooks.get("pending", 0) + hooks.get("dead", 0) + hooks.get("outbox", 0) + lost,
+        notes=notes if streams else [*notes, "the stream generator gave no figures"],
+    )
+    reports = {"requested": len(requester.task_ids), **report_statuses}
+    webhooks = {**hooks, "received_distinct": received}
+    return {"streams": streams, "failures": failures, "reports": reports, "webhooks": webhooks}
