@@ -61,8 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--streams", type=int, default=500, help="live portfolio streams held open (default %(default)s)"
     )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results (default %(default)s)")
-    parser.add_argument("--chart", type=Path, default=DEFAULT_CHART, help="PNG chart (default %(default)s)")
+    parser.add_argument(
+        "--output", type=Path, default=DEFAULT_OUTPUT, help=f"JSON results (default {DEFAULT_OUTPUT.relative_to(ROOT)})"
+    )
+    parser.add_argument(
+        "--chart", type=Path, default=DEFAULT_CHART, help=f"PNG chart (default {DEFAULT_CHART.relative_to(ROOT)})"
+    )
     return parser  # fmt: skip
 
 
@@ -267,7 +271,9 @@ def finish(args: argparse.Namespace, wrk: str, run: dict[str, Any], argv: list[s
         print(f"{'PASS' if verdict['passed'] else 'FAIL'}  {verdict['name']}: {verdict['detail']}")
     if result["restarted_processes"]:
         print(f"FAIL  processes restarted during the run: {', '.join(result['restarted_processes'])}")
-    print(f"\nresults in {args.output}, chart in {args.chart}")
+    shown = [path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path
+             for path in (args.output, args.chart)]  # fmt: skip
+    print(f"\nresults in {shown[0]}, chart in {shown[1]}")
     return 0 if result["passed"] else 1
 
 
