@@ -6,7 +6,7 @@ the mix's closed-loop throughput for 10 s, then offers a fraction of it (paced w
 minute, so each minute has its throughput, p99 and errors) while 500 portfolio streams stay open and quotes
 tick, a few users request reports at a steady small rate, and their webhook endpoints (a local receiver)
 get their trades and reports. Every 10 s it samples each Folio process's RSS and open descriptors.
-After the warm-up minute it checks the criteria (bench/soak_criteria.py), prints PASS/FAIL per criterion,
+After the warm-up minute(s) it checks the criteria (bench/soak_criteria.py), prints PASS/FAIL per criterion,
 writes `bench/results/soak.json` and the chart `docs/soak.png`, and exits non-zero on a FAIL.
 Everything it starts is stopped by its PID, also on a failure or Ctrl-C.
 """
@@ -53,7 +53,10 @@ DRAIN_S = 180.0  # after the load: how long the last reports and deliveries may 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--minutes", type=int, default=10, help="minutes of load, the first one warm-up (default %(default)s)"
+        "--minutes", type=int, default=10, help="minutes of load, the warm-up included (default %(default)s)"
+    )
+    parser.add_argument(
+        "--warmup-minutes", type=int, default=1, help="first minutes left out of the criteria (default %(default)s)"
     )
     parser.add_argument(
         "--fraction", type=float, default=0.5, help="of the measured capacity offered (default %(default)s)"
@@ -128,17 +131,19 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
-def run_minutes(load: Load, minutes: int, offered: float, t0: float) -> tuple[list[Minute], list[dict[str, Any]]]:
-    """One paced wrk run a minute; the warm-up minute also calibrates the pace (see `calibrated`)."""
+def run_minutes(
+    load: Load, args: argparse.Namespace, offered: float, t0: float
+) -> tuple[list[Minute], list[dict[str, Any]]]:
+    """One paced wrk run a minute; the first (a warm-up) also calibrates the pace (see `calibrated`)."""
     series, summaries = [], []
     interval_ms = CONNECTIONS * 1000 / offered
-    for i in range(minutes):
+    for i in range(args.minutes):
         start = time.monotonic() - t0
         result = load.run("mix_paced.lua", 60, BENCH_MIX_INTERVAL_MS=f"{interval_ms:.1f}").summary()
         series.append(Minute(round(start, 1), result["rps"], result["p99_ms"], result["errors"]))
         summaries.append({"minute": i + 1, "start_s": round(start, 1), "interval_ms": round(interval_ms, 1), **result})
         kinds = ", ".join(f"{kind} {n}" for kind, n in result["error_kinds"].items() if n)  # status: HTTP >= 400
-        print(f"    minute {i + 1}{' (warm-up)' if i == 0 else ''}: {result['rps']:,.0f} req/s"
+        print(f"    minute {i + 1}{' (warm-up)' if i < args.warmup_minutes else ''}: {result['rps']:,.0f} req/s"
               f"  p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  errors {result['errors']}"
               f"{f' ({kinds})' if kinds else ''}", flush=True)  # fmt: skip
         if i == 0:
@@ -151,7 +156,7 @@ def calibrated(interval_ms: float, achieved: float, offered: float) -> float:
     """The pause that offers `offered` req/s, given that `interval_ms` achieved `achieved`.
 
     Each connection waits for its answer before its pause, so its cycle is the pause plus the answer's time:
-    the warm-up minute measures that time under this very load, and the measured minutes pause that much less."""
+    the first minute measures that time under this very load, and the later minutes pause that much less."""
     if achieved <= 0:
         return interval_ms
     answer_ms = CONNECTIONS * 1000 / achieved - interval_ms
@@ -196,7 +201,7 @@ def soak(args: argparse.Namespace, wrk: str, data: BenchData, data_dir: Path, st
     sampler.sample()
     sampler.start()
     requester.start()
-    series, summaries = run_minutes(load, args.minutes, offered, t0)
+    series, summaries = run_minutes(load, args, offered, t0)
     requester.stop()
     sampler.stop()
     return {
@@ -209,16 +214,17 @@ def soak(args: argparse.Namespace, wrk: str, data: BenchData, data_dir: Path, st
 
 
 def document(args: argparse.Namespace, wrk: str, run: dict[str, Any], argv: list[str]) -> dict[str, Any]:
-    warmup_s = run["series"][1].start_s if len(run["series"]) > 1 else float("inf")
-    verdicts = judge(run["series"], run["samples"], run["failures"], warmup_s)
+    warmup_s = run["series"][args.warmup_minutes].start_s
+    verdicts = judge(run["series"], run["samples"], run["failures"], args.warmup_minutes)
     return {
         "date": report.now_iso(), "command": " ".join(["python -m bench.soak", *argv]),
         "machine": report.machine_info(wrk_version(wrk)),
-        "settings": {"minutes": args.minutes, "fraction": args.fraction, "streams": args.streams,
-                     "connections": CONNECTIONS, "report_every_s": REPORT_INTERVAL_S, "sample_every_s": SAMPLE_S,
+        "settings": {"minutes": args.minutes, "warmup_minutes": args.warmup_minutes, "fraction": args.fraction,
+                     "streams": args.streams, "connections": CONNECTIONS, "report_every_s": REPORT_INTERVAL_S,
+                     "sample_every_s": SAMPLE_S,
                      "report_users": len(REPORT_USERS), "webhook_users": len(WEBHOOK_USERS)},
         "capacity": run["capacity"], "offered_rps": run["offered_rps"],
-        "warmup_s": warmup_s if warmup_s != float("inf") else None, "minutes": run["minutes"],
+        "warmup_s": warmup_s, "minutes": run["minutes"],
         "samples": [{"at_s": s.at_s, "processes": {k: {"rss_mb": round(r / 2**20, 1), "fds": f}
                      for k, (r, f) in s.processes.items()}} for s in run["samples"]],
         "streams": run["streams"], "reports": run["reports"], "webhooks": run["webhooks"],
@@ -236,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
-    if args.minutes < 2 or not 0 < args.fraction <= 1:
-        print("error: --minutes must be at least 2 (one warm-up) and --fraction in (0, 1]", file=sys.stderr)
+    if not 0 < args.warmup_minutes < args.minutes or not 0 < args.fraction <= 1:
+        print("error: --warmup-minutes must be at least 1 and below --minutes; --fraction in (0, 1]", file=sys.stderr)
         return 2
     try:
         wrk = ensure_wrk()

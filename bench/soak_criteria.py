@@ -1,7 +1,7 @@
 """The soak's pass/fail criteria over its series: pure functions of the minutes and the process samples.
 
 A minute is one paced wrk run (wrk prints totals only, so the soak runs one per minute); a sample is every
-Folio process's resident memory and open file descriptors at one instant. The first minute is the warm-up:
+Folio process's resident memory and open file descriptors at one instant. The first minute(s) are the warm-up:
 caches fill, pools grow to their working size, so the criteria compare the later minutes with the first
 minute after it.
 """
@@ -125,6 +125,9 @@ def no_errors(minutes: Sequence[Minute], failures: Failures) -> Verdict:
     return Verdict("0 errors", not any(counts.values()), detail)
 
 
-def judge(minutes: Sequence[Minute], samples: Sequence[Sample], failures: Failures, warmup_s: float) -> list[Verdict]:
-    later = after_warmup(samples, warmup_s)
-    return [rss_growth(later), fds_flat(later), p99_steady(minutes), no_errors(minutes, failures)]
+def judge(
+    minutes: Sequence[Minute], samples: Sequence[Sample], failures: Failures, warmup_minutes: int = 1
+) -> list[Verdict]:
+    """Every criterion over the minutes and samples after the first `warmup_minutes` (errors: over all)."""
+    later = after_warmup(samples, minutes[warmup_minutes].start_s) if len(minutes) > warmup_minutes else []
+    return [rss_growth(later), fds_flat(later), p99_steady(minutes, warmup_minutes), no_errors(minutes, failures)]

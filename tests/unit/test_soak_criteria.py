@@ -15,7 +15,7 @@ def samples(*points: tuple[int, int]) -> list[Sample]:
 
 
 def verdicts(mins: list[Minute], smp: list[Sample], failures: Failures | None = None) -> dict[str, bool]:
-    return {v.name: v.passed for v in judge(mins, smp, failures or Failures(), warmup_s=60.0)}
+    return {v.name: v.passed for v in judge(mins, smp, failures or Failures())}
 
 
 def test_a_steady_run_passes_every_criterion():
@@ -59,3 +59,13 @@ def test_any_error_fails_http_streams_reports_or_webhooks():
 def test_a_process_gone_after_the_warm_up_fails_the_memory_criterion():
     gone = [*samples((150, 700), (150, 700), (150, 700)), Sample(90.0, {})]
     assert verdicts(minutes(10.0, 10.0), gone)["RSS growth"] is False
+
+
+def test_a_longer_warm_up_leaves_its_minutes_out_of_every_trend():
+    # Memory fills for two minutes, then holds: a one-minute warm-up sees growth, a two-minute one does not.
+    filling = samples((100, 300), (120, 700), (140, 700), (160, 700), (175, 700), (176, 700), (176, 700), (176, 700))
+    mins = minutes(40.0, 30.0, 10.0, 10.5)
+    assert {v.name: v.passed for v in judge(mins, filling, Failures(), warmup_minutes=1)}["RSS growth"] is False
+    assert {v.name: v.passed for v in judge(mins, filling, Failures(), warmup_minutes=2)} == {
+        "RSS growth": True, "open fds flat": True, "p99 steady": True, "0 errors": True,
+    }  # fmt: skip
