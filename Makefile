@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run token test lint fmt bench fleet clean requirements
+.PHONY: venv run token test lint fmt bench fleet soak clean requirements
 
 venv: $(STAMP)
 
@@ -45,6 +45,10 @@ bench: venv
 	$(BIN)/python -m bench.reports $(BENCH_REPORT_ARGS)
 	$(BIN)/python -m bench.webhooks $(BENCH_WEBHOOK_ARGS)
 	$(BIN)/python -m bench.console
+
+# Ten minutes at half the measured capacity (not part of `make test`): `SOAK_ARGS="--minutes 3"` for a short run.
+soak: venv
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 # requirements.txt: the runtime dependencies (no dev extras) pinned with hashes, for the Python buildpack and
 # the Containerfile. Pins that still satisfy pyproject.toml are kept; REQUIREMENTS_ARGS=--upgrade takes the latest.
