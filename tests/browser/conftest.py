@@ -4,7 +4,6 @@ CI runs); elsewhere the tests skip saying why, except under `CI`, where a missin
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
@@ -12,7 +11,7 @@ from typing import NoReturn
 import pytest
 
 from cli.embedded import EmbeddedServers
-from tests.deploy.conftest import APT_TIMEOUT_S, apt_get, services_not_started
+from cli.embedded.debian import install_package
 from tests.processes import ROOT, WebProcess, WorkerProcess, web_processes, worker_process
 
 DEB_PACKAGE = "chromium"
@@ -31,20 +30,7 @@ def unavailable(reason: str) -> NoReturn:
 
 def install_chromium() -> str | None:
     """Install Debian's package quietly; the reason it could not, or None."""
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        return "not root with apt-get, so the test set-up cannot install it"
-    install = ("install", "-y", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=240", DEB_PACKAGE)
-    try:
-        with services_not_started():
-            done = apt_get(*install)
-            if done.returncode != 0:  # a fresh machine has no package lists yet
-                apt_get("update")
-                done = apt_get(*install)
-    except subprocess.TimeoutExpired:
-        return f"apt-get took more than {APT_TIMEOUT_S} s"
-    if done.returncode != 0:
-        return f"apt-get install {DEB_PACKAGE} failed: {done.stderr.strip()[-500:]}"
-    return None
+    return install_package(DEB_PACKAGE)
 
 
 @pytest.fixture(scope="session")
