@@ -21,13 +21,13 @@ from domain.errors import DomainError, UnavailableError
 from domain.models.audit import user_target
 from domain.models.holdings import Holdings
 from domain.services.valuation import value_holdings
-from gateway.auth import AuthenticationError, Authenticator, Principal
+from gateway.auth import Authenticator, Principal
 from gateway.content_coding import Coding, compress, negotiate
 from gateway.dependencies import ServicesHandle
 from gateway.portfolio_schemas import portfolio_view
 from gateway.problems import log, send_problem
 from gateway.responses import json_encoder
-from gateway.security import note_operator_read, refusal
+from gateway.security import lane_principal, note_operator_read
 
 PREFIX = "/api/user/"
 SUFFIX = "/portfolio"
@@ -119,13 +119,7 @@ class PortfolioFastLane:
         await send_problem(scope, send, 503, e.detail, [(b"retry-after", str(retry_after_s).encode())])
 
     async def _authorized(self, authorization: str | None, user_id: int) -> Principal | None:
-        principal = self.authenticator.cached(authorization)
-        if principal is None:
-            try:
-                principal = await self.authenticator.principal(authorization)
-            except AuthenticationError:
-                return None
-        return principal if refusal(principal, SCOPE, user_id) is None else None
+        return await lane_principal(self.authenticator, authorization, SCOPE, user_id)
 
     def _body(self, user_id: int, holdings: Holdings, snapshot: Any, accept: str | None) -> tuple[bytes, Coding]:
         entry = self.bodies.get(user_id)

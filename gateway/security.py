@@ -77,6 +77,20 @@ def refusal(principal: Principal, scope: str | None, user_id: int | None = None)
     return f"this API key lacks the scope '{scope}' that this route needs"
 
 
+async def lane_principal(
+    authenticator: Authenticator, authorization: str | None, scope: str, user_id: int
+) -> Principal | None:
+    """For a lane ahead of the framework: the caller, if its credential is valid and may act on `user_id` with
+    `scope`; None otherwise (the regular route then answers with its problem details)."""
+    principal = authenticator.cached(authorization)
+    if principal is None:
+        try:
+            principal = await authenticator.principal(authorization)
+        except AuthenticationError:
+            return None
+    return principal if refusal(principal, scope, user_id) is None else None
+
+
 def actor_name(principal: Principal) -> str:
     """The principal as the audit log names it: `user:42`, `operator:ada`, `apikey:<id>`."""
     return principal.actor

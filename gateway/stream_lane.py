@@ -20,11 +20,11 @@ from litestar.types import ASGIApp, Receive, Send
 
 from domain.errors import DomainError, TooManyStreamsError, UnavailableError
 from domain.models.audit import user_target
-from gateway.auth import AuthenticationError, Authenticator, Principal
+from gateway.auth import Authenticator, Principal
 from gateway.dependencies import ServicesHandle
 from gateway.event_stream import STREAM_HEADERS, serve_stream
 from gateway.problems import log, send_problem
-from gateway.security import note_operator_read, refusal
+from gateway.security import lane_principal, note_operator_read
 
 PREFIX = "/api/user/"
 SUFFIX = "/portfolio/stream"
@@ -88,10 +88,4 @@ class PortfolioStreamLane:
         await serve_stream(services.streams, subscriber, receive, send, list(START_HEADERS))
 
     async def _authorized(self, authorization: str | None, user_id: int) -> Principal | None:
-        principal = self.authenticator.cached(authorization)
-        if principal is None:
-            try:
-                principal = await self.authenticator.principal(authorization)
-            except AuthenticationError:
-                return None
-        return principal if refusal(principal, SCOPE, user_id) is None else None
+        return await lane_principal(self.authenticator, authorization, SCOPE, user_id)
