@@ -49,6 +49,13 @@ class WebProcess:
             time.sleep(0.1)
         raise RuntimeError(f"web process not ready in {timeout}s; log:\n{self.log_path.read_text()[-3000:]}")
 
+    def report_errors(self) -> None:
+        """Print the log's error lines (pytest shows them with a failing test: a 500's traceback is there)."""
+        with self.log_path.open("rb") as f:
+            errors = [line for line in f.read().decode(errors="replace").splitlines() if '"level":"ERROR"' in line]
+        if errors:
+            print(f"{self.log_path.name}: {len(errors)} error line(s)", *errors[-5:], sep="\n", file=sys.stderr)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -71,6 +78,7 @@ def web_processes(env: Mapping[str, str], count: int, log_dir: Path) -> Iterator
     finally:
         for proc in procs:
             proc.stop()
+            proc.report_errors()
 
 
 class WorkerProcess:
