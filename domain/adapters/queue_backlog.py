@@ -6,19 +6,18 @@ a worker; its head is the oldest, and its body carries `message_timestamp` (ms).
 has already prefetched, and retries waiting out their backoff (`<queue>.DQ`), are not counted.
 """
 
-import asyncio
 import time
 from collections.abc import Callable
 
 import msgspec
 import valkey.asyncio as avalkey
-from valkey.exceptions import ValkeyError
 
+from domain.adapters.valkey import FAILURES
 from domain.errors import UnavailableError
 from domain.models.fleet import Backlog
 from domain.ports.fleet import QueueBacklog
 
-_FAILURES = (ValkeyError, OSError, TimeoutError, asyncio.TimeoutError)
+_FAILURES = FAILURES
 
 
 class _Stamp(msgspec.Struct):

@@ -17,8 +17,10 @@ from valkey.typing import EncodableT
 ValkeyServer = avalkey.Valkey  # one node
 ValkeyClient = avalkey.Valkey | ValkeyCluster
 # What a Valkey call may raise when the server (or a cluster node) is away: the cluster client's own
-# exceptions (no slot covered, no node reachable) are not ValkeyErrors.
-FAILURES = (ValkeyError, ValkeyClusterException, OSError, TimeoutError, asyncio.TimeoutError)
+# exceptions (no slot covered, no node reachable) are not ValkeyErrors, and on uvloop (Granian's loop) a
+# command written to a connection the peer has just closed raises uvloop's RuntimeError ("unable to perform
+# operation on <TCPTransport closed=True ...>; the handler is closed"), which valkey-py lets through.
+FAILURES = (ValkeyError, ValkeyClusterException, OSError, TimeoutError, asyncio.TimeoutError, RuntimeError)
 
 
 def open_valkey(url: str, *, max_connections: int, timeout_s: float, wait_s: float) -> avalkey.Valkey:

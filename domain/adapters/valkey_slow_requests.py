@@ -1,21 +1,20 @@
 """Slow requests on Valkey: one capped list (LPUSH, then LTRIM to the last 50) that every process of the
 deployment writes, so one console sees them all. Written after the response, off the request's path."""
 
-import asyncio
 import logging
 
 import msgspec
 import valkey.asyncio as avalkey
 from valkey.asyncio.cluster import ValkeyCluster
-from valkey.exceptions import ValkeyError
 
+from domain.adapters.valkey import FAILURES
 from domain.errors import UnavailableError
 from domain.models.slow_requests import SlowRequest
 from domain.ports.slow_requests import KEPT, SlowRequestLog
 
 log = logging.getLogger("folio.slow")
 KEY = "folio:slow-requests"
-_FAILURES = (ValkeyError, OSError, TimeoutError, asyncio.TimeoutError)
+_FAILURES = FAILURES
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(SlowRequest).decode
 
