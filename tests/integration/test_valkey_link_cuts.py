@@ -70,6 +70,7 @@ async def _cut_repeatedly(valkey_url: str) -> tuple[collections.Counter[str], bo
 
 def test_calls_through_a_link_cut_under_load_degrade_and_never_raise(servers):
     outcomes, used_again = uvloop.run(_cut_repeatedly(servers.valkey_url))
-    assert outcomes["cache down"] > 0 and outcomes["rate limit store down"] > 0, outcomes  # the cuts were met
+    assert outcomes["cache down"] > 0, outcomes  # the cuts were met
+    assert outcomes["rate limit store down"] > 0, outcomes
     assert outcomes["hit"] > 0, outcomes
     assert used_again  # the link back: the entry filled before is read again
