@@ -30,7 +30,15 @@ from bench.scenarios import LUA_DIR
 from bench.servers import APP_TARGET, ROOT, WebServer, die_with_parent, pinned, pinning_cpus, web_command
 from bench.soak_chart import write_chart
 from bench.soak_criteria import Minute, judge
-from bench.soak_watch import WEBHOOK_USERS, ReportRequester, Sampler, drain, register_endpoints, stream_figures
+from bench.soak_watch import (
+    WEBHOOK_USERS,
+    ReportRequester,
+    Sampler,
+    drain,
+    read_every_portfolio,
+    register_endpoints,
+    stream_figures,
+)
 from bench.streams import stream_env
 from bench.webhooks import Receiver
 from bench.wrk import WrkMissingError, WrkRun, ensure_wrk, run_wrk, wrk_version
@@ -193,6 +201,9 @@ def soak(args: argparse.Namespace, wrk: str, data: BenchData, data_dir: Path, st
                "BENCH_SYMBOLS": str(symbols), "BENCH_TOKENS": str(tokens)}  # fmt: skip
     load = Load(wrk, web.url, lua_env, data_dir / "wrk.log", cpus[1])
     capacity, offered = measure_capacity(load, args)
+    print(f"--> warm-up: every user's portfolio once ({USERS:,} users)", flush=True)
+    read, other = read_every_portfolio(web.url, {int(u): token for u, token in by_user.items() if u.isdigit()})
+    print(f"    {read:,} read, {other} other answers", flush=True)
     t0 = time.monotonic()
     streams = start_streams(stack, web, tokens, args, data_dir, cpus[1])
     sampler = Sampler({"web master": (web.proc.pid, "web worker"), "worker": (worker.proc.pid, "worker process")},

@@ -6,6 +6,7 @@ reports at a steady small rate as a few users would, and the webhook endpoints o
 a local receiver (bench/webhooks.py's), so their trades and reports make deliveries.
 """
 
+import asyncio
 import contextlib
 import json
 import subprocess
@@ -70,6 +71,34 @@ class Sampler:
         while not self._stop.wait(self.interval_s):
             if self.steady():
                 self.sample()
+
+
+def read_every_portfolio(base_url: str, tokens: Mapping[int, str], connections: int = 32) -> tuple[int, int]:
+    """GET every user's portfolio once, each with its own token: (answered 200, other answers).
+
+    The mix reads Zipf-distributed users, so the rarest ones are first read minutes into a run; until each
+    has been, the caches that hold one entry per user (verified credentials, holdings, encoded bodies) keep
+    filling. Read once here, before the clock starts, the run measures a server whose caches are full."""
+
+    async def read_all() -> tuple[int, int]:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for user in tokens:
+            queue.put_nowait(user)
+        counts = [0, 0]
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as http:
+
+            async def reader() -> None:
+                while not queue.empty():
+                    user = queue.get_nowait()
+                    answer = await http.get(f"/api/user/{user}/portfolio",
+                                            headers={"Authorization": f"Bearer {tokens[user]}"})  # fmt: skip
+                    counts[answer.status_code != 200] += 1
+
+            await asyncio.gather(*(reader() for _ in range(connections)))
+        return counts[0], counts[1]
+
+    return asyncio.run(read_all())
 
 
 class ReportRequester:
