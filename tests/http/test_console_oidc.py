@@ -37,16 +37,15 @@ def fresh(provider: OidcProvider) -> Iterator[None]:
 
 
 def console_settings(settings: Settings, provider: OidcProvider, **changes: object) -> Settings:
-    return with_settings(
-        settings,
-        oidc_issuer=provider.issuer,
-        oidc_audience=AUDIENCE,
-        oidc_client_id=CLIENT_ID,
-        oidc_client_secret=CLIENT_SECRET,
-        oidc_provider_name="Test IdP",
-        oidc_http_timeout_s=TIMEOUT_S,
-        **changes,
-    )
+    oidc = {
+        "oidc_issuer": provider.issuer,
+        "oidc_audience": AUDIENCE,
+        "oidc_client_id": CLIENT_ID,
+        "oidc_client_secret": CLIENT_SECRET,
+        "oidc_provider_name": "Test IdP",
+        "oidc_http_timeout_s": TIMEOUT_S,
+    }
+    return with_settings(settings, **{**oidc, **changes})
 
 
 @pytest.fixture
@@ -229,3 +228,21 @@ async def test_a_provider_down_at_the_start_is_told_fast(settings, provider):
 async def test_without_a_client_the_console_signs_in_with_tokens_only(client):
     assert (await client.get("/console/oidc")).json() == {"provider": None, "start_url": None, "message": None}
     assert (await client.get("/console/oidc/start", follow_redirects=False)).status_code == 404
+
+
+async def test_a_public_client_signs_in_with_pkce_alone_and_public_url_names_the_callback(settings, provider):
+    provider.client_secret = ""
+    name = sign_in_as(provider, READ)
+    app = create_app(
+        console_settings(settings, provider, oidc_client_secret="", public_url="https://folio.example.com")
+    )
+    try:
+        async with AsyncTestClient(app=app) as c:
+            url, flow = await start(c)
+            redirect_uri = parse_qs(urlsplit(url).query)["redirect_uri"][0]
+            assert redirect_uri == "https://folio.example.com/console/oidc/callback"
+            _, session = await session_of(c, await callback(c, await at_provider(url), flow))
+    finally:
+        provider.client_secret = CLIENT_SECRET
+    assert (session["operator"], session["role"]) == (f"oidc:{name}", "read")
+    assert provider.client_auth[-1] == "none"
