@@ -128,4 +128,5 @@ def signed_in_identity(payload: Mapping[str, object], roles_claim: str) -> Signe
 
 
 def _name(value: str | None) -> str | None:
-    return value if value is not None and len(value) <= MAX_SUBJECT_CHARS else None  # a session cookie stays small
+    # Counted in bytes: the name travels in the session cookie, which stays well under a browser's limit.
+    return value if value is not None and len(value.encode()) <= MAX_SUBJECT_CHARS else None
