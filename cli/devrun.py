@@ -103,7 +103,8 @@ class DevRunner:
         apps = {name: command for name, command in procs.items() if name != "release"}
         supervisor = Supervisor(apps, self.env, kill_wait_s=_DRAIN_S)
         self.supervisor = supervisor
-        banner = _banner(port, self.servers, tokens)
+        oidc = self.settings.oidc_issuer if self.settings.oidc_client_id else ""
+        banner = _banner(port, self.servers, tokens, oidc)
         announce = (port, banner, supervisor.output, lambda: supervisor.stopping)
         threading.Thread(target=_announce_when_up, args=announce, daemon=True).start()
         supervisor.run()
@@ -198,10 +199,12 @@ def _announce_when_up(port: int, banner: str, output: Output, stopping: Callable
         return
 
 
-def _banner(port: int, servers: EmbeddedServers, tokens: tuple[str, str]) -> str:
+def _banner(port: int, servers: EmbeddedServers, tokens: tuple[str, str], oidc_issuer: str = "") -> str:
     api = f"http://127.0.0.1:{port}"
     user, operator = (f'-H "Authorization: Bearer {token}"' for token in tokens)
     console = f"  Console     {api}/console   sign in with the operator token: {tokens[1]}"
+    if oidc_issuer:  # the console's sign-in through the identity provider is on
+        console += f"\n              or sign in through {oidc_issuer}"
     mail = f"  (messages in {servers.smtp.mail_dir})" if servers.smtp is not None else ""
     return "\n".join(
         [

@@ -204,6 +204,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     oidc_jwks_refresh_s: PositiveFloat = 300.0  # the key set is fetched again this long after the last fetch
     oidc_min_refetch_s: PositiveFloat = 10.0  # an unknown key refetches at most this often (and a failing fetch)
     oidc_http_timeout_s: PositiveFloat = 2.0  # per request to the provider
+    # The console's sign-in through the provider (authorization code + PKCE), on when OIDC_CLIENT_ID is set too:
+    # the provider's roles (OIDC_ROLES_CLAIM of the ID token, a claim or a dotted path) give the console role.
+    oidc_client_id: str = ""  # the console's client at the provider; its ID tokens' `aud`
+    oidc_client_secret: str = ""  # that client's secret (empty: a public client, PKCE alone)
+    oidc_provider_name: str = ""  # the sign-in button's "Sign in with ..."; empty: the issuer's host
+    oidc_roles_claim: Annotated[str, msgspec.Meta(min_length=1)] = "roles"
+    oidc_operator_admin_role: Annotated[str, msgspec.Meta(min_length=1)] = "folio-operator-admin"
+    oidc_operator_read_role: Annotated[str, msgspec.Meta(min_length=1)] = "folio-operator-read"
+    public_url: str = ""  # https://folio.example.com: the provider's redirect back; empty: the request's own
     # Rate limits per minute: per token (user, operator) and per client address without one.
     rate_limit: bool = True
     rate_limit_per_minute: Positive = 600
@@ -237,6 +246,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise ValueError("TRADE_FEE_MIN must be a decimal number of 0 or more")
         if self.oidc_issuer:
             _check_oidc(self)
+        _check_console_sign_in(self)
         if self.webhook_lease_s <= self.webhook_timeout_s:
             raise ValueError("WEBHOOK_LEASE_S must exceed WEBHOOK_TIMEOUT_S")
         if self.webhook_allow_private and self.environment == "production":
@@ -304,6 +314,26 @@ def _check_oidc(settings: Settings) -> None:
         accepted = ", ".join(sorted(OIDC_ALGORITHMS))
         refused = f"; {', '.join(unknown)} cannot be used" if unknown else ""
         raise ValueError(f"OIDC_ALGORITHMS must list one or more of {accepted}{refused}")
+
+
+def _check_console_sign_in(settings: Settings) -> None:
+    if settings.oidc_client_id and not settings.oidc_issuer:
+        raise ValueError("OIDC_CLIENT_ID needs OIDC_ISSUER: the provider the console signs in through")
+    if settings.public_url and not _is_base_url(settings.public_url):
+        raise ValueError("PUBLIC_URL must be an http(s) URL without path, query or fragment")
+    if settings.oidc_client_id and not settings.public_url and settings.environment == "production":
+        # Behind a proxy the request's own address is not the one the provider must send the browser back to.
+        raise ValueError("PUBLIC_URL must be set in production with OIDC_CLIENT_ID: the console's address")
+
+
+def _is_base_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and parts.path in ("", "/")
+        and not (parts.query or parts.fragment)
+    )
 
 
 class SettingsError(ValueError):

@@ -122,6 +122,10 @@ class ExternalTokenRejectedError(CredentialRejectedError):
     """An access token that is not a valid token of the configured OpenID Connect issuer for this API."""
 
 
+class SignInRefusedError(CredentialRejectedError):
+    """The identity provider refused to complete a sign-in (an unknown or used code, a wrong verifier or client)."""
+
+
 class IdentityProviderUnavailableError(UnavailableError):
     """The token's signing key is not known yet and the identity provider cannot be reached to learn it."""
 

@@ -16,6 +16,8 @@ from config.settings import Settings, load_settings
 from config.wiring.web import WebServices, open_web
 from gateway.auth import Authenticator
 from gateway.console.feed import ConsoleFeed
+from gateway.console.oidc import ConsoleOidcController
+from gateway.console.oidc_flow import FlowSigner
 from gateway.console.queue_routes import ConsoleQueueController
 from gateway.console.routes import ConsoleController
 from gateway.console.sessions import SessionSigner
@@ -137,6 +139,7 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
             WebhookController,
             DeadDeliveryController,
             ConsoleController,
+            ConsoleOidcController,
             ConsoleQueueController,
             create_static_files_router(DOCS_ASSETS, [swagger_ui.static_path], include_in_schema=False),
             swagger_init,
@@ -158,9 +161,9 @@ def create_app(settings: Settings | None = None, services: WebServices | None = 
     app.state.retry_after_s = settings.retry_after_s
     app.state.authenticator = authenticator
     app.state.console_feed = console_feed
-    app.state.console_signer = SessionSigner(
-        secret, ttl_s=settings.console_session_ttl_s, secure=settings.environment != "development"
-    )
+    secure_cookies = settings.environment != "development"
+    app.state.console_signer = SessionSigner(secret, ttl_s=settings.console_session_ttl_s, secure=secure_cookies)
+    app.state.console_flows = FlowSigner(secret, secure=secure_cookies)
     app.state.market_data_document = market_data_document()
     app.state.instruments_document = instruments_document()
     app.asgi_handler = build_stack(app, handle, settings, authenticator)  # type: ignore[assignment]

@@ -11,12 +11,12 @@ from config.settings import Settings
 from config.wiring.background import run_in_background
 from config.wiring.credentials import open_credentials
 from config.wiring.fleet import join_fleet
+from config.wiring.identity import open_identity
 from config.wiring.reports import broker_probe, queue_backlogs, report_backlog, report_policy, report_queue
 from config.wiring.resources import Resources, open_resources
 from config.wiring.streams import open_streams
 from config.wiring.webhooks import webhook_service
 from domain.adapters.breaker import CircuitBreaker
-from domain.adapters.oidc import OidcExternalTokens
 from domain.adapters.postgres.audit import PostgresAuditLog
 from domain.adapters.postgres.corporate_actions import PostgresCorporateActionStore
 from domain.adapters.postgres.credentials import PostgresApiKeyStore
@@ -40,7 +40,7 @@ from domain.adapters.valkey_slow_requests import ValkeySlowRequestLog
 from domain.errors import UnavailableError
 from domain.models.ledger import FeePolicy
 from domain.ports.fleet import QueueBacklog
-from domain.ports.identity import ExternalTokens
+from domain.ports.identity import ExternalTokens, OperatorSignIn
 from domain.ports.metric_history import MetricHistory
 from domain.ports.metrics import Metrics
 from domain.ports.slow_requests import SlowRequestLog
@@ -106,6 +106,7 @@ class WebServices:
     webhooks: WebhookService
     external_tokens: ExternalTokens | None = None  # None unless OIDC_ISSUER is set
     sign_in: ExternalSignIn | None = None  # the users of the external tokens' subjects (with them)
+    operator_sign_in: OperatorSignIn | None = None  # the console's sign-in through the provider (OIDC_CLIENT_ID)
 
 
 @contextlib.asynccontextmanager
@@ -138,6 +139,7 @@ async def open_web(settings: Settings, portfolio_wire: JsonPortfolioWire | None 
         trades = PostgresTradeStore(resources.pool, import_deadline_s=settings.trade_import_deadline_s)
         reports = PostgresReportRepository(resources.pool)
         audit = PostgresAuditLog(resources.pool)
+        external, operator_sign_in = open_identity(settings, stack)
         yield WebServices(
             settings=settings,
             portfolios=portfolios,
@@ -171,8 +173,9 @@ async def open_web(settings: Settings, portfolio_wire: JsonPortfolioWire | None 
             metrics=resources.metrics,
             api_keys=credentials.api_keys,
             revocations=credentials.revocations,
-            external_tokens=(external := _external_tokens(settings, stack)),
+            external_tokens=external,
             sign_in=None if external is None else _sign_in(settings, users, user_store),
+            operator_sign_in=operator_sign_in,
             users=users,
             exports=ExportService(
                 users,
@@ -197,24 +200,6 @@ def trade_policy(settings: Settings) -> TradePolicy:
         price=settings.trade_price_policy,
         tolerance_bps=settings.trade_price_tolerance_bps,
     )
-
-
-def _external_tokens(settings: Settings, stack: contextlib.AsyncExitStack) -> ExternalTokens | None:
-    """The OpenID Connect issuer's tokens; its keys are fetched in the background from the start."""
-    if not settings.oidc_issuer:
-        return None
-    tokens = OidcExternalTokens(
-        settings.oidc_issuer,
-        settings.oidc_audience,
-        algorithms=settings.oidc_algorithm_names,
-        leeway_s=settings.oidc_leeway_s,
-        refresh_s=settings.oidc_jwks_refresh_s,
-        min_refetch_s=settings.oidc_min_refetch_s,
-        timeout_s=settings.oidc_http_timeout_s,
-    )
-    stack.push_async_callback(tokens.aclose)  # after the refresher below has stopped
-    run_in_background(stack, tokens.run(), "oidc-keys")
-    return tokens
 
 
 def _sign_in(settings: Settings, users: UserService, store: PostgresUserStore) -> ExternalSignIn:

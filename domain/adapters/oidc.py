@@ -52,33 +52,10 @@ class OidcExternalTokens(ExternalTokens):
         return peeked is not None and peeked[1].get("iss") == self._issuer
 
     async def verify(self, token: str) -> ExternalClaims:
-        peeked = _peek(token)
-        if peeked is None:
-            raise ExternalTokenRejectedError("the token is not a signed JWT")
-        header, payload = peeked
-        # Refused before any key is looked up, so such tokens never make the issuer's keys be fetched.
-        alg = header.get("alg")
-        if not isinstance(alg, str) or alg not in self._algorithms:
-            raise ExternalTokenRejectedError(f"the token's algorithm must be one of {', '.join(self._algorithms)}")
-        if payload.get("iss") != self._issuer:
-            raise ExternalTokenRejectedError("the token is from another issuer")
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid:
-            raise ExternalTokenRejectedError("the token names no key (kid)")
-        key = await self.keys.key(kid)
-        try:
-            # The key is bound to its own algorithm: PyJWT refuses a token whose `alg` is another one.
-            verified = jwt.decode(
-                token,
-                key,
-                algorithms=self._algorithms,
-                audience=self._audience,
-                issuer=self._issuer,
-                leeway=self._leeway_s,
-                options={"require": REQUIRED_CLAIMS},
-            )
-        except jwt.InvalidTokenError as e:
-            raise ExternalTokenRejectedError(_reason(e)) from None
+        verified = await verified_payload(
+            token, self.keys, algorithms=self._algorithms, issuer=self._issuer, audience=self._audience,
+            leeway_s=self._leeway_s, required=REQUIRED_CLAIMS,
+        )  # fmt: skip
         return external_claims(verified)
 
     async def run(self) -> None:
@@ -86,6 +63,47 @@ class OidcExternalTokens(ExternalTokens):
 
     async def aclose(self) -> None:
         await self.keys.aclose()
+
+
+async def verified_payload(
+    token: str,
+    keys: IssuerKeys,
+    *,
+    algorithms: Collection[str],
+    issuer: str,
+    audience: str,
+    leeway_s: float,
+    required: list[str],
+) -> dict[str, Any]:
+    """The claims of one of the issuer's JWTs (an access token, an ID token) once signature, issuer, audience
+    and times are checked; raises ExternalTokenRejectedError, or IdentityProviderUnavailableError."""
+    peeked = _peek(token)
+    if peeked is None:
+        raise ExternalTokenRejectedError("the token is not a signed JWT")
+    header, payload = peeked
+    # Refused before any key is looked up, so such tokens never make the issuer's keys be fetched.
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in algorithms:
+        raise ExternalTokenRejectedError(f"the token's algorithm must be one of {', '.join(sorted(algorithms))}")
+    if payload.get("iss") != issuer:
+        raise ExternalTokenRejectedError("the token is from another issuer")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise ExternalTokenRejectedError("the token names no key (kid)")
+    key = await keys.key(kid)
+    try:
+        # The key is bound to its own algorithm: PyJWT refuses a token whose `alg` is another one.
+        return jwt.decode(
+            token,
+            key,
+            algorithms=list(algorithms),
+            audience=audience,
+            issuer=issuer,
+            leeway=leeway_s,
+            options={"require": required},
+        )
+    except jwt.InvalidTokenError as e:
+        raise ExternalTokenRejectedError(_reason(e)) from None
 
 
 def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:

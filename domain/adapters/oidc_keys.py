@@ -15,6 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Collection
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -123,21 +124,35 @@ class IssuerKeys:
         return signing_keys(await self._get(self._jwks_uri), self._algorithms)
 
     async def _get(self, url: str) -> dict[str, object]:
-        body = bytearray()
-        async with asyncio.timeout(self._timeout_s), self._client.stream("GET", url) as response:
-            if response.status_code != httpx.codes.OK:
-                raise KeySetError(f"{url} answered {response.status_code}")
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_DOCUMENT_BYTES:
-                    raise KeySetError(f"{url} sent more than {MAX_DOCUMENT_BYTES} bytes")
-        try:
-            document = msgspec.json.decode(body)
-        except msgspec.DecodeError:
-            raise KeySetError(f"{url} did not answer with JSON") from None
-        if not isinstance(document, dict):
-            raise KeySetError(f"{url} did not answer with a JSON object")
-        return document
+        return await fetch_json(self._client, "GET", url, timeout_s=self._timeout_s)
+
+
+async def fetch_json(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    timeout_s: float,
+    ok: Collection[int] = (httpx.codes.OK,),
+    **request: Any,
+) -> dict[str, object]:
+    """A JSON object from the provider, within `timeout_s` in all and `MAX_DOCUMENT_BYTES`; raises KeySetError
+    for another status than `ok`, for a body that is too large or not a JSON object, and httpx's errors."""
+    body = bytearray()
+    async with asyncio.timeout(timeout_s), client.stream(method, url, **request) as response:
+        if response.status_code not in ok:
+            raise KeySetError(f"{url} answered {response.status_code}")
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_DOCUMENT_BYTES:
+                raise KeySetError(f"{url} sent more than {MAX_DOCUMENT_BYTES} bytes")
+    try:
+        document = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        raise KeySetError(f"{url} did not answer with JSON") from None
+    if not isinstance(document, dict):
+        raise KeySetError(f"{url} did not answer with a JSON object")
+    return document
 
 
 def discovery_url(issuer: str) -> str:

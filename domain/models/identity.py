@@ -1,6 +1,7 @@
 """Who an external identity provider says the caller is: the verified claims of its access token."""
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from typing import Literal
 
 import msgspec
 
@@ -67,3 +68,65 @@ def _scopes(payload: Mapping[str, object]) -> frozenset[str]:
 def _text(payload: Mapping[str, object], claim: str) -> str | None:
     value = payload.get(claim)
     return value if isinstance(value, str) and value else None
+
+
+OperatorRole = Literal["read", "admin"]
+
+
+class SignedInIdentity(msgspec.Struct, frozen=True, kw_only=True):
+    """Who the provider says signed in to the console: the verified claims of its ID token."""
+
+    subject: str
+    username: str | None = None  # `preferred_username`
+    email: str | None = None
+    roles: frozenset[str] = frozenset()  # from the configured roles claim
+    issued_at: float  # epoch s
+
+    @property
+    def operator_name(self) -> str:
+        """The name the console and the audit log show: `preferred_username`, else `email`, else `sub`,
+        prefixed so that it never names an operator of Folio's own tokens."""
+        return f"oidc:{self.username or self.email or self.subject}"
+
+
+def operator_role(roles: Collection[str], *, admin_role: str, read_role: str) -> OperatorRole | None:
+    """The console role the provider's roles give: `admin` wins over `read`; None: no console access."""
+    if admin_role in roles:
+        return "admin"
+    return "read" if read_role in roles else None
+
+
+def claim_values(payload: Mapping[str, object], claim: str) -> frozenset[str]:
+    """The strings of a claim: a list, or a space-separated string. A name that is not a claim itself is read
+    as a dotted path into nested objects (`realm_access.roles`, as Keycloak writes them)."""
+    value: object = payload.get(claim)
+    if value is None and "." in claim:
+        value = payload
+        for part in claim.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if isinstance(value, list):
+        return frozenset(item for item in value if isinstance(item, str) and item)
+    return frozenset()
+
+
+def signed_in_identity(payload: Mapping[str, object], roles_claim: str) -> SignedInIdentity:
+    """The identity in a verified ID token's claims.
+
+    Raises:
+        ExternalTokenRejectedError: `sub` or `iat` is missing or of the wrong type.
+    """
+    claims = external_claims(payload)
+    return SignedInIdentity(
+        subject=claims.subject,
+        username=_name(_text(payload, "preferred_username")),
+        email=_name(claims.email),
+        roles=claim_values(payload, roles_claim),
+        issued_at=claims.issued_at,
+    )
+
+
+def _name(value: str | None) -> str | None:
+    # Counted in bytes: the name travels in the session cookie, which stays well under a browser's limit.
+    return value if value is not None and len(value.encode()) <= MAX_SUBJECT_CHARS else None

@@ -3,7 +3,7 @@
 from abc import abstractmethod
 from typing import Protocol
 
-from domain.models.identity import ExternalClaims
+from domain.models.identity import ExternalClaims, SignedInIdentity
 
 
 class ExternalTokens(Protocol):
@@ -29,4 +29,26 @@ class ExternalTokens(Protocol):
                 or audience, expired, not valid yet): answer 401.
             IdentityProviderUnavailableError: the token's key is not known and the issuer cannot be reached
                 to learn it, so the token can be neither accepted nor refused: answer 503, retry later.
+        """
+
+
+class OperatorSignIn(Protocol):
+    """The provider's authorization code flow with PKCE, for the console's operators (a confidential client)."""
+
+    @abstractmethod
+    async def authorization_url(self, *, redirect_uri: str, state: str, nonce: str, code_challenge: str) -> str:
+        """Where to send the browser to sign in (the provider's `authorization_endpoint`, from its discovery).
+
+        Raises:
+            IdentityProviderUnavailableError: the provider's discovery document cannot be read.
+        """
+
+    @abstractmethod
+    async def finish(self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str) -> SignedInIdentity:
+        """Exchange the code the provider sent back for an ID token, and the identity that token verifies.
+
+        Raises:
+            SignInRefusedError: the provider refused the code (unknown, used, another client's or verifier).
+            ExternalTokenRejectedError: the ID token is not valid (signature, issuer, audience, times, nonce).
+            IdentityProviderUnavailableError: the provider cannot be reached or answers with an error.
         """

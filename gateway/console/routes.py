@@ -66,7 +66,7 @@ async def console_guard(connection: Connection, handler: BaseRouteHandler) -> No
         raise ForbiddenError("this operator's role is 'read': it sees everything and may not act")
 
 
-def _cookie(signer: SessionSigner, value: str, max_age: int) -> Cookie:
+def session_cookie(signer: SessionSigner, value: str, max_age: int) -> Cookie:
     return Cookie(key=COOKIE, value=value, path="/console", max_age=max_age, httponly=True,
                   secure=signer.secure, samesite="strict")  # fmt: skip
 
@@ -110,7 +110,7 @@ class ConsoleController(Controller):
         value, session = signer.issue(principal)
         max_age = max(int(session.expires_at - time.time()), 1)
         out = _session_out(signer, session)
-        return Response(out, cookies=[_cookie(signer, value, max_age)], headers={"Cache-Control": "no-store"})
+        return Response(out, cookies=[session_cookie(signer, value, max_age)], headers={"Cache-Control": "no-store"})
 
     @get("/session")
     async def current(self, request: Request[Any, Any, Any], state: State) -> Response[SessionOut]:
@@ -118,7 +118,7 @@ class ConsoleController(Controller):
 
     @delete("/session", status_code=204)
     async def sign_out(self, state: State) -> Response[None]:
-        return Response(None, status_code=204, cookies=[_cookie(state.console_signer, "", 0)])
+        return Response(None, status_code=204, cookies=[session_cookie(state.console_signer, "", 0)])
 
     @get("/events", media_type=EVENT_STREAM)
     async def events(self, request: Request[Any, Any, Any], state: State) -> Stream:

@@ -57,3 +57,40 @@ def test_symmetric_or_unknown_algorithms_are_refused(algorithms: str):
 def test_out_of_range_durations_are_refused_naming_the_variable(variable: str, value: str):
     with pytest.raises(SettingsError, match=variable):
         load_settings({variable: value})
+
+
+def test_the_consoles_sign_in_through_the_provider_is_off_by_default_with_role_names():
+    defaults = load_settings({})
+    assert (defaults.oidc_client_id, defaults.oidc_client_secret, defaults.public_url) == ("", "", "")
+    assert defaults.oidc_roles_claim == "roles"
+    assert (defaults.oidc_operator_admin_role, defaults.oidc_operator_read_role) == (
+        "folio-operator-admin",
+        "folio-operator-read",
+    )
+    on = load_settings({**ISSUER, "OIDC_CLIENT_ID": "folio-console", "OIDC_ROLES_CLAIM": "realm_access.roles"})
+    assert (on.oidc_client_id, on.oidc_roles_claim) == ("folio-console", "realm_access.roles")
+
+
+def test_a_console_client_without_an_issuer_is_refused():
+    with pytest.raises(SettingsError, match="OIDC_CLIENT_ID needs OIDC_ISSUER"):
+        load_settings({"OIDC_CLIENT_ID": "folio-console"})
+
+
+def test_production_needs_the_public_url_the_provider_sends_the_browser_back_to():
+    production = {**ISSUER, "ENVIRONMENT": "production", "OIDC_CLIENT_ID": "folio-console"}
+    with pytest.raises(SettingsError, match="PUBLIC_URL must be set in production"):
+        load_settings(production)
+    assert load_settings({**production, "PUBLIC_URL": "https://folio.example.com"}).public_url == (
+        "https://folio.example.com"
+    )
+
+
+@pytest.mark.parametrize("url", ["folio.example.com", "ftp://folio.example.com", "https://folio.example.com/app"])
+def test_a_public_url_that_is_not_a_base_url_is_refused(url: str):
+    with pytest.raises(SettingsError, match="PUBLIC_URL must be an http"):
+        load_settings({"PUBLIC_URL": url})
+
+
+def test_an_empty_roles_claim_is_refused_naming_the_variable():
+    with pytest.raises(SettingsError, match="OIDC_ROLES_CLAIM"):
+        load_settings({"OIDC_ROLES_CLAIM": ""})

@@ -236,6 +236,19 @@
     else showSignIn(problemText(r.body, `Sign-in failed (${r.status})`));
   }
 
+  // The identity provider's button, when the console signs in through one; a sign-in through it that ended
+  // back here says why in `?sign_in_error=`, which the server turns into a message (and the address drops).
+  async function showProvider() {
+    const reason = new URLSearchParams(location.search).get("sign_in_error");
+    if (reason !== null) history.replaceState(null, "", location.pathname);
+    const r = await call("GET", "/console/oidc" + (reason ? "?error=" + encodeURIComponent(reason) : ""));
+    if (!r.ok || !r.body || !r.body.provider) return;
+    $("oidc-provider").textContent = r.body.provider;
+    $("oidc-sign-in").href = r.body.start_url;
+    $("oidc").hidden = false;
+    if (r.body.message && !state.session) $("sign-in-error").textContent = r.body.message;
+  }
+
   async function signOut() {
     await call("DELETE", "/console/session");
     showSignIn("Signed out.");
@@ -250,5 +263,6 @@
     $("audit-form").addEventListener("submit", loadAudit);
     const r = await call("GET", "/console/session");
     if (r.ok) showConsole(r.body); else showSignIn("");
+    await showProvider();
   });
 })();
