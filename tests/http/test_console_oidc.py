@@ -20,7 +20,7 @@ from tests.oidc_provider import AUDIENCE, CLIENT_ID, CLIENT_SECRET, OidcProvider
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 
 ADMIN, READ = "folio-operator-admin", "folio-operator-read"
-TIMEOUT_S = 0.5
+TIMEOUT_S = 2.0  # the provider runs in a thread of this process: room for a loaded machine
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +211,7 @@ async def test_a_provider_that_is_down_is_told_fast(console, provider, mode):
     provider.go_down(mode)
     began = time.monotonic()
     refused_with(await callback(console, back, flow), "unavailable")
-    assert time.monotonic() - began < 10 * TIMEOUT_S  # told, not hung
+    assert time.monotonic() - began < 4 * TIMEOUT_S  # told, not hung
     options = (await console.get("/console/oidc", params={"error": "unavailable"})).json()
     assert options["message"].startswith("The identity provider cannot be reached")
 
@@ -221,7 +221,7 @@ async def test_a_provider_down_at_the_start_is_told_fast(settings, provider):
     async with AsyncTestClient(app=create_app(console_settings(settings, provider))) as c:
         began = time.monotonic()
         r = await c.get("/console/oidc/start", follow_redirects=False)
-        assert time.monotonic() - began < 10 * TIMEOUT_S
+        assert time.monotonic() - began < 4 * TIMEOUT_S
     assert (r.status_code, r.headers["location"]) == (303, "/console?sign_in_error=unavailable")
 
 
