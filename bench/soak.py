@@ -219,7 +219,7 @@ def soak(args: argparse.Namespace, wrk: str, data: BenchData, data_dir: Path, st
         "capacity": capacity, "offered_rps": round(offered, 1),
         "series": series, "minutes": summaries, "samples": sampler.samples,
         "restarted": sorted(label for label, pids in sampler.pids.items() if len(pids) > 1),
-        **drain(env["DATABASE_URL"], requester, stream_figures(streams), len(set(receiver.ids)), args.streams,
+        **drain(env["DATABASE_URL"], requester, stream_figures(streams), lambda: len(set(receiver.ids)), args.streams,
                 DRAIN_S),
     }  # fmt: skip
 

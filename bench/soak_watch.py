@@ -196,12 +196,14 @@ def stream_figures(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
     return json.loads(lines[-1]) if proc.returncode == 0 and lines else {}
 
 
-def drain(database_url: str, requester: ReportRequester, streams: dict[str, Any], received: int,
+def drain(database_url: str, requester: ReportRequester, streams: dict[str, Any], received_ids: Callable[[], int],
           wanted_streams: int, drain_s: float) -> dict[str, Any]:  # fmt: skip
-    """After the load: the streams' figures, the reports and deliveries once finished, as Failures."""
+    """After the load: the streams' figures, the reports and deliveries once finished, as Failures
+    (`received_ids`: the distinct deliveries the receiver has got, asked once every delivery has ended)."""
     print(f"--> waiting for {len(requester.task_ids)} reports and their webhook deliveries", flush=True)
     not_ok, report_statuses = reports_not_succeeded(database_url, requester.task_ids, drain_s)
     hooks = deliveries(database_url, WEBHOOK_USERS, drain_s)
+    received = received_ids()
     finished = report_statuses.get("succeeded", 0) + report_statuses.get("failed", 0)
     notes = [f"report requests refused: {requester.refused}"] if requester.refused else []
     # Every finished report of these users is an event their endpoint subscribed to: a missing one was lost.
