@@ -28,6 +28,7 @@ from bench import report
 from bench.data import BenchData, prepare
 from bench.keys import mint_keys
 from bench.market_data import market_data_sizes, ticking_sizes
+from bench.profile import flame_graph
 from bench.scenarios import SCENARIO_NAMES, SERVER_ORDER, Scenario, Server, evaluate, select
 from bench.servers import (
     CEILING_TARGET,
@@ -143,7 +144,11 @@ class Run:
         warmup = max(self.args.warmup, scenario.min_warmup)
         if warmup > 0:
             drive(warmup)
-        with CpuShare(server.proc.pid, self.data.servers.pids()) as cpu:
+        graph = self.args.profile / f"{scenario.name}.svg" if self.args.profile else None
+        with (
+            CpuShare(server.proc.pid, self.data.servers.pids()) as cpu,
+            flame_graph(server.proc.pid, self.args.duration, graph, self.cpus[1]),
+        ):
             result = drive(self.args.duration).summary()
         self.results[scenario.name] = {"what": scenario.what, **result, "cpu": cpu.percentages}
         hits = f"  hit rate {result['hit_rate_pct']}%" if result["hit_rate_pct"] is not None else ""
@@ -234,6 +239,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="seconds of unreported warm-up per scenario (default %(default)s)")  # fmt: skip
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default %(default)s)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results (default %(default)s)")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="also write a py-spy flame graph per scenario: DIR/<scenario>.svg")  # fmt: skip
     parser.add_argument("--markdown", action="store_true", help="print --output's figures as Markdown and exit")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"),
                         help="print each scenario's AFTER / BEFORE ratios from two results files and exit")  # fmt: skip
