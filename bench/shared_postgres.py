@@ -1,6 +1,7 @@
 """PostgreSQL's side: what a request of the mix costs it (statements, transactions), and how many uncached
 portfolio reads (the holdings query of a cache miss) it answers on one core, driven by pgbench from the other."""
 
+import resource
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -95,8 +96,11 @@ def miss_rate(
     script.write_text(f"\\set uid random(1, {users})\n{pgbench_script(statement)}\n")
     command = [pgbench, "-n", "-M", "prepared", "-c", str(PGBENCH_CLIENTS), "-j", "1", "-T", str(seconds),
                "-f", str(script), url]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with Cores(server_pid) as cpu:
         done = subprocess.run(pinned(command, load_cpu), capture_output=True, text=True, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)  # pgbench's own
     (work_dir / "pgbench.log").write_text(done.stdout + done.stderr)
     tps = pgbench_tps(done.stdout)
     if done.returncode != 0 or tps is None:
@@ -108,5 +112,6 @@ def miss_rate(
         "server_cpu_pct": cpu.server_pct,
         "server_saturated": saturated(cpu.server_pct),
         "reads_per_server_core_s": round(core) if core is not None else None,
-        "other_cpu_pct": cpu.other_pct,
+        "load_cpu_pct": round(load_s / cpu.wall_s * 100, 1),
+        "other_cpu_pct": round(max(cpu.other_pct - load_s / cpu.wall_s * 100, 0.0), 1),
     }

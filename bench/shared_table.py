@@ -56,8 +56,25 @@ def summary(figures: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+BUSY_PCT = 25.0  # other processes' CPU during a run, in % of a core, above which the machine was busy
+
+
 def _n(value: Any, spec: str = ",.0f") -> str:
     return "-" if value is None else format(value, spec)
+
+
+def _core(run: Mapping[str, Any], key: str) -> str:
+    """The per-core figure, starred when it is extrapolated (the load could not fill the server's core)."""
+    return _n(run[key]) + ("  " if run["server_saturated"] else " *")
+
+
+def _busy(result: Mapping[str, Any]) -> list[str]:
+    runs = [(f"Valkey {r['operation']} ({r['path']})", r) for r in result.get("valkey") or []]
+    broker = result.get("rabbitmq") or {}
+    runs += [(f"RabbitMQ {leg['operation']}", leg) for leg in (broker.get("publish"), broker.get("consume")) if leg]
+    miss = (result.get("postgres") or {}).get("miss_query")
+    runs += [("PostgreSQL miss query", miss)] if miss else []
+    return [f"{name} {run['other_cpu_pct']:.0f} %" for name, run in runs if run["other_cpu_pct"] > BUSY_PCT]
 
 
 def print_table(result: Mapping[str, Any]) -> None:
@@ -74,20 +91,23 @@ def print_table(result: Mapping[str, Any]) -> None:
     for rate in result.get("valkey") or []:
         name = f"{rate['operation']}, {'pipelined' if rate['path'] == 'pipelined' else 'one per call'}"
         print(f"{name:<38} {_n(rate['ops_per_s']):>9} {_n(rate['server_cpu_pct'], '.0f'):>9} % "
-              f"{_n(rate['ops_per_server_core_s']):>22}")  # fmt: skip
+              f"{_core(rate, 'ops_per_server_core_s'):>24}")  # fmt: skip
     broker = result.get("rabbitmq")
     if broker:
         print(f"\n{'RabbitMQ':<38} {'msgs/s':>9} {'broker CPU':>11} {'msgs per broker core-s':>22}")
         for leg in (broker["publish"], broker["consume"]):
             print(f"{leg['operation']:<38} {_n(leg['msgs_per_s']):>9} {_n(leg['server_cpu_pct'], '.0f'):>9} % "
-                  f"{_n(leg['msgs_per_server_core_s']):>22}")  # fmt: skip
+                  f"{_core(leg, 'msgs_per_server_core_s'):>24}")  # fmt: skip
     else:
         print(f"\nRabbitMQ skipped: {result.get('rabbitmq_skipped', 'not measured')}")
     miss = (result.get("postgres") or {}).get("miss_query")
     if miss:
         print(f"\n{'PostgreSQL':<38} {'reads/s':>9} {'its CPU':>11} {'reads per core-s':>22}")
         print(f"{'portfolio miss query (pgbench)':<38} {_n(miss['reads_per_s']):>9} "
-              f"{_n(miss['server_cpu_pct'], '.0f'):>9} % {_n(miss['reads_per_server_core_s']):>22}")  # fmt: skip
+              f"{_n(miss['server_cpu_pct'], '.0f'):>9} % {_core(miss, 'reads_per_server_core_s'):>24}")  # fmt: skip
+    print("\n* the one-core load could not fill the server's core: its rate / the share of the core it used")
+    if busy := _busy(result):
+        print(f"Other processes used the machine (% of a core) during: {'; '.join(busy)}")
     print("\nWhat one core of each carries:")
     print(f"  Valkey      ~{_n(s['valkey_carries_rps'])} Folio req/s of the mix (the CPU a request cost it:"
           f" ~{_n(s['valkey_carries_rps_at_mix_cpu'])}; its reads one per call"

@@ -211,6 +211,7 @@ class Cores:
         self._server = psutil.Process(server_pid)
         self.server_pct = self.load_pct = self.other_pct = 0.0
         self.server_s = 0.0  # the server's CPU seconds in the block
+        self.wall_s = 0.0
 
     def _sample(self) -> tuple[float, float, float, float]:
         server = tree_cpu_s(self._server)
@@ -225,7 +226,7 @@ class Cores:
 
     def __exit__(self, *exc_info: object) -> None:
         (t0, server0, load0, machine0), (t1, server1, load1, machine1) = self._start, self._sample()
-        wall = t1 - t0
+        wall = self.wall_s = t1 - t0
         self.server_s = server1 - server0
         self.server_pct = round(self.server_s / wall * 100, 1)
         self.load_pct = round((load1 - load0) / wall * 100, 1)
