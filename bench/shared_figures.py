@@ -1,8 +1,8 @@
 """The arithmetic of `python -m bench.shared_parts`: from counters and CPU shares to "one X carries N req/s".
 
 A server that the one-core load could not drive to a full core is credited with what one core of it would do at
-the efficiency measured (its rate ÷ the share of a core it used); at a higher load a server batches more work per
-wake-up, so that figure errs low, never high.
+the efficiency measured (its rate ÷ the share of a core it used): an estimate, starred in the table, which on this
+shared machine has come out within about a third of a saturated run's figure either way.
 """
 
 import re
