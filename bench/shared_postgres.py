@@ -97,7 +97,7 @@ def miss_rate(
     command = [pgbench, "-n", "-M", "prepared", "-c", str(PGBENCH_CLIENTS), "-j", "1", "-T", str(seconds),
                "-f", str(script), url]  # fmt: skip
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    with Cores(server_pid) as cpu:
+    with Cores(server_pid, settle_s=1.0) as cpu:
         done = subprocess.run(pinned(command, load_cpu), capture_output=True, text=True, check=False)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     load_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)  # pgbench's own

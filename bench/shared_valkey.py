@@ -207,27 +207,31 @@ class Cores:
     """`with Cores(server_pid) as cpu:` the server's (its process tree), this process's (the load's, its own
     threads) and the rest of the machine's CPU during the block, each in % of one core."""
 
-    def __init__(self, server_pid: int) -> None:
+    def __init__(self, server_pid: int, *, settle_s: float = 0.0) -> None:
         self._server = psutil.Process(server_pid)
+        # A server whose worker processes end with the load (PostgreSQL's backends) is read again `settle_s` after
+        # the block: an ended process's time reaches its parent's only once the parent has reaped it.
+        self._settle_s = settle_s
         self.server_pct = self.load_pct = self.other_pct = 0.0
         self.server_s = 0.0  # the server's CPU seconds in the block
         self.wall_s = 0.0
 
-    def _sample(self) -> tuple[float, float, float, float]:
-        server = tree_cpu_s(self._server)
+    @staticmethod
+    def _rest() -> tuple[float, float, float]:
+        """(now, this process's CPU seconds, the machine's busy seconds over all cores)."""
         own = os.times()
         busy = psutil.cpu_times()
-        machine = busy.user + busy.nice + busy.system + busy.irq + busy.softirq + busy.steal
-        return time.monotonic(), server, own.user + own.system, machine
+        return time.monotonic(), own.user + own.system, busy.user + busy.nice + busy.system + busy.irq + busy.softirq
 
     def __enter__(self) -> "Cores":
-        self._start = self._sample()
+        self._start = (tree_cpu_s(self._server), *self._rest())
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        (t0, server0, load0, machine0), (t1, server1, load1, machine1) = self._start, self._sample()
+        (server0, t0, load0, machine0), (t1, load1, machine1) = self._start, self._rest()
+        time.sleep(self._settle_s)
+        self.server_s = tree_cpu_s(self._server) - server0
         wall = self.wall_s = t1 - t0
-        self.server_s = server1 - server0
         self.server_pct = round(self.server_s / wall * 100, 1)
         self.load_pct = round((load1 - load0) / wall * 100, 1)
         rest = (machine1 - machine0) - self.server_s - (load1 - load0)
