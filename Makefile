@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run token test lint fmt bench fleet soak clean requirements
+.PHONY: venv run token test lint fmt bench fleet soak capacity clean requirements
 
 venv: $(STAMP)
 
@@ -49,6 +49,11 @@ bench: venv
 # Ten minutes at half the measured capacity (not part of `make test`): `SOAK_ARGS="--minutes 3"` for a short run.
 soak: venv
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
+
+# The limit of each shared part on one core (Valkey ops/s, RabbitMQ msgs/s, PostgreSQL uncached reads/s) and what a
+# request of the mix costs each (not part of `make test`): `CAPACITY_ARGS="--seconds 5"` for a short run.
+capacity: venv
+	$(BIN)/python -m bench.shared_parts $(CAPACITY_ARGS)
 
 # requirements.txt: the runtime dependencies (no dev extras) pinned with hashes, for the Python buildpack and
 # the Containerfile. Pins that still satisfy pyproject.toml are kept; REQUIREMENTS_ARGS=--upgrade takes the latest.
