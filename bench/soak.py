@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
         "--minutes", type=int, default=10, help="minutes of load, the warm-up included (default %(default)s)"
     )
     parser.add_argument(
-        "--warmup-minutes", type=int, default=1, help="first minutes left out of the criteria (default %(default)s)"
+        "--warmup-minutes", type=int, default=2, help="first minutes left out of the criteria (default %(default)s)"
     )
     parser.add_argument(
         "--fraction", type=float, default=0.5, help="of the measured capacity offered (default %(default)s)"
