@@ -193,7 +193,7 @@ def _announce_when_up(port: int, banner: str, output: Output, stopping: Callable
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
         except OSError:
-            time.sleep(0.05)  # the banner comes out as the listener opens, before the app can answer ready
+            time.sleep(0.01)  # the listener opens tens of ms before the app answers ready: the banner comes first
             continue
         output.write(banner)
         return
