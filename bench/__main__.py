@@ -4,11 +4,13 @@ Starts embedded PostgreSQL/Valkey/SMTP for unset URLs under `.data/bench/`, appl
 loads the demo data once and copies it afresh for each run; then, for each scenario, serves the app
 as the Procfile's web line does (one Granian worker pinned to core 0, access log on) and drives it
 with wrk pinned to core 1 (one thread, 64 connections): a warm-up run, then the measured run.
+`portfolio_ticking` runs while the quote simulator (on core 1 too) moves 10% of the prices every second.
 Last on the main server, the market data's size per coding while the quote simulator ticks
 (bench/market_data.py). Prints the table, writes `bench/results/latest.json`, and stops everything it started.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -27,7 +29,7 @@ import httpx
 from bench import report
 from bench.data import BenchData, prepare
 from bench.keys import mint_keys
-from bench.market_data import market_data_sizes, ticking_sizes
+from bench.market_data import market_data_sizes, quote_simulator, ticking_sizes
 from bench.profile import flame_graph
 from bench.scenarios import SCENARIO_NAMES, SERVER_ORDER, Scenario, Server, evaluate, select
 from bench.servers import (
@@ -142,13 +144,15 @@ class Run:
                            log_path=self.data_dir / "wrk.log", cpu=self.cpus[1])  # fmt: skip
 
         warmup = max(self.args.warmup, scenario.min_warmup)
-        if warmup > 0:
-            drive(warmup)
         graph = self.args.profile / f"{scenario.name}.svg" if self.args.profile else None
-        with (
-            CpuShare(server.proc.pid, self.data.servers.pids()) as cpu,
-            flame_graph(server.proc.pid, self.args.duration, graph, self.cpus[1]),
-        ):
+        with contextlib.ExitStack() as stack:
+            if scenario.ticking:  # on the load's core, every second, from before the warm-up to the end
+                log = self.data_dir / f"simulator-{scenario.name}.log"
+                stack.enter_context(quote_simulator(self.server_env(scenario.server), log, SEED, 1.0, self.cpus[1]))
+            if warmup > 0:
+                drive(warmup)
+            cpu = stack.enter_context(CpuShare(server.proc.pid, self.data.servers.pids()))
+            stack.enter_context(flame_graph(server.proc.pid, self.args.duration, graph, self.cpus[1]))
             result = drive(self.args.duration).summary()
         self.results[scenario.name] = {"what": scenario.what, **result, "cpu": cpu.percentages}
         hits = f"  hit rate {result['hit_rate_pct']}%" if result["hit_rate_pct"] is not None else ""

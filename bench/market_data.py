@@ -64,7 +64,7 @@ def ticking_sizes(
     port: int, headers: Mapping[str, str], env: Mapping[str, str], log: Path, seed: int
 ) -> dict[str, Any]:
     """Sizes per coding while the simulator ticks, once it has moved (nearly) every price."""
-    with _simulator(env, log, seed) as simulator:
+    with quote_simulator(env, log, seed, TICK_INTERVAL_S) as simulator:
         first = _version(port, headers)
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         while _version(port, headers) < first + SETTLE_VERSIONS:
@@ -79,9 +79,14 @@ def ticking_sizes(
 
 
 @contextlib.contextmanager
-def _simulator(env: Mapping[str, str], log: Path, seed: int) -> Iterator[subprocess.Popen[bytes]]:
-    command = [sys.executable, "-m", "cli", "simulate", "--interval", str(TICK_INTERVAL_S),
+def quote_simulator(
+    env: Mapping[str, str], log: Path, seed: int, interval_s: float, cpu: int | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The development quote feed, moving TICK_FRACTION of the prices every `interval_s` (pinned to `cpu`)."""
+    command = [sys.executable, "-m", "cli", "simulate", "--interval", str(interval_s),
                "--fraction", str(TICK_FRACTION), "--seed", str(seed)]  # fmt: skip
+    if cpu is not None:
+        command = ["taskset", "-c", str(cpu), *command]
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [*command, "--allow-production"],  # the bench serves the production configuration
