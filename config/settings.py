@@ -45,6 +45,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     performance_cache: bool = True  # false: every performance answer computed afresh (`make bench`'s cold figures)
     local_cache: bool = True
     local_cache_max_entries: Positive = 100_000
+    portfolio_bodies_max: Positive = 20_000  # users' portfolios kept encoded for the next read (~17 KB each)
     cache_fill_wait_ms: Positive = 3000
     invalidation_ack_timeout_ms: Positive = 250
     invalidation_heartbeat_ms: Positive = 100

@@ -29,6 +29,7 @@ from gateway.health import HealthController
 from gateway.metrics import MetricsController
 from gateway.openapi_contract import finish_document
 from gateway.openapi_schemas import DecimalAsNumber
+from gateway.portfolio_schemas import PortfolioViewWire
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.responses import FolioResponse
 from gateway.routes.api_keys import ApiKeyController
@@ -40,7 +41,7 @@ from gateway.routes.ledger import CashController, LedgerController
 from gateway.routes.market_data import MarketDataController, market_data_document
 from gateway.routes.ops import OpsController
 from gateway.routes.performance import PerformanceController
-from gateway.routes.portfolio_stream import PortfolioStreamController, PortfolioViewWire
+from gateway.routes.portfolio_stream import PortfolioStreamController
 from gateway.routes.portfolios import PortfolioController
 from gateway.routes.reports import ReportController
 from gateway.routes.sessions import SessionController

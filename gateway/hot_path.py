@@ -2,14 +2,16 @@
 
 The lane calls the same use case as the regular handler (`PortfolioService.holdings`), values
 the holdings at the current snapshot, encodes once per (user, holdings, quote version) and
-compresses once per coding; an in-process hit needs no I/O at all. It answers 200, or a 503
-when a dependency is down (trying again would wait out the database's deadline twice); an error
-of any other kind (unknown user, ...) falls through to the regular handler, which is the
-documented route and the one mechanism for the other problem details. Authentication and
-authorisation come first and are the app's own (`Authenticator.cached`, then `principal`, and the
-guard's `refusal` with the route's scope, `read`): a remembered credential costs two dict lookups; a
-missing, invalid, revoked or foreign one, or a key without `read`, falls through too, and the
-regular path answers 401/403. An operator's read it answers is noted for the audit log as the
+compresses once per coding; an in-process hit needs no I/O at all. A user's body at an earlier quote
+version is brought up to date as the live streams do it (`Valued.advance`): only the lines whose
+quotes moved since are valued and encoded again, and the lines are joined again only when one moved.
+It answers 200, or a 503 when a dependency is down (trying again would wait out the database's
+deadline twice); an error of any other kind (unknown user, ...) falls through to the regular
+handler, which is the documented route and the one mechanism for the other problem details.
+Authentication and authorisation come first and are the app's own (`Authenticator.cached`, then
+`principal`, and the guard's `refusal` with the route's scope, `read`): a remembered credential
+costs two dict lookups; a missing, invalid, revoked or foreign one, or a key without `read`, falls
+through too, and the regular path answers 401/403. An operator's read it answers is noted for the audit log as the
 regular path notes it (`note_operator_read`).
 """
 
@@ -20,13 +22,14 @@ from litestar.types import ASGIApp, Receive, Send
 from domain.errors import DomainError, UnavailableError
 from domain.models.audit import user_target
 from domain.models.holdings import Holdings
-from domain.services.valuation import value_holdings
+from domain.models.quotes import QuoteSnapshot
+from domain.services.streams.frames import Lines, QuoteMoves, Valued
+from domain.services.streams.wire import JsonPortfolioWire
 from gateway.auth import Authenticator, Principal
 from gateway.content_coding import Coding, compress, negotiate
 from gateway.dependencies import ServicesHandle
-from gateway.portfolio_schemas import portfolio_view
+from gateway.portfolio_schemas import PortfolioViewWire
 from gateway.problems import log, send_problem
-from gateway.responses import json_encoder
 from gateway.security import lane_principal, note_operator_read
 
 PREFIX = "/api/user/"
@@ -40,13 +43,29 @@ _HIT = (b"x-cache", b"hit")
 _MISS = (b"x-cache", b"miss")
 
 
-class _Body:
-    __slots__ = ("codings", "holdings", "version")
+class _Body(Valued):
+    """A user's body at one quote version, per content coding. Once joined from its lines, it keeps them for the
+    next version as views into the body itself (the same bytes are not held twice)."""
 
-    def __init__(self, holdings: Holdings, version: int, identity: bytes) -> None:
-        self.holdings = holdings
-        self.version = version
-        self.codings: dict[Coding, bytes] = {"identity": identity}
+    __slots__ = ("codings", "lines")
+    codings: dict[Coding, bytes]
+    lines: Lines | None
+
+    def _unmoved(self, snapshot: QuoteSnapshot, wire: JsonPortfolioWire) -> Lines:
+        return self.lines or self._lines(snapshot, wire)
+
+    def _emit(self, data: bytes, lines: Lines | None) -> None:
+        self.codings = {"identity": data}
+        if lines is None:
+            self.lines = None
+            return
+        # Found by the fields' names, each of which occurs once, before its array (a name inside a string
+        # would have its quotes escaped); whether joined anew or kept, they now point into this body only.
+        sums, holdings, cash = lines
+        view = memoryview(data)
+        at = data.index(b'"holdings":') + len(b'"holdings":')
+        cash_at = data.rindex(b'"cash":') + len(b'"cash":')
+        self.lines = Lines(sums, view[at : at + len(holdings)], view[cash_at : cash_at + len(cash)])
 
 
 class PortfolioFastLane:
@@ -61,6 +80,8 @@ class PortfolioFastLane:
         self.min_size = min_size
         self.max_entries = max_entries
         self.bodies: dict[int, _Body] = {}
+        self.moves = QuoteMoves()
+        self.wire = PortfolioViewWire()
 
     async def __call__(self, scope: Any, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -121,13 +142,25 @@ class PortfolioFastLane:
     async def _authorized(self, authorization: str | None, user_id: int) -> Principal | None:
         return await lane_principal(self.authenticator, authorization, SCOPE, user_id)
 
-    def _body(self, user_id: int, holdings: Holdings, snapshot: Any, accept: str | None) -> tuple[bytes, Coding]:
+    def _body(
+        self, user_id: int, holdings: Holdings, snapshot: QuoteSnapshot, accept: str | None
+    ) -> tuple[bytes, Coding]:
+        # The wire view is built here, once per (user, holdings, quote version), never per request.
         entry = self.bodies.get(user_id)
-        if entry is None or entry.holdings is not holdings or entry.version != snapshot.version:
-            # The wire view is built here, once per (user, holdings, quote version), never per request.
-            view = portfolio_view(value_holdings(holdings, snapshot))
-            entry = _Body(holdings, snapshot.version, json_encoder.encode(view))
-            if len(self.bodies) >= self.max_entries:
+        if entry is not None and entry.holdings is holdings:
+            if entry.version != snapshot.version:
+                self.moves.see(snapshot)
+                moved = self.moves.since(entry.version)
+                if moved is None:
+                    entry = None
+                else:
+                    entry.advance(snapshot, moved, self.wire)
+        else:
+            entry = None
+        if entry is None:
+            self.moves.see(snapshot)
+            entry = _Body(holdings, "", snapshot, self.wire)
+            if user_id not in self.bodies and len(self.bodies) >= self.max_entries:
                 del self.bodies[next(iter(self.bodies))]
             self.bodies[user_id] = entry
         identity = entry.codings["identity"]

@@ -11,6 +11,8 @@ import msgspec
 
 from domain.models.holdings import Portfolio, ValuedCash, ValuedHolding
 from domain.models.quotes import AssetClass
+from domain.services.streams.wire import JsonPortfolioWire
+from gateway.responses import json_encoder
 
 
 class ValuedHoldingView(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,3 +96,19 @@ def portfolio_view(portfolio: Portfolio) -> PortfolioView:
 
 def cash_view(c: ValuedCash) -> CashView:
     return CashView(currency=c.currency, amount=c.amount, amount_base=c.amount_base, weight=c.weight)
+
+
+class PortfolioViewWire(JsonPortfolioWire):
+    """An event's data: the portfolio exactly as `GET /api/user/{id}/portfolio` answers it (one line of JSON)."""
+
+    def __init__(self) -> None:
+        super().__init__(json_encoder)
+
+    def holding_view(self, holding: ValuedHolding) -> object:
+        return holding_view(holding)
+
+    def cash_view(self, cash: ValuedCash) -> object:
+        return cash_view(cash)
+
+    def portfolio_view(self, portfolio: Portfolio) -> msgspec.Struct:
+        return portfolio_view(portfolio)

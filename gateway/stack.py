@@ -46,7 +46,7 @@ def build_stack(
         handle,
         authenticator=authenticator,
         min_size=settings.gzip_minimum_size,
-        max_entries=settings.local_cache_max_entries,
+        max_entries=settings.portfolio_bodies_max,
     )
     app = PortfolioStreamLane(app, handle, authenticator=authenticator)
     if litestar.cors_config is not None:

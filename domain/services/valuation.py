@@ -162,8 +162,14 @@ def value_holdings(holdings: Holdings, snapshot: QuoteSnapshot) -> Portfolio:
     agree to the cent.
     """
     lines = [line for h in holdings.items if (line := value_line(h, snapshot)) is not None]
-    lines.sort(key=_by_value, reverse=True)
-    cash = cash_lines(holdings, snapshot)
+    return portfolio_from_lines(holdings, snapshot, lines, cash_lines(holdings, snapshot))
+
+
+def portfolio_from_lines(
+    holdings: Holdings, snapshot: QuoteSnapshot, lines: list[Line], cash: list[tuple[Cash, Decimal]]
+) -> Portfolio:
+    """The portfolio of `value_holdings` from its lines (in the holdings' order) and its cash lines."""
+    lines = sorted(lines, key=_by_value, reverse=True)  # stable: ties keep the holdings' order
     sums = totals(lines, (base for _, base in cash))
     total = sums.value
     return portfolio_of(

@@ -2,21 +2,16 @@
 
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter
 
 from domain.errors import TooManyStreamsError
-from domain.models.holdings import Portfolio, ValuedCash, ValuedHolding
-from domain.services.streams.wire import JsonPortfolioWire
 from gateway.dependencies import services_of
 from gateway.event_stream import EVENT_STREAM, EventStream
 from gateway.openapi_schemas import problems
-from gateway.portfolio_schemas import cash_view, holding_view, portfolio_view
 from gateway.problems import problem_response
-from gateway.responses import json_encoder
 from gateway.routes.portfolios import USER_NOTES, UserId
 from gateway.security import SCOPE
 
@@ -38,22 +33,6 @@ STREAM_DESCRIPTION = (
     " or cash booking; a `: heartbeat` comment every STREAM_HEARTBEAT_S; a final `retry:` when the instance"
     " shuts down."
 )
-
-
-class PortfolioViewWire(JsonPortfolioWire):
-    """An event's data: the portfolio exactly as `GET /api/user/{id}/portfolio` answers it (one line of JSON)."""
-
-    def __init__(self) -> None:
-        super().__init__(json_encoder)
-
-    def holding_view(self, holding: ValuedHolding) -> object:
-        return holding_view(holding)
-
-    def cash_view(self, cash: ValuedCash) -> object:
-        return cash_view(cash)
-
-    def portfolio_view(self, portfolio: Portfolio) -> msgspec.Struct:
-        return portfolio_view(portfolio)
 
 
 class PortfolioStreamController(Controller):

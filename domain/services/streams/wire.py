@@ -11,7 +11,6 @@ import msgspec
 
 from domain.models.holdings import Portfolio, ValuedCash, ValuedHolding
 
-Lines = tuple[list[bytes], list[Decimal]]  # a portfolio's lines: their heads and their weights, in order
 _OPEN_WEIGHT = b'"weight":0}'  # a line encoded with a zero weight ends so; the weight goes where the 0 was
 
 
@@ -38,16 +37,19 @@ class JsonPortfolioWire:
         """`cash` (given with a zero weight) encoded up to its weight's value."""
         return self._open(self.cash_view(cash))
 
-    def portfolio(self, portfolio: Portfolio, holdings: Lines, cash: Lines) -> bytes:
-        """The whole portfolio: its own fields from `portfolio`, its lines as their heads (from `holding` or
-        `cash`) and their weights."""
+    def whole(self, portfolio: Portfolio) -> bytes:
+        """The whole portfolio, lines included, in one encode."""
+        return self._encode(self.portfolio_view(portfolio))
+
+    def portfolio(self, portfolio: Portfolio, holdings: bytes | memoryview, cash: bytes | memoryview) -> bytes:
+        """The whole portfolio: its own fields from `portfolio`, and its lines as `lines` joined them."""
         fields = msgspec.structs.asdict(self.portfolio_view(portfolio))  # in the fields' order
-        fields["holdings"] = msgspec.Raw(self._array(holdings))
-        fields["cash"] = msgspec.Raw(self._array(cash))
+        fields["holdings"] = msgspec.Raw(holdings)
+        fields["cash"] = msgspec.Raw(cash)
         return self._encode(fields)
 
-    def _array(self, lines: Lines) -> bytes:
-        heads, weights = lines
+    def lines(self, heads: list[bytes], weights: list[Decimal]) -> bytes:
+        """A JSON array of lines from their heads (from `holding` or `cash`) and their weights, in order."""
         if not heads:
             return b"[]"
         # All the weights in one call; a number never holds a comma.

@@ -9,11 +9,12 @@ import pytest
 
 from domain.models.holdings import Cash, Holding, Holdings
 from domain.models.quotes import Instrument, Quote, QuoteSnapshot, build_snapshot
-from domain.services.streams.frames import Valued, moved_instruments
+from domain.services.streams.frames import QuoteMoves, Valued, moved_instruments
 from domain.services.valuation import value_holdings
-from gateway.portfolio_schemas import portfolio_view
+from gateway.dependencies import ServicesHandle
+from gateway.hot_path import PortfolioFastLane
+from gateway.portfolio_schemas import PortfolioViewWire, portfolio_view
 from gateway.responses import json_encoder
-from gateway.routes.portfolio_stream import PortfolioViewWire
 
 AS_OF = datetime(2026, 10, 30, 20, tzinfo=UTC)
 CURRENCIES = ("USD", "EUR", "JPY", "GBP")
@@ -98,3 +99,52 @@ def test_an_empty_portfolio_is_the_routes_body_too():
     data = _data(Valued(holdings, "tag", snapshot, PortfolioViewWire()))
     assert data == _route_body(holdings, snapshot)
     assert msgspec.json.decode(data)["holdings"] == []
+
+
+def _lane() -> PortfolioFastLane:
+    return PortfolioFastLane(None, ServicesHandle(), authenticator=None, min_size=10**9, max_entries=1000)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_fast_lanes_body_is_the_routes_at_every_version_it_is_read_at(seed):
+    # Users read now and then with versions skipped in between, a step where an exchange rate moves (every
+    # line is valued again), and a quiet spell longer than the steps kept: every body is the route's.
+    rng = random.Random(seed)
+    instruments, quotes = _market(rng)
+    lane = _lane()
+    lane.moves = QuoteMoves(depth=10)
+    users = [_holdings(rng, user_id) for user_id in range(1, 25)]
+    for version in range(1, 60):
+        if version == 20:
+            quotes = {**quotes, 100: _quote(100, Decimal("1.0901"), Decimal("1.0843"))}  # EUR moves
+        elif version > 1:
+            moving = rng.sample(range(1, NEVER_QUOTED), rng.choice((0, 1, 8)))
+            quotes = {**quotes, **{i: _quote(i, quotes[i].price + Decimal("0.01"), quotes[i].previous_close)
+                                   for i in moving}}  # fmt: skip
+        snapshot = build_snapshot(version, instruments, quotes, "USD")
+        if 30 <= version < 45:
+            continue  # nobody reads: the next reads are further back than the steps kept
+        for h in users:
+            if rng.random() < 0.3:
+                body, coding = lane._body(h.user_id, h, snapshot, None)
+                assert coding == "identity"
+                assert body == _route_body(h, snapshot), (seed, version, h.user_id)
+
+
+def test_the_fast_lane_values_again_only_the_lines_whose_quotes_moved():
+    rng = random.Random(7)
+    instruments, quotes = _market(rng)
+    holdings = Holdings(user_id=3, items=tuple(Holding(instrument_id=i, quantity=Decimal(2), average_cost=Decimal(9))
+                                               for i in (1, 2, 3)))  # fmt: skip
+    lane = _lane()
+    first = build_snapshot(1, instruments, quotes, "USD")
+    lane._body(3, holdings, first, None)
+    cells = list(lane.bodies[3].cells)
+    unmoved = build_snapshot(2, instruments, {**quotes, 40: _quote(40, Decimal(1), Decimal(1))}, "USD")
+    body, _ = lane._body(3, holdings, unmoved, None)
+    assert lane.bodies[3].cells == cells  # the same line objects: nothing valued again
+    assert body == _route_body(holdings, unmoved)  # yet the body names the new quote version
+    moved = build_snapshot(3, instruments, {**quotes, 2: _quote(2, Decimal(77), Decimal(70))}, "USD")
+    body, _ = lane._body(3, holdings, moved, None)
+    assert [a is b for a, b in zip(lane.bodies[3].cells, cells, strict=True)] == [True, False, True]
+    assert body == _route_body(holdings, moved)
