@@ -69,9 +69,10 @@ class Lines(NamedTuple):
 class Valued:
     """One user's portfolio at one quote version, encoded once for all of that user's streams.
 
-    It keeps each holding's line encoded up to its weight, so the next quote version re-values and
-    re-encodes only the lines whose instruments moved (`advance`), then re-derives the totals and
-    weights the way `value_holdings` does: the event is the portfolio route's answer, byte for byte.
+    The first version is encoded whole. It keeps each holding's figures and, from the next version on, its line
+    encoded up to its weight, so a next quote version re-values and re-encodes only the lines whose instruments
+    moved (`advance`), then re-derives the totals and weights the way `value_holdings` does: the event is the
+    portfolio route's answer, byte for byte.
     """
 
     __slots__ = ("cash", "cells", "event_id", "frame", "holdings", "tag", "version")
@@ -137,7 +138,8 @@ class Valued:
         self.event_id = f"{snapshot.version}.{self.tag}"
 
     def _emit(self, data: bytes, lines: Lines | None) -> None:
-        """Keep the encoded portfolio, and the `lines` it was joined from (None: encoded whole)."""
+        """Hand on the encoded portfolio; `lines` are what it was joined from (None: encoded whole), which the
+        hub does not keep."""
         # The encoded event, until it has been handed to the streams (None after: the hub keeps no copy).
         self.frame = b"event: portfolio\nid: %s\ndata: %s\n\n" % (self.event_id.encode(), data)
 
