@@ -14,14 +14,12 @@ import contextlib
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import httpx
@@ -40,6 +38,7 @@ from bench.servers import (
     WebServer,
     pinning_cpus,
     portfolio_body_size,
+    unwind_on_signals,
     web_command,
 )
 from bench.streams import STREAMS, measure_streams
@@ -251,14 +250,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    # Ctrl-C and SIGTERM both unwind through the finally below, which stops everything started here.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+    unwind_on_signals()  # through the finally below, which stops everything started here
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     if args.markdown:

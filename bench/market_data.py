@@ -21,7 +21,7 @@ from typing import Any
 import brotli
 import zstandard
 
-from bench.servers import ROOT, die_with_parent, get
+from bench.servers import ROOT, die_with_parent, get, pinned
 from gateway.content_coding import DOCUMENT_LEVELS, Coding, compress
 
 PATH = "/api/market-data"
@@ -83,10 +83,8 @@ def quote_simulator(
     env: Mapping[str, str], log: Path, seed: int, interval_s: float, cpu: int | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     """The development quote feed, moving TICK_FRACTION of the prices every `interval_s` (pinned to `cpu`)."""
-    command = [sys.executable, "-m", "cli", "simulate", "--interval", str(interval_s),
-               "--fraction", str(TICK_FRACTION), "--seed", str(seed)]  # fmt: skip
-    if cpu is not None:
-        command = ["taskset", "-c", str(cpu), *command]
+    command = pinned([sys.executable, "-m", "cli", "simulate", "--interval", str(interval_s),
+                      "--fraction", str(TICK_FRACTION), "--seed", str(seed)], cpu)  # fmt: skip
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [*command, "--allow-production"],  # the bench serves the production configuration

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import FrameType
 from typing import Self
 
 import psutil
@@ -31,6 +32,17 @@ def die_with_parent() -> None:
     """preexec_fn: the child gets SIGTERM if this process dies (Linux), so nothing outlives a killed bench."""
     if sys.platform == "linux":
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def unwind_on_signals() -> None:
+    """Ctrl-C and SIGTERM both raise KeyboardInterrupt, so a bench unwinds through its `finally` and stops all
+    it started."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def pinned(command: list[str], cpu: int | None) -> list[str]:

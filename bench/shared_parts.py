@@ -17,12 +17,10 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import valkey.asyncio as avalkey
@@ -31,7 +29,7 @@ from bench import report
 from bench.__main__ import API_KEY_SECRET, BENCH_RATE_LIMITS, JWT_SECRET, PRODUCTION, SEED, USERS, ZIPF_S, mint_tokens
 from bench.data import BenchData, prepare
 from bench.scenarios import LUA_DIR
-from bench.servers import APP_TARGET, ROOT, WebServer, pinning_cpus, web_command
+from bench.servers import APP_TARGET, ROOT, WebServer, pinning_cpus, unwind_on_signals, web_command
 from bench.shared_broker import broker_pid, measure_broker, pin_tree, start_broker
 from bench.shared_mix import Servers, costs
 from bench.shared_postgres import enable_statements, miss_rate, miss_statement, pgbench_binary
@@ -169,13 +167,8 @@ def run(args: argparse.Namespace, wrk: str, data_dir: Path) -> dict[str, Any]:
     return figures
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+    unwind_on_signals()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     try:

@@ -20,14 +20,22 @@ import time
 from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from bench import report
 from bench.__main__ import API_KEY_SECRET, BENCH_RATE_LIMITS, JWT_SECRET, PRODUCTION, SEED, USERS, ZIPF_S, mint_tokens
 from bench.data import BenchData, prepare
 from bench.scenarios import LUA_DIR
-from bench.servers import APP_TARGET, ROOT, WebServer, die_with_parent, pinned, pinning_cpus, web_command
+from bench.servers import (
+    APP_TARGET,
+    ROOT,
+    WebServer,
+    die_with_parent,
+    pinned,
+    pinning_cpus,
+    unwind_on_signals,
+    web_command,
+)
 from bench.soak_chart import write_chart
 from bench.soak_criteria import Minute, judge
 from bench.soak_watch import (
@@ -244,13 +252,8 @@ def document(args: argparse.Namespace, wrk: str, run: dict[str, Any], argv: list
     }  # fmt: skip
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+    unwind_on_signals()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     if not 0 < args.warmup_minutes < args.minutes or not 0 < args.fraction <= 1:
