@@ -4,11 +4,12 @@ CI runs); elsewhere the tests skip saying why, except under `CI`, where a missin
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 
 from cli.embedded import EmbeddedServers
 from cli.embedded.debian import install_package
@@ -68,3 +69,12 @@ def console_web(console_env: dict[str, str], servers: EmbeddedServers) -> Iterat
 def console_worker(console_env: dict[str, str], servers: EmbeddedServers) -> Iterator[WorkerProcess]:
     with worker_process(console_env, servers.data_dir / "console-logs" / "worker.log") as worker:
         yield worker
+
+
+@pytest.fixture(scope="module")
+async def browser(chromium: Path) -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        # --no-sandbox: Chromium's sandbox needs user namespaces, which a root shell in a container may not have.
+        launched = await p.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
+        yield launched
+        await launched.close()

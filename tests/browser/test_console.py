@@ -8,14 +8,13 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import httpx
 import psycopg
 import pytest
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from config.settings import Settings
 from gateway.auth import mint_token
@@ -27,15 +26,6 @@ USER = 2  # a demo user
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 SERIOUS = ("serious", "critical")
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        # --no-sandbox: Chromium's sandbox needs user namespaces, which a root shell in a container may not have.
-        launched = await p.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
-        yield launched
-        await launched.close()
 
 
 def console_url(web: WebProcess) -> str:

@@ -2,12 +2,11 @@
 the test provider (tests/oidc_provider.py, which approves at once as the user a test chooses)."""
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import expect
 
 from cli.embedded import EmbeddedServers
 from tests.browser.test_console import SERIOUS, console_url, new_page
@@ -37,14 +36,6 @@ def oidc_web(console_env: dict[str, str], servers: EmbeddedServers, provider: Oi
     }
     with web_processes(env, 1, servers.data_dir / "console-oidc-logs") as (web,):
         yield web
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
-        yield launched
-        await launched.close()
 
 
 def approve_as(provider: OidcProvider, *roles: str) -> str:
