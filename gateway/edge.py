@@ -1,8 +1,8 @@
-"""The edge checks in front of both lanes (the portfolio fast lane and Litestar): hosts and CORS.
+"""The edge checks in front of every lane (the fast lanes and Litestar): hosts and CORS.
 
-gateway/stack.py puts them around the fast lane, so a request meets the same checks whichever lane
+gateway/stack.py puts them around the lanes, so a request meets the same checks whichever lane
 answers it. CORS is Litestar's (`cors_config`), so a cross-origin request (one with an `Origin`
-header) skips the fast lane for Litestar's. A check that is not configured is not in the chain at
+header) skips the fast lanes for Litestar's. A check that is not configured is not in the chain at
 all: by default CORS is closed (no CORS headers) and every host is served, at no cost per request.
 """
 
@@ -61,7 +61,7 @@ class TrustedHostsMiddleware(AllowedHostsMiddleware):
 
 
 class CrossOriginToLitestar:
-    """Requests with an `Origin` header go to Litestar, whose CORS handling the fast lane lacks."""
+    """Requests with an `Origin` header go to Litestar, whose CORS handling the lanes lack."""
 
     def __init__(self, fast: ASGIApp, litestar_lane: ASGIApp) -> None:
         self.fast = fast

@@ -29,7 +29,7 @@ from gateway.auth import Authenticator, Principal
 from gateway.content_coding import Coding, compress, negotiate
 from gateway.dependencies import ServicesHandle
 from gateway.portfolio_schemas import PortfolioViewWire
-from gateway.problems import log, send_problem
+from gateway.problems import send_unavailable
 from gateway.security import lane_principal, note_operator_read
 
 PREFIX = "/api/user/"
@@ -106,7 +106,7 @@ class PortfolioFastLane:
         try:
             principal = await self._authorized(authorization, user_id)
         except UnavailableError as e:  # a first sight of a key or a user, and the database is down
-            await self._unavailable(e, services.settings.retry_after_s, scope, send)
+            await send_unavailable(scope, send, e, services.settings.retry_after_s, TEMPLATE)
             return True
         if principal is None:
             return False  # the regular path answers with the 401/403 problem details
@@ -117,7 +117,7 @@ class PortfolioFastLane:
             try:
                 holdings, hit = await portfolios.holdings(user_id)
             except UnavailableError as e:
-                await self._unavailable(e, services.settings.retry_after_s, scope, send)
+                await send_unavailable(scope, send, e, services.settings.retry_after_s, TEMPLATE)
                 return True
             except DomainError:
                 return False  # the regular handler tries again and answers with problem details
@@ -131,13 +131,6 @@ class PortfolioFastLane:
         if principal.is_operator:
             note_operator_read(services, principal, user_target(user_id), scope)
         return True
-
-    async def _unavailable(self, e: UnavailableError, retry_after_s: int, scope: Any, send: Send) -> None:
-        # Answered here: the regular handler's second try would wait out the database's deadline again.
-        request_id = scope.get("state", {}).get("request_id")
-        log.warning("dependency unavailable: %s", e.detail, extra={"request_id": request_id})
-        scope["path_template"] = TEMPLATE
-        await send_problem(scope, send, 503, e.detail, [(b"retry-after", str(retry_after_s).encode())])
 
     async def _authorized(self, authorization: str | None, user_id: int) -> Principal | None:
         return await lane_principal(self.authenticator, authorization, SCOPE, user_id)

@@ -77,6 +77,14 @@ async def send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
+async def send_unavailable(scope: Any, send: Any, e: UnavailableError, retry_after_s: int, template: str) -> None:
+    """A lane's 503 for a dependency that is down, with Retry-After; answered in the lane, because the regular
+    handler's second try would wait out the dependency's deadline again."""
+    log.warning("dependency unavailable: %s", e.detail, extra={"request_id": scope.get("state", {}).get("request_id")})
+    scope["path_template"] = template
+    await send_problem(scope, send, 503, e.detail, [(b"retry-after", str(retry_after_s).encode())])
+
+
 def request_id_of(request: Request[Any, Any, Any]) -> str | None:
     rid = request.scope.get("state", {}).get("request_id")
     return rid if isinstance(rid, str) else None
@@ -164,8 +172,14 @@ def _field_errors(exc: ValidationException) -> list[FieldError]:
             source=_source_of(item.get("source")),
         )
         for item in items
-        if isinstance(item, dict)
+        if isinstance(item, dict) and not _absent_optional_body(item)
     ]
+
+
+def _absent_optional_body(item: dict[str, Any]) -> bool:
+    # When another parameter is wrong, Litestar's error collection looks up every parameter, and an optional
+    # body that was not sent (`data: X | None = None`) comes out as a KeyError, "'data'": not the client's fault.
+    return item.get("key") == "data" and item.get("message") == "'data'"
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {

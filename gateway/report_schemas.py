@@ -45,6 +45,16 @@ def status_url(report_id: str) -> str:
     return f"/api/reports/{report_id}"
 
 
+def accepted(report: Report, estimated_completion: datetime) -> ReportAccepted:
+    """The 202 of a report request (the route's and the lane's)."""
+    return ReportAccepted(
+        status=report.status,
+        task_id=report.id,
+        estimated_completion=estimated_completion,
+        status_url=status_url(report.id),
+    )
+
+
 def report_out(report: Report) -> ReportOut:
     return ReportOut(
         task_id=report.id,

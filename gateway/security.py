@@ -78,16 +78,19 @@ def refusal(principal: Principal, scope: str | None, user_id: int | None = None)
 
 
 async def lane_principal(
-    authenticator: Authenticator, authorization: str | None, scope: str, user_id: int
+    authenticator: Authenticator, authorization: str | None, scope: str, user_id: int | None, *, changes: bool = False
 ) -> Principal | None:
-    """For a lane ahead of the framework: the caller, if its credential is valid and may act on `user_id` with
-    `scope`; None otherwise (the regular route then answers with its problem details)."""
+    """For a lane ahead of the framework: the caller, if its credential is valid and may act on `user_id` (None
+    for a route about no user) with `scope`, and, for a request that `changes` something, is not a read-only
+    operator (as `authorize` has it); None otherwise (the regular route then answers with its problem details)."""
     principal = authenticator.cached(authorization)
     if principal is None:
         try:
             principal = await authenticator.principal(authorization)
         except AuthenticationError:
             return None
+    if changes and principal.read_only:
+        return None
     return principal if refusal(principal, scope, user_id) is None else None
 
 

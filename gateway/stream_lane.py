@@ -23,7 +23,7 @@ from domain.models.audit import user_target
 from gateway.auth import Authenticator, Principal
 from gateway.dependencies import ServicesHandle
 from gateway.event_stream import STREAM_HEADERS, serve_stream
-from gateway.problems import log, send_problem
+from gateway.problems import send_problem, send_unavailable
 from gateway.security import lane_principal, note_operator_read
 
 PREFIX = "/api/user/"
@@ -74,9 +74,7 @@ class PortfolioStreamLane:
             await send_problem(scope, send, 429, e.detail, retry_after)
             return
         except UnavailableError as e:  # the database is down, or this instance drains
-            log.warning("dependency unavailable: %s", e.detail, extra={"request_id": scope["state"].get("request_id")})
-            scope["path_template"] = TEMPLATE
-            await send_problem(scope, send, 503, e.detail, retry_after)
+            await send_unavailable(scope, send, e, services.settings.retry_after_s, TEMPLATE)
             return
         except DomainError:
             subscriber = None  # an unknown user...: the regular route answers with its problem details

@@ -18,9 +18,9 @@ from gateway.report_schemas import (
     ReportIn,
     ReportOut,
     ReportPageOut,
+    accepted,
     report_out,
     report_page_out,
-    status_url,
 )
 from gateway.responses import FolioResponse
 from gateway.routes.portfolios import MAX_USER_ID, USER_ID_BOUNDS, USER_NOTES, IdempotencyKey, UserId
@@ -123,17 +123,11 @@ class ReportController(Controller):
         authorize_owner(request, owner)  # the owner is not a path parameter: the app-wide guard reads paths only
         reports = services_of(state).reports
         result = await reports.request(owner, idempotency_key)
-        report = result.report
-        accepted = ReportAccepted(
-            status=report.status,
-            task_id=report.id,
-            estimated_completion=reports.estimated_completion(report),
-            status_url=status_url(report.id),
-        )
-        headers = {"Location": accepted.status_url}
+        view = accepted(result.report, reports.estimated_completion(result.report))
+        headers = {"Location": view.status_url}
         if not result.created:
             headers["Idempotent-Replayed"] = "true"
-        return FolioResponse(accepted, status_code=202, headers=headers)
+        return FolioResponse(view, status_code=202, headers=headers)
 
     @get(
         "/reports/{task_id:str}",

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from tests.http.test_api_keys import bearer, new_key
 from tests.processes import ROOT
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
@@ -112,3 +113,31 @@ def test_the_web_process_never_imports_the_report_renderer_or_its_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+async def test_the_usual_form_and_the_body_form_answer_alike(client):
+    # The usual form (the user in the query, no body) is answered ahead of the framework; the body form is not.
+    key = f"report-{uuid.uuid4()}"
+    usual = await client.post("/api/generate-report?user_id=4307", headers={"Idempotency-Key": key})
+    body_form = await client.post("/api/generate-report", json={"user_id": 4307}, headers={"Idempotency-Key": key})
+    assert usual.status_code == body_form.status_code == 202
+    assert usual.content == body_form.content
+    assert (usual.headers["content-type"], usual.headers["location"]) == (
+        body_form.headers["content-type"],
+        body_form.headers["location"],
+    )
+    assert "idempotent-replayed" not in usual.headers
+    assert body_form.headers["idempotent-replayed"] == "true"
+    assert set(usual.headers) | {"idempotent-replayed"} == set(body_form.headers)
+
+
+async def test_a_malformed_idempotency_key_or_a_key_without_the_scope_gets_the_routes_problem(client):
+    spaced = await client.post("/api/generate-report?user_id=4308", headers={"Idempotency-Key": "two words"})
+    assert spaced.status_code == 400
+    assert [e["field"] for e in spaced.json()["errors"]] == ["idempotency_key"]
+    reader = (await new_key(client, 4308, scopes=["read"]))["key"]
+    refused = await client.post("/api/generate-report?user_id=4308", headers=bearer(reader))
+    assert (refused.status_code, refused.headers["content-type"]) == (403, "application/problem+json")
+    assert "'reports'" in refused.json()["detail"]
+    reporter = (await new_key(client, 4308, scopes=["reports"]))["key"]
+    assert (await client.post("/api/generate-report?user_id=4308", headers=bearer(reporter))).status_code == 202
