@@ -69,8 +69,15 @@ SERVER_ENV: dict[Server, dict[str, str]] = {
     "cold": {"PORTFOLIO_CACHE": "false", "PERFORMANCE_CACHE": "false"},
     "ceiling": {},
     "raw": {},
+    "ceiling_market_data": {},
+    "raw_market_data": {},
 }
-TARGETS: dict[Server, str] = {"ceiling": CEILING_TARGET, "raw": RAW_TARGET}
+TARGETS: dict[Server, str] = {
+    "ceiling": CEILING_TARGET,
+    "raw": RAW_TARGET,
+    "ceiling_market_data": CEILING_TARGET,
+    "raw_market_data": RAW_TARGET,
+}
 # Production refuses to start without a signing key: each bench run makes its own unless one is given.
 JWT_SECRET = os.environ.get("JWT_SECRET") or secrets.token_urlsafe(48)
 API_KEY_SECRET = os.environ.get("API_KEY_SECRET") or secrets.token_urlsafe(48)  # the same for API key digests
@@ -186,11 +193,13 @@ def _execute(run: Run, scenarios: list[Scenario]) -> None:
     body_size = portfolio_body_size(main.port, SIZING_USERS, auth)
     run.extras["portfolio_body_bytes"] = body_size
     run.extras["market_data_sizes"] = market_data_sizes(main.port, auth)
+    sizes = {"ceiling_market_data": run.extras["market_data_sizes"].get("gzip", {}).get("bytes")}
+    sizes["raw_market_data"] = sizes["ceiling_market_data"]
     for kind in SERVER_ORDER:
         group = [s for s in scenarios if s.server == kind]
         if not group and kind != "main":
             continue
-        server = main if kind == "main" else run.start(kind, body_size)
+        server = main if kind == "main" else run.start(kind, sizes.get(kind) or body_size)
         for scenario in group:
             print(f"--> {scenario.name}: {scenario.what}", flush=True)
             run.measure(scenario, server)

@@ -1,9 +1,10 @@
-"""The two ceilings: constant bytes of the portfolio's size, from a bare Litestar route and from raw ASGI.
+"""The two ceilings: constant bytes of a response's size, from a bare Litestar route and from raw ASGI.
 
 Both are served exactly as Folio is (same Procfile line, one Granian worker, same core), with a body of
-the portfolio's size (`BENCH_BODY_SIZE`). The Litestar ceiling (`create_app`: one regular `@get` on the
-portfolio's path) is what a framework handler can do here; the raw ceiling (`create_raw_app`: an ASGI
-callable that answers every request with the body) is the limit of Python on Granian on this core.
+the portfolio's size, or the market data's gzip size (`BENCH_BODY_SIZE`). The Litestar ceiling
+(`create_app`: one regular `@get` on the portfolio's path, and one on the market data's) is what a
+framework handler can do here; the raw ceiling (`create_raw_app`: an ASGI callable that answers every
+request with the body) is the limit of Python on Granian on this core.
 What Folio spends beyond them is the cost of its own work per request.
 """
 
@@ -30,7 +31,11 @@ def create_app() -> Litestar:
     async def portfolio(user_id: int) -> bytes:
         return body
 
-    return Litestar(route_handlers=[portfolio], openapi_config=None, debug=False)
+    @get("/api/market-data", media_type=MediaType.JSON)
+    async def market_data() -> bytes:  # the market data's scenario, with a body of its size
+        return body
+
+    return Litestar(route_handlers=[portfolio, market_data], openapi_config=None, debug=False)
 
 
 def create_raw_app() -> Callable[[Any, Any, Any], Awaitable[None]]:

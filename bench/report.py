@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.scenarios import SCENARIOS
+from bench.scenarios import SAME_SIZE_CEILINGS, SCENARIOS
 from bench.servers import ROOT
 
 PACKAGES = ("litestar", "granian", "msgspec", "psycopg", "valkey", "uvloop")
@@ -57,12 +57,15 @@ def now_iso() -> str:
 
 def add_ceiling_fractions(results: dict[str, dict[str, Any]]) -> None:
     """Each scenario's req/s as a % of each ceiling's measured in the same run: the Litestar handler's
-    (`pct_of_ceiling`) and raw ASGI's (`pct_of_raw`), None when that ceiling did not run."""
-    for key, ceiling in (("pct_of_ceiling", "ceiling"), ("pct_of_raw", "raw_ceiling")):
-        rps = results.get(ceiling, {}).get("rps")
-        for result in results.values():
-            if "rps" in result:
-                result[key] = round(100 * result["rps"] / rps, 1) if rps else None
+    (`pct_of_ceiling`) and raw ASGI's (`pct_of_raw`), None when that ceiling did not run. A scenario named
+    in SAME_SIZE_CEILINGS is set against the ceilings of its own body's size."""
+    for name, result in results.items():
+        if "rps" not in result:
+            continue
+        ceilings = SAME_SIZE_CEILINGS.get(name, ("ceiling", "raw_ceiling"))
+        for key, ceiling in zip(("pct_of_ceiling", "pct_of_raw"), ceilings, strict=True):
+            rps = results.get(ceiling, {}).get("rps")
+            result[key] = round(100 * result["rps"] / rps, 1) if rps else None
 
 
 def _fmt(value: Any, spec: str = "") -> str:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 
-Server = Literal["main", "cold", "ceiling", "raw"]
+Server = Literal["main", "cold", "ceiling", "raw", "ceiling_market_data", "raw_market_data"]
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,7 @@ class Scenario:
     name: str
     script: str  # a file under bench/lua/
     # main: the production configuration; cold: PORTFOLIO_CACHE=false and PERFORMANCE_CACHE=false;
-    # ceiling and raw: bench.ceiling's two apps
+    # ceiling and raw: bench.ceiling's two apps; *_market_data: the same with the market data's gzip size
     server: Server
     what: str
     # Seconds of warm-up at least: "hot" is measured as a long-running process serves, caches full.
@@ -70,11 +70,28 @@ SCENARIOS: tuple[Scenario, ...] = (
         15,
         ticking=True,
     ),
+    # The limits of a response of the market data's gzip size (the portfolio's ceilings are for a 20x smaller one).
+    Scenario(
+        "ceiling_market_data",
+        "market_data_gzip.lua",
+        "ceiling_market_data",
+        "bare Litestar @get, constant body of the market data's gzip size",
+    ),
+    Scenario(
+        "raw_ceiling_market_data",
+        "market_data_gzip.lua",
+        "raw_market_data",
+        "raw ASGI app, constant body of the market data's gzip size",
+    ),
 )
 SCENARIO_NAMES = tuple(s.name for s in SCENARIOS)
 
-# Servers start in this order; the main one first, because the ceiling is sized from its portfolio body.
-SERVER_ORDER: tuple[Server, ...] = ("main", "cold", "ceiling", "raw")
+# Servers start in this order; the main one first, because the ceilings are sized from its bodies.
+SERVER_ORDER: tuple[Server, ...] = ("main", "cold", "ceiling", "raw", "ceiling_market_data", "raw_market_data")
+# A scenario whose body is far from the portfolio's is set against ceilings of its own body's size.
+SAME_SIZE_CEILINGS: dict[str, tuple[str, str]] = {
+    "market_data_gzip": ("ceiling_market_data", "raw_ceiling_market_data"),
+}
 
 
 def select(names: Iterable[str]) -> list[Scenario]:

@@ -11,6 +11,11 @@ def test_every_scenario_is_a_share_of_both_ceilings_of_the_same_run():
     add_ceiling_fractions(results)
     assert results["portfolio_hot"]["pct_of_raw"] == 30.0
     assert results["portfolio_hot"]["pct_of_ceiling"] == 120.0
+    results |= {"raw_ceiling_market_data": {"rps": 5_000.0}, "market_data_gzip": {"rps": 2_000.0}}
+    results["ceiling_market_data"] = {"rps": 4_000.0}
+    add_ceiling_fractions(results)
+    # the market data's 300 KB bodies are set against the ceilings of their own size
+    assert (results["market_data_gzip"]["pct_of_raw"], results["market_data_gzip"]["pct_of_ceiling"]) == (40.0, 50.0)
     alone = {"portfolio_hot": {"rps": 12_000.0}}
     add_ceiling_fractions(alone)
     assert alone["portfolio_hot"]["pct_of_raw"] is None
