@@ -1,41 +1,66 @@
-"""PostgreSQL holdings: one query for a user's existence and holdings together."""
+"""PostgreSQL holdings: one query for users' existence and holdings together, one per turn of the event loop."""
+
+import time
+from collections.abc import Sequence
+from itertools import groupby
+from operator import itemgetter
+from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
+from domain import timing
 from domain.adapters.postgres.pool import connection, name_queries
+from domain.batching import TurnBatch
 from domain.models.holdings import Cash, Holding, Holdings
 from domain.ports.holdings import HoldingsRepository
 
-# One round trip: the LEFT JOIN tells "no such user" (no row) from "no holdings" (one row of NULLs); the cash
-# balances follow (part 2). An erased user's holdings stay (financial records), but are no longer anyone's.
+# One round trip for every user asked for in one turn of the event loop (`TurnBatch`): the LEFT JOIN tells "no
+# such user" (no row) from "no holdings" (one row of NULLs); the cash balances follow (part 2). An erased user's
+# holdings stay (financial records), but are no longer anyone's.
 _HOLDINGS = """
-SELECT 1 AS part, h.instrument_id, h.quantity, h.average_cost, NULL AS currency
+SELECT u.id AS user_id, 1 AS part, h.instrument_id, h.quantity, h.average_cost, NULL AS currency
 FROM users u
 LEFT JOIN holdings h ON h.user_id = u.id AND h.quantity > 0
-WHERE u.id = %(user)s AND u.erased_at IS NULL
+WHERE u.id = ANY(%(users)s::bigint[]) AND u.erased_at IS NULL
 UNION ALL
-SELECT 2, NULL, b.balance, NULL, b.currency
+SELECT b.user_id, 2, NULL, b.balance, NULL, b.currency
 FROM cash_balances b
-WHERE b.user_id = %(user)s AND b.balance > 0
-ORDER BY part, instrument_id, currency
+WHERE b.user_id = ANY(%(users)s::bigint[]) AND b.balance > 0
+ORDER BY user_id, part, instrument_id, currency
 """
 name_queries({_HOLDINGS: "holdings.get"})
+# Reads gather while earlier groups are under way; more in flight would only share the database's core.
+_MAX_IN_FLIGHT = 2
 
 
 class PostgresHoldingsRepository(HoldingsRepository):
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
+        self._reads: TurnBatch[int, Holdings | None] = TurnBatch(self._get_many, max_in_flight=_MAX_IN_FLIGHT)
 
     async def get(self, user_id: int) -> Holdings | None:
+        start = time.perf_counter()
+        try:
+            return await self._reads.submit(user_id)
+        finally:
+            timing.add_db(time.perf_counter() - start)  # this request's wait for its group's round trip
+
+    async def _get_many(self, user_ids: Sequence[int]) -> list[Holdings | None]:
+        timing.detach()  # the group's task: its requests add their own waits
         async with connection(self._pool) as conn:
-            cur = await conn.execute(_HOLDINGS, {"user": user_id}, prepare=True)
+            cur = await conn.execute(_HOLDINGS, {"users": list(set(user_ids))}, prepare=True)
             rows = await cur.fetchall()
-        if not rows or rows[0][0] != 1:
-            return None
-        items = tuple(
-            Holding(instrument_id=iid, quantity=qty, average_cost=cost)
-            for part, iid, qty, cost, _ in rows
-            if part == 1 and iid is not None
-        )
-        cash = tuple(Cash(currency=currency.strip(), amount=qty) for part, _, qty, _, currency in rows if part == 2)
-        return Holdings(user_id=user_id, items=items, cash=cash)
+        found = {user_id: _holdings(user_id, list(group)) for user_id, group in groupby(rows, key=itemgetter(0))}
+        return [found.get(user_id) for user_id in user_ids]
+
+
+def _holdings(user_id: int, rows: list[tuple[Any, ...]]) -> Holdings | None:
+    if rows[0][1] != 1:  # cash alone: the user was erased
+        return None
+    items = tuple(
+        Holding(instrument_id=iid, quantity=qty, average_cost=cost)
+        for _, part, iid, qty, cost, _ in rows
+        if part == 1 and iid is not None
+    )
+    cash = tuple(Cash(currency=currency.strip(), amount=qty) for _, part, _, qty, _, currency in rows if part == 2)
+    return Holdings(user_id=user_id, items=items, cash=cash)

@@ -8,11 +8,11 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from domain.batching import TurnBatch
 from domain.errors import ReportNotFoundError, ReportNotReadyError, UnavailableError, UserNotFoundError
 from domain.models.audit import REPORT_REQUEUE, Actor, AuditEntry
 from domain.models.reports import Report, ReportPage, ReportRequest, ReportStatus
 from domain.ports.reports import ReportQueue, ReportRepository
-from domain.services.reports.intake import TurnBatch
 from domain.services.reports.policy import ReportPolicy
 
 log = logging.getLogger("folio.reports")

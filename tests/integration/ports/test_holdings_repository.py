@@ -1,5 +1,6 @@
 """One contract for the holdings record, run against the in-memory twin and the real PostgreSQL adapter."""
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -37,3 +38,14 @@ async def test_each_user_reads_only_their_own_holdings(world: World):
     mine, theirs = await world.user(lot(a, "1")), await world.user(lot(a, "5"))
     assert await world.holdings.get(mine) == Holdings(user_id=mine, items=(lot(a, "1"),))
     assert await world.holdings.get(theirs) == Holdings(user_id=theirs, items=(lot(a, "5"),))
+
+
+async def test_users_read_in_the_same_turn_each_get_their_own_holdings(world: World):
+    # The PostgreSQL adapter reads the users asked for in one turn of the event loop with one query.
+    a, b = (await world.instrument()).id, (await world.instrument()).id
+    users = [await world.user(lot(a, str(n + 1)), lot(b, "0.5")) for n in range(5)]
+    empty, unknown = await world.user(), new_id()
+    asked = [*users, empty, unknown, users[0]]
+    read = await asyncio.gather(*(world.holdings.get(user) for user in asked))
+    expected = [Holdings(user_id=u, items=(lot(a, str(n + 1)), lot(b, "0.5"))) for n, u in enumerate(users)]
+    assert read == [*expected, Holdings(user_id=empty, items=()), None, expected[0]]

@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
+from domain.batching import TurnBatch
 from domain.errors import UnavailableError
-from domain.services.reports.intake import TurnBatch
 
 
 class Store:

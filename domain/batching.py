@@ -1,9 +1,10 @@
-"""Group commit for report requests: the requests that arrive in one turn of the event loop are written together.
+"""One round trip for the requests of one event-loop turn: report requests written together (group commit), and
+holdings read together.
 
-A request joins the open group and waits. The group is written at the end of the turn it was opened in (a
-`call_soon`), or, while `max_in_flight` groups are being written already, as soon as one of them is done: under
+A request joins the open group and waits. The group is sent at the end of the turn it was opened in (a
+`call_soon`), or, while `max_in_flight` groups are under way already, as soon as one of them is done: under
 load the groups grow by themselves, and a lone request waits no longer than one turn. Each request is answered
-from its own result, only after the write of its group returned, so a 202 still means a durable row.
+from its own result, only after its group's round trip returned (so a report's 202 still means a durable row).
 """
 
 import asyncio
