@@ -89,9 +89,10 @@ SCENARIO_NAMES = tuple(s.name for s in SCENARIOS)
 # Servers start in this order; the main one first, because the ceilings are sized from its bodies.
 SERVER_ORDER: tuple[Server, ...] = ("main", "cold", "ceiling", "raw", "ceiling_market_data", "raw_market_data")
 # A scenario whose body is far from the portfolio's is set against ceilings of its own body's size.
-SAME_SIZE_CEILINGS: dict[str, tuple[str, str]] = {
-    "market_data_gzip": ("ceiling_market_data", "raw_ceiling_market_data"),
-}
+_MARKET_DATA_SIZE = ("ceiling_market_data", "raw_ceiling_market_data")
+SAME_SIZE_CEILINGS: dict[str, tuple[str, str]] = dict.fromkeys(
+    ("market_data_gzip", *_MARKET_DATA_SIZE), _MARKET_DATA_SIZE
+)
 
 
 def select(names: Iterable[str]) -> list[Scenario]:
