@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.servers import pinned
+from bench.servers import ROOT, pinned
 
 RATE_HZ = 250
 
@@ -47,6 +47,8 @@ def flame_graph(pid: int, seconds: int, output: Path | None, cpu: int | None) ->
             proc.kill()
             _, err = proc.communicate()
         if proc.returncode == 0 and output.exists():
+            # The command lines in the graph name this checkout's path: the graph is shared, the path is not.
+            output.write_text(output.read_text().replace(f"{ROOT}/", ""))
             print(f"    flame graph: {output}", flush=True)
         else:
             reason = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
