@@ -1,9 +1,9 @@
 """The report request's lane: `POST /api/generate-report?user_id=N` answered before Litestar's routing.
 
-The request is the API's most frequent write, and its work is one row and one message, shared with the other
-requests of the same loop turn (group commit, domain/batching.py); Litestar's routing, request
-object, parameter parsing and response objects cost as much again. The lane calls the same use case
-(`ReportService.request`) and answers the route's 202 with the same body and headers (`accepted`), only once
+The request's own work is one row and one message, shared with the other requests of the same loop turn (group
+commit, domain/batching.py); Litestar's routing, request object, parameter parsing and response objects cost
+as much again. The lane calls the same use case
+(`ReportDesk.request`) and answers the route's 202 with the same body and headers (`accepted`), only once
 the report's row is durable, as the route does. It takes the form every client uses, the user in the query
 and no body, with an optional valid `Idempotency-Key`; anything else (a JSON body, a query it does not read
 exactly, a malformed key) falls through to the route, the one mechanism for validation and its problem details.
