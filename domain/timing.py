@@ -43,9 +43,3 @@ def add_cache(seconds: float) -> None:
     timing = _current.get()
     if timing is not None:
         timing.cache_s += seconds
-
-
-def detach() -> None:
-    """In a task that works for several requests (one round trip for a group): charge none of them from here;
-    each request adds its own wait for the group."""
-    _current.set(None)

@@ -1,6 +1,5 @@
-"""PostgreSQL holdings: one query for users' existence and holdings together, one per turn of the event loop."""
+"""PostgreSQL holdings: one query for users' existence and holdings together; a group of users when busy."""
 
-import time
 from collections.abc import Sequence
 from itertools import groupby
 from operator import itemgetter
@@ -10,13 +9,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from domain import timing
 from domain.adapters.postgres.pool import connection, name_queries
-from domain.batching import TurnBatch
+from domain.batching import BusyBatch
 from domain.models.holdings import Cash, Holding, Holdings
 from domain.ports.holdings import HoldingsRepository
 
-# One round trip for every user asked for in one turn of the event loop (`TurnBatch`): the LEFT JOIN tells "no
-# such user" (no row) from "no holdings" (one row of NULLs); the cash balances follow (part 2). An erased user's
-# holdings stay (financial records), but are no longer anyone's.
+# One round trip for a user, or for the users asked for while the reads in flight were busy (`BusyBatch`): the
+# LEFT JOIN tells "no such user" (no row) from "no holdings" (one row of NULLs); the cash balances follow (part
+# 2). An erased user's holdings stay (financial records), but are no longer anyone's.
 _HOLDINGS = """
 SELECT u.id AS user_id, 1 AS part, h.instrument_id, h.quantity, h.average_cost, NULL AS currency
 FROM users u
@@ -29,24 +28,22 @@ WHERE b.user_id = ANY(%(users)s::bigint[]) AND b.balance > 0
 ORDER BY user_id, part, instrument_id, currency
 """
 name_queries({_HOLDINGS: "holdings.get"})
-# Reads gather while earlier groups are under way; more in flight would only share the database's core.
+# Reads beyond these wait together for the next group; more in flight would only share the database's core.
 _MAX_IN_FLIGHT = 2
 
 
 class PostgresHoldingsRepository(HoldingsRepository):
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
-        self._reads: TurnBatch[int, Holdings | None] = TurnBatch(self._get_many, max_in_flight=_MAX_IN_FLIGHT)
+        # A request that waited for a group adds its wait to its own Server-Timing (the group charges nobody).
+        self._reads: BusyBatch[int, Holdings | None] = BusyBatch(
+            self._get_many, max_in_flight=_MAX_IN_FLIGHT, waited=timing.add_db
+        )
 
     async def get(self, user_id: int) -> Holdings | None:
-        start = time.perf_counter()
-        try:
-            return await self._reads.submit(user_id)
-        finally:
-            timing.add_db(time.perf_counter() - start)  # this request's wait for its group's round trip
+        return await self._reads.submit(user_id)
 
     async def _get_many(self, user_ids: Sequence[int]) -> list[Holdings | None]:
-        timing.detach()  # the group's task: its requests add their own waits
         async with connection(self._pool) as conn:
             cur = await conn.execute(_HOLDINGS, {"users": list(set(user_ids))}, prepare=True)
             rows = await cur.fetchall()

@@ -41,7 +41,7 @@ async def test_each_user_reads_only_their_own_holdings(world: World):
 
 
 async def test_users_read_in_the_same_turn_each_get_their_own_holdings(world: World):
-    # The PostgreSQL adapter reads the users asked for in one turn of the event loop with one query.
+    # The PostgreSQL adapter reads two at once and the users asked for while those are under way with one query.
     a, b = (await world.instrument()).id, (await world.instrument()).id
     users = [await world.user(lot(a, str(n + 1)), lot(b, "0.5")) for n in range(5)]
     empty, unknown = await world.user(), new_id()
