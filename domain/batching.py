@@ -25,6 +25,17 @@ MAX_GROUP = 256  # requests per write: one statement's parameters stay small
 MAX_IN_FLIGHT = 2  # groups written at once: the next one gathers while the database works
 
 
+def _answer(group: list[tuple[Item, "asyncio.Future[Result]"]], results: Sequence[Result | Exception]) -> None:
+    """Each request of a group gets its own result (or its own error)."""
+    for (_, future), result in zip(group, results, strict=True):
+        if future.done():  # its request went away (a client that disconnected): a report's row stays, as always
+            continue
+        if isinstance(result, Exception):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+
+
 class TurnBatch(Generic[Item, Result]):
     def __init__(self, flush: Flush[Item, Result], *, max_group: int = MAX_GROUP, max_in_flight: int = MAX_IN_FLIGHT):
         self._flush = flush
@@ -71,13 +82,7 @@ class TurnBatch(Generic[Item, Result]):
             for _, future in group:
                 future.cancel()
             raise
-        for (_, future), result in zip(group, results, strict=True):
-            if future.done():  # its request went away (a client that disconnected): its row stays, as always
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+        _answer(group, results)
 
 
 class BusyBatch(Generic[Item, Result]):
@@ -143,13 +148,7 @@ class BusyBatch(Generic[Item, Result]):
         finally:
             self._running -= 1
             self._start()
-        for (_, future), result in zip(group, results, strict=True):
-            if future.done():  # its request went away
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+        _answer(group, results)
 
     def _fail_waiting(self, error: Exception) -> None:
         # The round trip failed as a whole (the store is down or frozen): the requests waiting behind it get the
