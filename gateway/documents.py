@@ -1,8 +1,9 @@
 """Documents rendered from the quote snapshot: encoded once per version, compressed once per coding.
 
 A request is a dictionary lookup. When the snapshot moves, the next document is built off the event
-loop (render, hash, and every coding clients have asked for so far) while requests keep getting the
-previous one, which is complete and consistent with its own ETag.
+loop (render, hash, and every coding clients asked for of the version before) while requests keep getting
+the previous one, which is complete and consistent with its own ETag. A coding nobody asked for in a whole
+version is no longer compressed ahead: its next request compresses it once, off the loop, as a first does.
 """
 
 import asyncio
@@ -35,6 +36,7 @@ class Document:
         self.etags: dict[Coding, str] = {c: f'"{opaque}"' if c == "identity" else f'"{opaque}.{c}"' for c in PREFERENCE}
         self.bodies: dict[Coding, bytes] = {**bodies, "identity": identity}
         self._pending: dict[Coding, asyncio.Task[bytes]] = {}
+        self.asked: set[Coding] = set()  # the codings requested of this version: the next one compresses them ahead
 
     def ready(self, coding: Coding) -> bytes | None:
         return self.bodies.get(coding)
@@ -57,15 +59,15 @@ class Document:
             self.bodies[coding] = task.result()
 
 
-def _build(render: Render, make_etag: MakeETag, snapshot: QuoteSnapshot, previous: Document | None) -> Document:
+def _build(
+    render: Render, make_etag: MakeETag, snapshot: QuoteSnapshot, previous: Document | None, ahead: tuple[Coding, ...]
+) -> Document:
     """Runs in a worker thread: the snapshot is immutable, and `previous` is only read."""
     identity = render(snapshot)
     digest = hashlib.blake2b(identity, digest_size=12).hexdigest()
     if previous is not None and previous.digest == digest:
         return previous  # the same bytes (reference data that did not change): keep its compressed forms
-    warm: dict[Coding, bytes] = {}
-    if previous is not None:
-        warm = {c: compress(identity, c, DOCUMENT_LEVELS) for c in tuple(previous.bodies) if c != "identity"}
+    warm = {c: compress(identity, c, DOCUMENT_LEVELS) for c in ahead if c != "identity"}
     return Document(identity, digest, make_etag(snapshot.version, digest), warm)
 
 
@@ -83,12 +85,15 @@ class SnapshotDocument:
     async def get(self, snapshot: QuoteSnapshot, coding: Coding) -> tuple[Document, bytes]:
         doc = self._doc
         if doc is not None and self._version == snapshot.version:
+            doc.asked.add(coding)
             body = doc.ready(coding)
             return doc, body if body is not None else await doc.body(coding)
         build = self._start_build(snapshot)
         if doc is not None and (body := doc.ready(coding)) is not None:
+            doc.asked.add(coding)
             return doc, body
         doc = await asyncio.shield(build)
+        doc.asked.add(coding)
         return doc, await doc.body(coding)
 
     async def settle(self, snapshot: QuoteSnapshot) -> Document:
@@ -100,8 +105,10 @@ class SnapshotDocument:
     def _start_build(self, snapshot: QuoteSnapshot) -> "asyncio.Task[Document]":
         if self._build is not None and self._build_version == snapshot.version:
             return self._build
+        previous = self._doc
+        ahead = tuple(previous.asked) if previous is not None else ()
         build = asyncio.create_task(
-            asyncio.to_thread(_build, self._render, self._make_etag, snapshot, self._doc), name="render-document"
+            asyncio.to_thread(_build, self._render, self._make_etag, snapshot, previous, ahead), name="render-document"
         )
         build.add_done_callback(partial(self._install, snapshot.version))
         self._build, self._build_version = build, snapshot.version

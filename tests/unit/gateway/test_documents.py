@@ -108,3 +108,19 @@ async def test_a_coding_first_asked_for_on_a_new_version_is_compressed_at_the_do
     newest, body = await doc.get(snap(2), "zstd")  # not warm: compressed on first request, off the loop
     assert newest.opaque.startswith("v2-")
     assert body == compress(newest.bodies["identity"], "zstd", DOCUMENT_LEVELS)
+
+
+async def test_a_coding_nobody_asked_for_in_a_whole_version_is_not_compressed_ahead_again():
+    doc = SnapshotDocument(quotes_render, etag)
+    await doc.get(snap(1), "br")
+    await doc.get(snap(1), "gzip")
+    second = await doc.settle(snap(2))
+    assert {"br", "gzip"} <= second.bodies.keys()  # both were asked for of version 1
+    await doc.get(snap(2), "gzip")  # only gzip is asked for of version 2
+    third = await doc.settle(snap(3))
+    assert "gzip" in third.bodies
+    assert "br" not in third.bodies
+    newest, body = await doc.get(snap(3), "br")  # asked again: compressed then, once
+    assert newest is third
+    assert body == compress(third.bodies["identity"], "br", DOCUMENT_LEVELS)
+    assert (await doc.get(snap(3), "br"))[1] is body
