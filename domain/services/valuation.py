@@ -8,7 +8,7 @@ lines whose quotes did not move, so both answer the same figures.
 
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import NamedTuple, Protocol
 
 from domain.models.holdings import Cash, Holding, Holdings, Portfolio, ValuedCash, ValuedHolding
@@ -19,6 +19,7 @@ HUNDRED = Decimal(100)
 ZERO = Decimal(0)
 ONE = Decimal(1)
 _by_value = itemgetter(0)
+_value_base, _previous_base, _cost_base = attrgetter("value_base"), attrgetter("previous_base"), attrgetter("cost_base")
 
 
 def _percent(part: Decimal, whole: Decimal) -> Decimal:
@@ -120,9 +121,9 @@ def totals(lines: Sequence[Based], cash_bases: Iterable[Decimal]) -> Totals:
     """The totals of `lines` (sorted as the portfolio lists them) and the cash, each rounded to the cent."""
     total_cash = sum(cash_bases, ZERO)
     return Totals(
-        sum((line.value_base for line in lines), ZERO).quantize(CENT) + total_cash,
-        sum((line.previous_base for line in lines), ZERO).quantize(CENT) + total_cash,
-        sum((line.cost_base for line in lines), ZERO).quantize(CENT) + total_cash,
+        sum(map(_value_base, lines), ZERO).quantize(CENT) + total_cash,
+        sum(map(_previous_base, lines), ZERO).quantize(CENT) + total_cash,
+        sum(map(_cost_base, lines), ZERO).quantize(CENT) + total_cash,
         total_cash,
     )
 

@@ -3,6 +3,7 @@
 import hashlib
 from collections import deque
 from decimal import Decimal
+from operator import attrgetter
 from typing import NamedTuple
 
 import msgspec
@@ -54,8 +55,7 @@ def _head(line: Line, wire: JsonPortfolioWire) -> bytes:
     return wire.holding(valued_holding(line, ZERO))
 
 
-def _by_value(cell: _Cell) -> Decimal:
-    return cell.value_base
+_by_value = attrgetter("value_base")
 
 
 class Lines(NamedTuple):
@@ -75,7 +75,7 @@ class Valued:
     portfolio route's answer, byte for byte.
     """
 
-    __slots__ = ("cash", "cells", "event_id", "frame", "holdings", "tag", "version")
+    __slots__ = ("cash", "cells", "event_id", "frame", "holdings", "instruments", "tag", "version")
     version: int
     event_id: str
     frame: bytes | None
@@ -87,6 +87,7 @@ class Valued:
         lines = [line for h in holdings.items if (line := value_line(h, snapshot)) is not None]
         cash = cash_lines(holdings, snapshot)
         self.cells = [_Cell(line) for line in lines]
+        self.instruments = frozenset(line.holding.instrument_id for line in lines)
         self.cash = [(wire.cash(_cash(c, base, ZERO)), base) for c, base in cash]
         self._stamp(snapshot)
         # The first version is encoded whole, as the portfolio route encodes it; the heads wait for a next one.
@@ -95,19 +96,19 @@ class Valued:
     def moved_by(self, moved: frozenset[int]) -> bool:
         """Whether a line's quote is among `moved` (an instrument the snapshot does not list has no line, and
         cannot be among them)."""
-        return any(cell.holding.instrument_id in moved for cell in self.cells)
+        return not self.instruments.isdisjoint(moved)
 
     def advance(self, snapshot: QuoteSnapshot, moved: frozenset[int], wire: JsonPortfolioWire) -> None:
         """Re-value at `snapshot` the lines of the instruments in `moved`, the only quotes that differ from the
         snapshot this was valued at (same instruments, same exchange rates: the cash lines stay)."""
-        cells = self.cells
-        moved_any = False
-        for i, cell in enumerate(cells):
-            if cell.holding.instrument_id in moved:
-                line = value_line(cell.holding, snapshot)
-                if line is not None:  # always, as the instruments are the same
-                    cells[i] = _Cell(line, _head(line, wire))
-                    moved_any = True
+        moved_any = not self.instruments.isdisjoint(moved)
+        if moved_any:
+            cells = self.cells
+            for i, cell in enumerate(cells):
+                if cell.holding.instrument_id in moved:
+                    line = value_line(cell.holding, snapshot)
+                    if line is not None:  # always, as the instruments are the same
+                        cells[i] = _Cell(line, _head(line, wire))
         lines = self._lines(snapshot, wire) if moved_any else self._unmoved(snapshot, wire)
         self._stamp(snapshot)
         portfolio = portfolio_of(self.holdings.user_id, snapshot, lines.sums)
@@ -119,12 +120,13 @@ class Valued:
                 line = value_line(cell.holding, snapshot)
                 cell.head = _head(line, wire) if line is not None else b""
         cells = sorted(self.cells, key=_by_value, reverse=True)
-        sums = totals(cells, [base for _, base in self.cash])
+        cash_bases = [base for _, base in self.cash]
+        sums = totals(cells, cash_bases)
         total = sums.value
         return Lines(
             sums,
-            wire.lines([cell.head or b"" for cell in cells], weights([cell.value_base for cell in cells], total)),
-            wire.lines([head for head, _ in self.cash], weights([base for _, base in self.cash], total)),
+            wire.lines([cell.head or b"" for cell in cells], weights(map(_by_value, cells), total)),
+            wire.lines([head for head, _ in self.cash], weights(cash_bases, total)),
         )
 
     def _unmoved(self, snapshot: QuoteSnapshot, wire: JsonPortfolioWire) -> Lines:

@@ -43,10 +43,11 @@ class JsonPortfolioWire:
 
     def portfolio(self, portfolio: Portfolio, holdings: bytes | memoryview, cash: bytes | memoryview) -> bytes:
         """The whole portfolio: its own fields from `portfolio`, and its lines as `lines` joined them."""
-        fields = msgspec.structs.asdict(self.portfolio_view(portfolio))  # in the fields' order
-        fields["holdings"] = msgspec.Raw(holdings)
-        fields["cash"] = msgspec.Raw(cash)
-        return self._encode(fields)
+        # Encoding does not check a field's type: the lines go in already encoded.
+        view = msgspec.structs.replace(
+            self.portfolio_view(portfolio), holdings=msgspec.Raw(holdings), cash=msgspec.Raw(cash)
+        )
+        return self._encode(view)
 
     def lines(self, heads: list[bytes], weights: list[Decimal]) -> bytes:
         """A JSON array of lines from their heads (from `holding` or `cash`) and their weights, in order."""
