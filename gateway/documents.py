@@ -67,7 +67,7 @@ def _build(
     digest = hashlib.blake2b(identity, digest_size=12).hexdigest()
     if previous is not None and previous.digest == digest:
         return previous  # the same bytes (reference data that did not change): keep its compressed forms
-    warm = {c: compress(identity, c, DOCUMENT_LEVELS) for c in ahead if c != "identity"}
+    warm: dict[Coding, bytes] = {c: compress(identity, c, DOCUMENT_LEVELS) for c in ahead if c != "identity"}
     return Document(identity, digest, make_etag(snapshot.version, digest), warm)
 
 
