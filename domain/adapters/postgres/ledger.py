@@ -25,14 +25,24 @@ _LOCK_USER = "SELECT erased_at FROM users WHERE id = %s FOR UPDATE"
 _USER = "SELECT erased_at FROM users WHERE id = %s"
 _LOCK_BALANCES = "SELECT currency, balance FROM cash_balances WHERE user_id = %s ORDER BY currency FOR UPDATE"
 _BALANCES = "SELECT currency, balance FROM cash_balances WHERE user_id = %s ORDER BY currency"
-_INSERT_ENTRY = """
-INSERT INTO ledger_entries (user_id, kind, trade_id, idempotency_key) VALUES (%s, %s, %s, %s)
-RETURNING id, booked_at
-"""
-_INSERT_POSTING = "INSERT INTO ledger_postings (entry_id, line, account, currency, amount) VALUES (%s, %s, %s, %s, %s)"
-_STORE_BALANCE = """
-INSERT INTO cash_balances (user_id, currency, balance) VALUES (%s, %s, %s)
-ON CONFLICT (user_id, currency) DO UPDATE SET balance = EXCLUDED.balance, updated_at = now()
+# An entry, its postings and the cash balances they leave, in one statement.
+_POST = """
+WITH entry AS (
+    INSERT INTO ledger_entries (user_id, kind, trade_id, idempotency_key)
+    VALUES (%(user)s, %(kind)s, %(trade)s, %(key)s)
+    RETURNING id, booked_at
+), postings AS (
+    INSERT INTO ledger_postings (entry_id, line, account, currency, amount)
+    SELECT entry.id, p.line - 1, p.account, p.currency, p.amount
+    FROM entry, unnest(%(accounts)s::text[], %(currencies)s::text[], %(amounts)s::numeric[])
+         WITH ORDINALITY AS p (account, currency, amount, line)
+), balances AS (
+    INSERT INTO cash_balances (user_id, currency, balance)
+    SELECT %(user)s, b.currency, b.balance FROM unnest(%(balance_currencies)s::text[], %(balances)s::numeric[])
+         AS b (currency, balance)
+    ON CONFLICT (user_id, currency) DO UPDATE SET balance = EXCLUDED.balance, updated_at = now()
+)
+SELECT id, booked_at FROM entry
 """
 _BY_KEY = "SELECT id, kind, trade_id, booked_at FROM ledger_entries WHERE user_id = %s AND idempotency_key = %s"
 _PAGE = """
@@ -51,8 +61,7 @@ _NO_CURSOR = 2**63 - 1
 _EPOCH = datetime.fromisoformat("0001-01-01T00:00:00+00:00")
 name_queries({
     _LOCK_USER: "ledger.lock_user", _USER: "ledger.user", _LOCK_BALANCES: "ledger.lock_balances",
-    _BALANCES: "ledger.balances", _INSERT_ENTRY: "ledger.insert_entry", _INSERT_POSTING: "ledger.insert_posting",
-    _STORE_BALANCE: "ledger.store_balance", _BY_KEY: "ledger.by_key", _PAGE: "ledger.page",
+    _BALANCES: "ledger.balances", _POST: "ledger.post", _BY_KEY: "ledger.by_key", _PAGE: "ledger.page",
     _POSTINGS: "ledger.postings",
 })  # fmt: skip
 
@@ -74,20 +83,20 @@ async def post_entries(
     cur = await conn.execute(_LOCK_BALANCES, (user_id,), prepare=True)
     before = {currency.strip(): balance for currency, balance in await cur.fetchall()}
     booked, after = apply_cash(before, tuple(drafts), fx, trade_id)
+    changed = [(c, v) for c, v in sorted(after.items()) if before.get(c) != v]
+    stored = ([c for c, _ in changed], [v for _, v in changed])  # with the first entry: the balances after all
     entries = []
     for i, draft in enumerate(booked):
-        key = idempotency_key if i == 0 else None
-        cur = await conn.execute(_INSERT_ENTRY, (user_id, draft.kind, draft.trade_id, key), prepare=True)
+        postings = draft.postings
+        params = {
+            "user": user_id, "kind": draft.kind, "trade": draft.trade_id, "key": idempotency_key if i == 0 else None,
+            "accounts": [p.account for p in postings], "currencies": [p.currency for p in postings],
+            "amounts": [p.amount for p in postings], "balance_currencies": stored[0], "balances": stored[1],
+        }  # fmt: skip
+        stored = ([], [])
+        cur = await conn.execute(_POST, params, prepare=True)
         entry_id, booked_at = await cur.fetchone() or (0, None)
-        async with conn.cursor() as postings:
-            await postings.executemany(
-                _INSERT_POSTING, [(entry_id, n, p.account, p.currency, p.amount) for n, p in enumerate(draft.postings)]
-            )
         entries.append(_entry(entry_id, user_id, draft.kind, draft.trade_id, booked_at, draft.postings))
-    changed = [(user_id, c, v) for c, v in sorted(after.items()) if before.get(c) != v]
-    if changed:
-        async with conn.cursor() as store:
-            await store.executemany(_STORE_BALANCE, changed)
     return tuple(entries), tuple(Balance(currency=c, amount=v) for c, v in sorted(after.items()))
 
 

@@ -18,27 +18,33 @@ from domain.models.trades import Order, Position, Trade, TradeResult
 # Locking the user row serialises one user's orders: no lost update on a first buy, and a
 # repeated Idempotency-Key finds the first trade once it is committed.
 _LOCK_USER = "SELECT erased_at FROM users WHERE id = %s FOR UPDATE"
-_INSTRUMENT = "SELECT id, currency, asset_class FROM instruments WHERE symbol = %s"
-_POSITION = """
-SELECT quantity, average_cost, realized_pnl FROM holdings
-WHERE user_id = %s AND instrument_id = %s FOR UPDATE
+# The instrument and the user's position in it, the position's row locked: one round trip.
+_INSTRUMENT_POSITION = """
+SELECT i.id, i.currency, i.asset_class, h.quantity, h.average_cost, h.realized_pnl
+FROM instruments i
+LEFT JOIN LATERAL (
+    SELECT quantity, average_cost, realized_pnl FROM holdings
+    WHERE user_id = %s AND instrument_id = i.id FOR UPDATE
+) h ON true
+WHERE i.symbol = %s
 """
-_UPSERT_HOLDING = """
-INSERT INTO holdings (user_id, instrument_id, quantity, average_cost, realized_pnl, updated_at)
-VALUES (%s, %s, %s, %s, %s, now())
-ON CONFLICT (user_id, instrument_id) DO UPDATE
-SET quantity = EXCLUDED.quantity, average_cost = EXCLUDED.average_cost,
-    realized_pnl = EXCLUDED.realized_pnl, updated_at = now()
-"""
-_INSERT_TRADE = """
+# The holding moved and the trade recorded, in one statement.
+_BOOK = """
+WITH holding AS (
+    INSERT INTO holdings (user_id, instrument_id, quantity, average_cost, realized_pnl, updated_at)
+    VALUES (%(user)s, %(instrument)s, %(quantity)s, %(average_cost)s, %(realized_pnl)s, now())
+    ON CONFLICT (user_id, instrument_id) DO UPDATE
+    SET quantity = EXCLUDED.quantity, average_cost = EXCLUDED.average_cost,
+        realized_pnl = EXCLUDED.realized_pnl, updated_at = now()
+)
 INSERT INTO trades (user_id, instrument_id, side, quantity, price, realized_pnl, idempotency_key,
                     position_quantity, position_average_cost, position_realized_pnl, fee, executed_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now()))
+VALUES (%(user)s, %(instrument)s, %(side)s, %(order_quantity)s, %(price)s, %(realized)s, %(key)s,
+        %(quantity)s, %(average_cost)s, %(realized_pnl)s, %(fee)s, coalesce(%(executed_at)s, now()))
 RETURNING id, executed_at
 """
 name_queries({
-    _LOCK_USER: "trades.lock_user", _INSTRUMENT: "trades.instrument", _POSITION: "trades.position",
-    _UPSERT_HOLDING: "trades.upsert_holding", _INSERT_TRADE: "trades.insert",
+    _LOCK_USER: "trades.lock_user", _INSTRUMENT_POSITION: "trades.instrument_position", _BOOK: "trades.book",
 })  # fmt: skip
 
 
@@ -72,27 +78,23 @@ async def book_trade(
     them, once the trade's rows are written: a caller that goes on after it runs each trade in a savepoint).
     """
     order = settlement.executed(order)
-    row = await (await conn.execute(_INSTRUMENT, (order.symbol,), prepare=True)).fetchone()
+    row = await (await conn.execute(_INSTRUMENT_POSITION, (user_id, order.symbol), prepare=True)).fetchone()
     if row is None:
         raise UnknownSymbolError(order.symbol)
-    instrument_id, currency, asset_class = row
+    instrument_id, currency, asset_class, quantity, average_cost, realized_pnl = row
     if asset_class == "cash":
         raise CurrencyNotTradableError(order.symbol)
-    held = await (await conn.execute(_POSITION, (user_id, instrument_id), prepare=True)).fetchone()
-    before = Position(quantity=held[0], average_cost=held[1], realized_pnl=held[2]) if held else Position()
+    before = Position()  # no holding yet
+    if quantity is not None:
+        before = Position(quantity=quantity, average_cost=average_cost, realized_pnl=realized_pnl)
     after, realized = before.apply(order)
     fee = gross_and_fee(order, settlement.fees)[1]
-    await conn.execute(
-        _UPSERT_HOLDING, (user_id, instrument_id, after.quantity, after.average_cost, after.realized_pnl), prepare=True
-    )
-    cur = await conn.execute(
-        _INSERT_TRADE,
-        (
-            *(user_id, instrument_id, order.side, order.quantity, order.price, realized, idempotency_key),
-            *(after.quantity, after.average_cost, after.realized_pnl, fee, executed_at),
-        ),
-        prepare=True,
-    )
+    params = {
+        "user": user_id, "instrument": instrument_id, "side": order.side, "order_quantity": order.quantity,
+        "price": order.price, "realized": realized, "key": idempotency_key, "quantity": after.quantity,
+        "average_cost": after.average_cost, "realized_pnl": after.realized_pnl, "fee": fee, "executed_at": executed_at,
+    }  # fmt: skip
+    cur = await conn.execute(_BOOK, params, prepare=True)
     trade_id, booked_at = await cur.fetchone() or (0, None)
     drafts = settle(order, currency.strip(), settlement.fees, trade_id)
     _, balances = await post_entries(conn, user_id, drafts, fx=settlement.fx, trade_id=trade_id)
