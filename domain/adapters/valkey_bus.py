@@ -155,5 +155,10 @@ class ValkeyInvalidationBus(InvalidationBus):
             on_message(decode_body(body))
         except ValueError:  # msgspec's errors are ValueErrors too
             log.warning("invalidation message not understood: %.200s", text)  # a later release's, say
-        if origin:
+        if origin == self._origin:
+            # This process's own message, heard and applied: its acknowledgement needs no round trip.
+            if (acks := self._acks.get(nonce)) is not None:
+                acks.received += 1
+                acks.check()
+        elif origin:
             await self._route.publish(f"{self._channel}:ack:{origin}", nonce)
