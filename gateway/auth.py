@@ -35,6 +35,7 @@ ROLES: frozenset[str] = frozenset(("read", "admin"))
 MAX_TOKEN_CHARS = 4096
 _CHALLENGE = 'Bearer realm="folio"'
 _MAX_USER_ID = 2**63 - 1
+IDENTIFIED_MAX = 4096  # decoded tokens awaiting their request's verification: first sights in flight
 
 
 class AuthenticationError(NotAuthorizedException):
@@ -178,6 +179,7 @@ class Authenticator:
         self.revocations: RevocationWatch | None = None
         self.external: ExternalTokens | None = None
         self.sign_in: ExternalSignIn | None = None
+        self._identified: dict[str, Principal] = {}  # tokens `identify` decoded, until `principal` verifies them
 
     def attach(self, services: WebServices) -> None:
         """Use the web services' key store and revocation watch (the lifespan calls this at startup)."""
@@ -229,9 +231,14 @@ class Authenticator:
             return found
         try:
             token = _bearer(authorization)
-            return None if is_key(token) else self._decode(token)
+            if is_key(token):
+                return None
+            found = self._decode(token)
         except AuthenticationError:
             return None
+        # `principal` comes next for this request (after the rate limiter's round trip, perhaps): one check, not two.
+        self._remember(self._identified, token, found, IDENTIFIED_MAX)
+        return found
 
     async def _verify(self, authorization: str, now: float) -> Principal:
         stale = self.verified.get(authorization)
@@ -244,7 +251,7 @@ class Authenticator:
         if self.external is not None and self.external.recognises(token):
             principal = await self._verify_external(self.external, token, now)
         else:
-            principal = self._decode(token)
+            principal = self._decode_once(token, now)
         if principal.user_id is not None and self.revocations is not None:
             await self.revocations.know_user(principal.user_id)
             if self.revocations.revoked(principal.actor, principal.issued_at):
@@ -272,6 +279,13 @@ class Authenticator:
             raise AuthenticationError(e.detail) from None
         self.api_keys.touch(key.id, now)
         return key_principal(key, now, self.key_cache_s)
+
+    def _decode_once(self, token: str, now: float) -> Principal:
+        """`_decode`, or what `identify` decoded of this very token, if it has not expired since."""
+        identified = self._identified.pop(token, None)
+        if identified is not None and identified.expires_at > now:
+            return identified
+        return self._decode(token)
 
     def _decode(self, token: str) -> Principal:
         try:

@@ -83,6 +83,21 @@ def _hmac_with(key: bytes, claims: dict) -> str:
     return f"{signing_input}.{b64(hmac.new(key, signing_input.encode(), hashlib.sha256).digest())}"
 
 
+async def test_a_token_the_rate_limiter_identified_is_not_decoded_again_for_its_request(monkeypatch):
+    settings = Settings(environment="test", jwt_secret=SECRET)
+    auth = Authenticator(settings)
+    header = f"Bearer {mint_token(settings, subject='7', scope='user')}"
+    identified = auth.identify(header)  # the rate limiter's key: the signature checked once
+    assert identified is not None and identified.user_id == 7
+    decoded: list[str] = []
+    real = auth._decode
+    monkeypatch.setattr(auth, "_decode", lambda token: decoded.append(token) or real(token))
+    assert await auth.principal(header) is identified  # verified (expiry, revocation) without a second decode
+    other = f"Bearer {mint_token(settings, subject='8', scope='user')}"
+    assert (await auth.principal(other)).user_id == 8  # not identified first: decoded here
+    assert decoded == [other.removeprefix("Bearer ")]
+
+
 async def test_a_verified_token_is_remembered_and_a_verify_only_process_cannot_mint(tmp_path):
     settings = Settings(environment="test", jwt_secret=SECRET)
     auth = Authenticator(settings)
