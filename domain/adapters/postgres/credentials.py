@@ -4,15 +4,17 @@ Each change and its audit entry commit in one transaction. A user's key set is c
 user's row lock, so the limit on keys per user holds under concurrent requests.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from domain import timing
 from domain.adapters.postgres.audit import append_audit
 from domain.adapters.postgres.pool import connection, name_queries
+from domain.batching import BusyBatch
 from domain.errors import ApiKeyLimitError, ApiKeyNotFoundError, ConflictError, UserNotFoundError
 from domain.models.api_keys import ApiKey, NewApiKey, StoredApiKey
 from domain.models.audit import AuditEntry, key_target
@@ -54,7 +56,10 @@ UPDATE users SET tokens_not_before = greatest(tokens_not_before, now())
 WHERE id = %s
 RETURNING tokens_not_before
 """
-_NOT_BEFORE = "SELECT tokens_not_before FROM users WHERE id = %s"
+# A process sees its callers' tokens for the first time in bursts (just started, or a new user crowd): the
+# watermarks asked for while reads are in flight are read together (`BusyBatch`), like holdings.
+_NOT_BEFORE = "SELECT id, tokens_not_before FROM users WHERE id = ANY(%(users)s)"
+_NOT_BEFORE_IN_FLIGHT = 2
 # Both halves are served by partial indexes on the revocation columns (migration 0005).
 _REVOKED_WITHIN = """
 SELECT 'apikey', id::text, NULL::float8 FROM api_keys
@@ -133,6 +138,9 @@ class PostgresApiKeyStore(ApiKeyStore):
 class PostgresRevocationStore(RevocationStore):
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
+        self._watermarks: BusyBatch[int, datetime | None] = BusyBatch(
+            self._not_before_many, max_in_flight=_NOT_BEFORE_IN_FLIGHT, waited=timing.add_db
+        )
 
     async def revoke_sessions(self, user_id: int, *, audit: AuditEntry) -> datetime:
         async with connection(self._pool, write=True) as conn, conn.transaction():
@@ -144,9 +152,13 @@ class PostgresRevocationStore(RevocationStore):
         return watermark
 
     async def tokens_not_before(self, user_id: int) -> datetime | None:
+        return await self._watermarks.submit(user_id)
+
+    async def _not_before_many(self, user_ids: Sequence[int]) -> list[datetime | None]:
         async with connection(self._pool) as conn:
-            row = await (await conn.execute(_NOT_BEFORE, (user_id,), prepare=True)).fetchone()
-        return None if row is None else row[0]
+            cur = await conn.execute(_NOT_BEFORE, {"users": list(set(user_ids))}, prepare=True)
+            found: dict[int, datetime | None] = dict(await cur.fetchall())
+        return [found.get(user_id) for user_id in user_ids]
 
     async def revocations_of(self, user_id: int) -> tuple[Revocation, ...]:
         return await self._revocations(_OF_USER, (user_id, user_id))

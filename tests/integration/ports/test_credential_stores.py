@@ -186,6 +186,16 @@ async def test_revoking_sessions_sets_a_watermark_that_only_moves_forward(side: 
     assert await side.revocations.tokens_not_before(new_id()) is None
 
 
+async def test_watermarks_asked_for_together_are_each_users_own(side: Side):
+    # A process that just started sees many users' tokens at once: the reads that wait go as one group.
+    revoked, fresh, again = await side.user(), await side.user(), await side.user()
+    first = await side.revocations.revoke_sessions(revoked, audit=audit("sessions.revoke"))
+    second = await side.revocations.revoke_sessions(again, audit=audit("sessions.revoke"))
+    users = [revoked, fresh, new_id(), again, revoked] * 8
+    found = await asyncio.gather(*(side.revocations.tokens_not_before(user) for user in users))
+    assert found == [first, None, None, second, first] * 8
+
+
 async def test_recent_revocations_are_listed_with_their_watermarks(side: Side):
     user = await side.user()
     key = await side.keys.create(new_key(user)[0], limit=10, audit=audit("apikey.create"))
