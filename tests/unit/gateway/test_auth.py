@@ -88,7 +88,8 @@ async def test_a_token_the_rate_limiter_identified_is_not_decoded_again_for_its_
     auth = Authenticator(settings)
     header = f"Bearer {mint_token(settings, subject='7', scope='user')}"
     identified = auth.identify(header)  # the rate limiter's key: the signature checked once
-    assert identified is not None and identified.user_id == 7
+    assert identified is not None
+    assert identified.user_id == 7
     decoded: list[str] = []
     real = auth._decode
     monkeypatch.setattr(auth, "_decode", lambda token: decoded.append(token) or real(token))
